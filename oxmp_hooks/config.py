@@ -1,0 +1,82 @@
+"""Validate the spec file's ``hooksconfig["multiprocessing"]`` against the settings schema. Pure; runs at build time."""
+
+import difflib
+
+from oxmp_hooks import runtime_module
+
+schema = runtime_module("settings")
+
+SECTION = "multiprocessing"
+
+# PyOxidizer's names for the same settings, so that a migrating user is told what to write instead.
+PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in schema.SETTINGS}
+
+_TYPE_NAMES = {bool: "bool (True or False)", str: "str"}
+
+
+def validate(section, platform):
+    """Check a ``hooksconfig["multiprocessing"]`` value. Returns ``(settings, errors)``; settings has every key.
+
+    ``platform`` is the ``sys.platform`` of the build, which PyInstaller always builds for.
+    """
+    settings = dict(schema.DEFAULTS)
+    if section is None:
+        return settings, []
+    if not isinstance(section, dict):
+        return settings, ['hooksconfig["%s"] must be a dict, not %s' % (SECTION, type(section).__name__)]
+
+    errors = []
+    for key, value in section.items():
+        setting = schema.BY_KEY.get(key)
+        if setting is None:
+            errors.append(_unknown_key(key))
+            continue
+        # bool is a subclass of int, and True is not a valid start method, so compare types exactly.
+        if type(value) is not setting.type:
+            errors.append('hooksconfig["%s"]["%s"] is %s (%r), expected %s'
+                          % (SECTION, key, type(value).__name__, value, _TYPE_NAMES[setting.type]))
+            continue
+        if setting.choices is not None and value not in setting.choices:
+            errors.append('hooksconfig["%s"]["%s"] is %r; allowed values: %s'
+                          % (SECTION, key, value, ", ".join(setting.choices)))
+            continue
+        settings[key] = value
+
+    method = settings["start_method"]
+    if method in schema.START_METHODS[2:] and method not in schema.platform_start_methods(platform):
+        errors.append('hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
+                      % (SECTION, method, _platform_name(platform), ", ".join(schema.platform_start_methods(platform))))
+    return settings, errors
+
+
+def describe(settings, platform):
+    """The one INFO line the build log gets."""
+    method = settings["start_method"]
+    resolved = schema.resolve_start_method(method, platform)
+    if method == "auto":
+        method = "auto (%s on %s)" % (resolved, _platform_name(platform))
+    elif method == "none":
+        method = "none (the interpreter's default)"
+    return "oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s" % (
+        method, settings["auto_dispatch"], settings["sys_frozen"])
+
+
+def _unknown_key(key):
+    valid = [setting.key for setting in schema.SETTINGS]
+    message = 'unknown key %r in hooksconfig["%s"]' % (key, SECTION)
+    if key in PYOXIDIZER_NAMES:
+        return message + "; %r is PyOxidizer's name, oxmp's is %r" % (key, PYOXIDIZER_NAMES[key])
+    close = difflib.get_close_matches(str(key), valid + list(PYOXIDIZER_NAMES), n=1, cutoff=0.6)
+    if close:
+        return message + "; did you mean %r? Valid keys: %s" % (PYOXIDIZER_NAMES.get(close[0], close[0]), ", ".join(valid))
+    return message + "; valid keys: %s" % ", ".join(valid)
+
+
+def _platform_name(platform):
+    if platform == "win32":
+        return "Windows"
+    if platform == "darwin":
+        return "macOS"
+    if platform.startswith("linux"):
+        return "Linux"
+    return platform

@@ -1,0 +1,205 @@
+"""Run a frozen app so that it cannot fork-bomb the machine. Used by the doctor, the tests and the benchmark.
+
+A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
+and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root, so as root the app runs as an
+unprivileged user (``nobody``), and a watchdog also counts the session's processes where ``/proc`` exists.
+"""
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+DEFAULT_TIMEOUT = 60
+DEFAULT_MAX_PROCS = 64
+TIMEOUT_STATUS = 124  # like timeout(1)
+UNPRIVILEGED_USER = "nobody"
+
+
+class Result:
+    """What a contained run did: its status, output, and what the containment saw."""
+
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+        self.timed_out = timed_out
+        self.bombed = bombed
+        self.peak_procs = peak_procs
+        self.leftovers = leftovers  # processes of the group still running when the app itself had exited
+
+    def __repr__(self):
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
+                % (self.returncode, self.timed_out, self.bombed, self.peak_procs, self.leftovers,
+                   self.stdout[-3000:], self.stderr[-3000:]))
+
+
+def drops_privileges():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def unprivileged_ids():
+    import pwd
+
+    entry = pwd.getpwnam(UNPRIVILEGED_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def make_accessible(path):
+    """Let the unprivileged user read ``path`` and everything under it, run what is executable, and reach it."""
+    if not drops_privileges():
+        return
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            _add_mode(os.path.join(root, name), 0o055)
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                _add_mode(full, 0o055 if os.stat(full).st_mode & 0o100 else 0o044)
+    _add_mode(path, 0o055)
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent != os.path.dirname(parent):
+        _add_mode(parent, 0o001)  # search only, so nothing above becomes listable
+        parent = os.path.dirname(parent)
+
+
+def _add_mode(path, bits):
+    mode = os.stat(path).st_mode
+    if mode & bits != bits:
+        os.chmod(path, mode | bits)
+
+
+def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0,
+        unprivileged=True, watch=True):
+    """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its group.
+
+    ``unprivileged``: as root, run as ``nobody`` so that the process cap binds (the files must be readable: see
+    ``make_accessible``). ``watch``: also count the group's processes and kill it past ``max_procs``. At least one
+    of the two must hold when running as root.
+    """
+    if os.name != "posix":
+        return _run_windows(argv, timeout, env, cwd)
+    ids = unprivileged_ids() if unprivileged and drops_privileges() else None
+    if ids is None and drops_privileges() and not watch:
+        raise ValueError("as root, a contained run needs unprivileged=True or watch=True")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
+            start_new_session=True, preexec_fn=lambda: _limit(max_procs, ids),
+        )
+        watchdog = _Watchdog(process.pid, max_procs)
+        if watch:
+            watchdog.start()
+        timed_out = False
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out, returncode = True, TIMEOUT_STATUS
+        seconds = time.monotonic() - start
+        leftovers = _wait_for_group(process.pid, linger) if not timed_out else []
+        _kill_group(process.pid)
+        if watch:
+            watchdog.stop()
+        if process.returncode is None:
+            process.wait()
+        out.seek(0)
+        err.seek(0)
+        return Result(argv, returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                      seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+
+
+def _limit(max_procs, ids):
+    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become an unprivileged user first.
+    import resource
+
+    if ids is not None:
+        uid, gid = ids
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    resource.setrlimit(resource.RLIMIT_NPROC, (max_procs, max_procs))
+
+
+def group_members(pgid):
+    """Process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
+    members = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return members
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp, session ...; zombies are gone already for our purpose.
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(name))
+    return members
+
+
+def _wait_for_group(pgid, linger):
+    deadline = time.monotonic() + linger
+    while True:
+        members = group_members(pgid)
+        if not members or time.monotonic() >= deadline:
+            return members
+        time.sleep(0.02)
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Watchdog(threading.Thread):
+    """Counts the group's processes and kills the group past the cap (belt and braces beside RLIMIT_NPROC)."""
+
+    def __init__(self, pgid, max_procs):
+        super().__init__(daemon=True)
+        self.pgid = pgid
+        self.max_procs = max_procs
+        self.peak = 0
+        self.bombed = False
+        self._stopped = threading.Event()
+
+    def run(self):
+        while not self._stopped.wait(0.05):
+            count = len(group_members(self.pgid))
+            self.peak = max(self.peak, count)
+            if count > self.max_procs:
+                self.bombed = True
+                _kill_group(self.pgid)
+
+    def stop(self):
+        self._stopped.set()
+        self.join()
+
+
+def _run_windows(argv, timeout, env, cwd):
+    # No sessions or RLIMIT_NPROC on Windows: a new process group, the time limit, and a kill of the whole tree.
+    start = time.monotonic()
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, cwd=cwd, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        subprocess.call(["taskkill", "/F", "/T", "/PID", str(process.pid)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+        stdout, stderr = process.communicate()
+    seconds = time.monotonic() - start
+    return Result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
+                  stderr.decode("utf-8", "replace"), seconds, timed_out, False, 0, [])
+

@@ -1,0 +1,6 @@
+"""oxmp's runtime: the code that runs inside a PyInstaller bundle.
+
+The runtime hook calls ``boot.run()``. Modules here import only the standard library, and only what they need: a
+process that is not a multiprocessing worker or helper, and whose app never imports multiprocessing, loads
+``boot``, ``commands`` and ``settings`` and nothing else.
+"""

@@ -1,0 +1,68 @@
+"""The few places where oxmp needs multiprocessing's private attributes, one function each.
+
+Each function names the CPython versions whose source was checked. Nothing else in oxmp touches private attributes.
+"""
+
+import sys
+
+
+def set_default_start_method(method):
+    """Make ``method`` the start method multiprocessing uses unless the app chooses one: a soft default.
+
+    ``multiprocessing.set_start_method()`` is a hard choice: a later ``set_start_method()`` without ``force=True``
+    raises "context has already been set". The interpreter's own default lives in ``DefaultContext._default_context``
+    and only becomes the actual context when first used, which is the behaviour oxmp wants for its default.
+    Checked: 3.8-3.14 (``DefaultContext.__init__`` sets ``_default_context``; ``get_start_method()``,
+    ``get_all_start_methods()`` and ``get_context(None)`` read it while ``_actual_context`` is None).
+    """
+    from multiprocessing import context
+
+    context._default_context._default_context = context._concrete_contexts[method]
+
+
+def send_main_path_on_windows(spawn):
+    """On Windows, send the entry script's path to spawned workers, as CPython does on every other platform.
+
+    ``spawn.get_preparation_data()`` skips ``init_main_from_path`` when ``spawn.WINEXE`` is true (a frozen Windows
+    app), because a frozen app has no script to run. An oxmp bundle has one (the build hook puts the entry script's
+    code at ``__main__.__file__``), so workers can run it as ``__mp_main__`` like under plain Python.
+    Checked: 3.8-3.15 (``WINEXE`` is read only in ``get_preparation_data()``).
+    """
+    if sys.platform == "win32":
+        spawn.WINEXE = False
+
+
+# How long stop_helpers() waits for each helper: CPython 3.13.18+ waits 1 s for its resource tracker at shutdown.
+HELPER_EXIT_TIMEOUT = 2.0
+
+
+def stop_helpers():
+    """Close this process's end of the resource tracker's and forkserver's pipes, and wait for them to exit.
+
+    Both exit once the last write end of their pipe closes, which otherwise happens only when this process is gone;
+    a onefile bundle deletes its files at that moment, and a helper still starting or cleaning up then fails with a
+    traceback. Waits at most ``HELPER_EXIT_TIMEOUT`` per helper, for one kept alive by a process of the app's.
+    Checked: 3.8-3.15 (``resource_tracker._resource_tracker._fd`` / ``_pid``; ``forkserver._forkserver.
+    _forkserver_alive_fd`` / ``_forkserver_pid``). CPython's own ``_stop()`` methods differ per version (3.13.3 added
+    a blocking wait at shutdown, 3.13.18 a timeout), so they are not used.
+    """
+    import os
+    import time
+
+    for module_name, owner_name, fd_name, pid_name in (
+        ("multiprocessing.forkserver", "_forkserver", "_forkserver_alive_fd", "_forkserver_pid"),
+        ("multiprocessing.resource_tracker", "_resource_tracker", "_fd", "_pid"),
+    ):
+        owner = getattr(sys.modules.get(module_name), owner_name, None)
+        fd, pid = getattr(owner, fd_name, None), getattr(owner, pid_name, None)
+        if fd is None or pid is None:
+            continue
+        setattr(owner, fd_name, None)
+        setattr(owner, pid_name, None)
+        try:
+            os.close(fd)
+            deadline = time.monotonic() + HELPER_EXIT_TIMEOUT
+            while os.waitpid(pid, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        except OSError:
+            pass  # already reaped, or not our child

@@ -1,0 +1,151 @@
+"""One frozen app for the runtime matrix: `mp_matrix SCENARIO [--method M]`.
+
+It parses its arguments before anything else (as many CLIs do) and does not call freeze_support() unless the scenario
+is about it. Its main block prints `MAIN-BLOCK <pid>` once per run; a worker that ran the main block would print it
+again. Each scenario prints one `RESULT {json}` line.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import sys
+
+print("MODULE-LEVEL", __name__, file=sys.stderr)
+
+
+def square(x):
+    return x * x
+
+
+def pid_of(_):
+    return os.getpid()
+
+
+def crash(code):
+    os._exit(code)
+
+
+def raise_error():
+    raise ValueError("boom")
+
+
+def nested_pool(n):
+    # A worker that starts its own pool (non-daemonic process needed: see run_nested).
+    with multiprocessing.Pool(2) as pool:
+        return sum(pool.map(square, range(n)))
+
+
+def add_to_shared(lock, queue, value, n):
+    with lock:
+        value.value += n
+    queue.put(n * 10)
+
+
+def fill_dict(shared, key):
+    shared[key] = os.getpid()
+
+
+class Doubler(multiprocessing.Process):
+    """A Process subclass defined in the entry script."""
+
+    def __init__(self, queue, n):
+        super().__init__()
+        self.queue = queue
+        self.n = n
+
+    def run(self):
+        self.queue.put((self.n * 2, __name__))
+
+
+class NonDaemonPool:
+    """Runs a function in a plain Process (non-daemonic, so it may start its own pool) and returns its result."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def call(self, function, arg):
+        queue = self.ctx.Queue()
+        process = self.ctx.Process(target=_put_result, args=(queue, function, arg))
+        process.start()
+        result = queue.get(timeout=30)
+        process.join()
+        return result
+
+
+def _put_result(queue, function, arg):
+    queue.put(function(arg))
+
+
+def scenario(args):
+    method = multiprocessing.get_start_method()
+    ctx = multiprocessing.get_context()
+    if args.scenario == "pool_map":
+        with ctx.Pool(2) as pool:
+            return {"squares": pool.map(square, range(10))}
+    if args.scenario == "executor":
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as executor:
+            return {"squares": list(executor.map(square, range(10)))}
+    if args.scenario == "manager":
+        with ctx.Manager() as manager:
+            shared = manager.dict()
+            processes = [ctx.Process(target=fill_dict, args=(shared, key)) for key in ("a", "b")]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join()
+            return {"keys": sorted(shared.keys())}
+    if args.scenario == "subclass":
+        queue = ctx.Queue()
+        process = Doubler(queue, 21)
+        process.start()
+        result = queue.get(timeout=30)
+        process.join()
+        return {"doubled": result[0], "module": result[1], "exitcode": process.exitcode}
+    if args.scenario == "nested":
+        return {"sum": NonDaemonPool(ctx).call(nested_pool, 5)}
+    if args.scenario == "crash":
+        crashing = ctx.Process(target=crash, args=(7,))
+        crashing.start()
+        crashing.join()
+        raising = ctx.Process(target=raise_error)
+        raising.start()
+        raising.join()
+        return {"crash_exitcode": crashing.exitcode, "raise_exitcode": raising.exitcode}
+    if args.scenario == "maxtasks":
+        with ctx.Pool(2, maxtasksperchild=1) as pool:
+            pids = pool.map(pid_of, range(6), chunksize=1)
+        return {"distinct_pids": len(set(pids))}
+    if args.scenario == "shared":
+        lock, queue, value = ctx.Lock(), ctx.Queue(), ctx.Value("i", 0)
+        processes = [ctx.Process(target=add_to_shared, args=(lock, queue, value, n)) for n in (1, 2, 3)]
+        for process in processes:
+            process.start()
+        got = sorted(queue.get(timeout=30) for _ in processes)
+        for process in processes:
+            process.join()
+        return {"value": value.value, "queued": got}
+    if args.scenario == "info":
+        return {"method": method, "frozen": getattr(sys, "frozen", None)}
+    raise SystemExit("unknown scenario %r" % args.scenario)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("--method", help="call set_start_method(METHOD) first")
+    parser.add_argument("--freeze-support", action="store_true", help="call freeze_support() first")
+    args = parser.parse_args()
+    if args.freeze_support:
+        multiprocessing.freeze_support()
+    print("MAIN-BLOCK", os.getpid(), flush=True)
+    if args.method:
+        multiprocessing.set_start_method(args.method)
+    result = scenario(args)
+    result["start_method"] = multiprocessing.get_start_method()
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Build real PyInstaller bundles once per test run, and run them contained.
+
+Every distinct bundle (app, settings, onedir/onefile, way in) is built once per session by ``Builder.build()``; the
+tests share them. Every run goes through ``oxmp_hooks.contain``: own session, a process cap that binds even root, a
+time limit, and a kill of the whole process group.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from oxmp_hooks import contain
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOOKS_DIR = os.path.join(REPO, "oxmp_hooks")
+APPS = os.path.join(REPO, "tests", "apps")
+EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
+
+# How oxmp gets into a build:
+ENTRY_POINT = "entry point"  # oxmp installed in the building Python; found through `pyinstaller40`
+HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folder named on the CLI
+SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook folder named in the .spec file
+STOCK = "stock"  # stock PyInstaller, no oxmp at all
+
+SPEC_TEMPLATE = """\
+a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r})
+pyz = PYZ(a.pure)
+"""
+ONEDIR_TEMPLATE = """\
+exe = EXE(pyz, a.scripts, [], exclude_binaries=True, name={name!r}, console=True)
+coll = COLLECT(exe, a.binaries, a.datas, name={name!r})
+"""
+ONEFILE_TEMPLATE = """\
+exe = EXE(pyz, a.scripts, a.binaries, a.datas, [], name={name!r}, console=True)
+"""
+
+
+class BuildFailed(Exception):
+    def __init__(self, returncode, log):
+        super().__init__("PyInstaller exited with %d" % returncode)
+        self.returncode = returncode
+        self.log = log
+
+
+class Bundle:
+    def __init__(self, name, exe, log, onefile):
+        self.name = name
+        self.exe = exe
+        self.log = log
+        self.onefile = onefile
+
+    @property
+    def internal_dir(self):
+        """sys._MEIPASS of a onedir bundle."""
+        return os.path.join(os.path.dirname(self.exe), "_internal")
+
+
+class Builder:
+    """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one."""
+
+    def __init__(self, root, stock_python=None):
+        self.root = root
+        self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
+        self._built = {}
+
+    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False):
+        """Build ``tests/apps/<app>.py``; returns a Bundle, or raises BuildFailed (also cached)."""
+        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli)
+        if key not in self._built:
+            try:
+                self._built[key] = self._build(app, hooksconfig, onefile, way, name, cli)
+            except BuildFailed as failure:
+                self._built[key] = failure
+        result = self._built[key]
+        if isinstance(result, BuildFailed):
+            raise result
+        return result
+
+    def _build(self, app, hooksconfig, onefile, way, name, cli):
+        name = name or "%s-%d" % (app, len(self._built))
+        workdir = os.path.join(self.root, name)
+        os.makedirs(workdir)
+        script = os.path.join(workdir, app + ".py")
+        shutil.copy(os.path.join(APPS, app + ".py"), script)
+        python = sys.executable if way == ENTRY_POINT else self.stock_python()
+        options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
+                   "--workpath", os.path.join(workdir, "build")]
+        if cli:
+            # A plain command line, as a user types it: no spec file, so no hooksconfig.
+            assert hooksconfig is None
+            options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
+            if way == HOOKS_DIR_OPTION:
+                options += ["--additional-hooks-dir", HOOKS_DIR]
+            target = script
+        else:
+            hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
+            spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {})
+            spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
+            target = os.path.join(workdir, name + ".spec")
+            with open(target, "w") as spec_file:
+                spec_file.write(spec)
+        process = subprocess.run([python, "-m", "PyInstaller"] + options + [target], cwd=workdir,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        if process.returncode != 0:
+            raise BuildFailed(process.returncode, process.stdout)
+        exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else \
+            os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
+        contain.make_accessible(workdir)
+        return Bundle(name, exe, process.stdout, onefile)
+
+
+def scratch_dir(root):
+    """A fresh working directory that the contained (unprivileged) app can write to."""
+    path = tempfile.mkdtemp(dir=root, prefix="run-")
+    os.chmod(path, 0o777)
+    return path
+
+
+def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0):
+    """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment."""
+    argv = [bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv)
+    cwd = cwd or scratch_dir(root or tempfile.gettempdir())
+    clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8", "TMPDIR": cwd}
+    if sys.platform == "win32":
+        clean_env.update((key, os.environ[key]) for key in ("SYSTEMROOT", "TEMP", "TMP") if key in os.environ)
+    clean_env.update(env or {})
+    return contain.run(argv + list(args), timeout=timeout, max_procs=max_procs, env=clean_env, cwd=cwd, linger=linger)
+
+
+def results(run_result):
+    """The ``RESULT {json}`` lines an app printed, as a list of dicts."""
+    return [json.loads(line[len("RESULT "):]) for line in run_result.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def only_result(run_result):
+    found = results(run_result)
+    assert len(found) == 1, run_result
+    return found[0]
+
+
+def make_stock_python(root):
+    """A virtualenv with the same PyInstaller as the test run's, and no oxmp: for the ways in that name the checkout's
+    hook folder, and for comparisons with stock PyInstaller."""
+    import PyInstaller
+
+    venv = os.path.join(root, "stock-venv")
+    subprocess.check_call([sys.executable, "-m", "venv", venv])
+    python = os.path.join(venv, "Scripts" if sys.platform == "win32" else "bin", "python" + EXE_SUFFIX)
+    requirement = "pyinstaller==" + PyInstaller.__version__
+    contrib = _installed_version("pyinstaller-hooks-contrib")
+    requirements = [requirement] + (["pyinstaller-hooks-contrib==" + contrib] if contrib else [])
+    subprocess.check_call([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + requirements)
+    return python
+
+
+def _installed_version(distribution):
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,44 @@
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from tests import bundles
+
+
+def pytest_addoption(parser):
+    parser.addoption("--keep-bundles", action="store_true", help="keep the bundles built by this run")
+
+
+@pytest.fixture(scope="session")
+def bundle_root(request):
+    # Not pytest's tmp_path: its folders are private to root, and bundles run as an unprivileged user.
+    root = tempfile.mkdtemp(prefix="oxmp-tests-")
+    os.chmod(root, 0o755)
+    yield root
+    if not request.config.getoption("--keep-bundles"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def builder(bundle_root):
+    stock = {}
+
+    def stock_python():
+        if "python" not in stock:
+            stock["python"] = bundles.make_stock_python(bundle_root)
+        return stock["python"]
+
+    return bundles.Builder(bundle_root, stock_python)
+
+
+@pytest.fixture
+def run(bundle_root):
+    """run(bundle, *args, env=..., ...) -> oxmp_hooks.contain.Result, contained, in a fresh scratch directory."""
+
+    def run(bundle, *args, **kwargs):
+        kwargs.setdefault("root", bundle_root)
+        return bundles.run(bundle, *args, **kwargs)
+
+    return run

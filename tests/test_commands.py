@@ -1,0 +1,202 @@
+"""Unit tests of the command-line table: every form each supported Python and loky produces, and what is refused."""
+
+import pytest
+
+from _oxmp_runtime import commands
+
+FLAGS = ["-B", "-S", "-I"]
+EXE = "/opt/app/app"
+FORKSERVER_DICT_38 = "{'sys_path': ['/tmp/_MEI1/base_library.zip', '/tmp/_MEI1']}"
+FORKSERVER_DICT_314 = "{'sys_path': ['/m/base_library.zip', '/m'], 'main_path': '/m/app.py', 'authkey_r': 9}"
+
+
+def classify(*args, platform="linux"):
+    return commands.classify([EXE] + list(args), platform=platform)
+
+
+# --- The app's own command lines ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--help"],
+    ["-c", "config.ini"],
+    ["run", "-c", "from multiprocessing import x"],  # `run` is not an interpreter flag
+    ["-v", "-c", "settings.ini"],
+    ["-B", "-S", "-I", "-c", "import os"],  # mentions neither multiprocessing nor loky: the app's business
+    ["-c"],
+    ["input.txt", "--multiprocessing-fork"],  # only argv[1] marks a worker, as in CPython's is_forking()
+    ["-m", "mypackage"],
+])
+def test_app_command_lines(argv):
+    assert classify(*argv).kind == "app"
+
+
+# --- Workers --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, kwargs", [
+    (["tracker_fd=6", "pipe_handle=8"], {"tracker_fd": 6, "pipe_handle": 8}),  # POSIX, 3.8-3.15
+    (["parent_pid=1234", "pipe_handle=880"], {"parent_pid": 1234, "pipe_handle": 880}),  # Windows, 3.8-3.15
+    (["pipe_handle=8", "tracker_fd=None"], {"pipe_handle": 8, "tracker_fd": None}),
+])
+def test_frozen_spawn_worker(args, kwargs):
+    command = classify("--multiprocessing-fork", *args)
+    assert command.kind == "worker"
+    assert (command.module, command.function) == ("multiprocessing.spawn", "spawn_main")
+    assert command.kwargs == kwargs
+
+
+@pytest.mark.parametrize("flags", [FLAGS, [], ["-O", "-B", "-s", "-E", "-P"], ["-I", "-X", "utf8", "-Wignore"]])
+def test_non_frozen_spawn_worker(flags):
+    # What get_command_line() builds when sys.frozen is false.
+    code = "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=6, pipe_handle=8)"
+    command = classify(*flags, "-c", code, "--multiprocessing-fork")
+    assert command.kind == "worker"
+    assert command.kwargs == {"tracker_fd": 6, "pipe_handle": 8}
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["pipe_handle="],
+    ["pipe_handle=abc"],
+    ["pipe_handle=1.5"],
+    ["pipe_handle=None"],
+    ["pipe_handle=٣"],  # a non-ASCII digit
+    ["pipe_handle=8", "pipe_handle=9"],
+    ["pipe_handle=8", "evil=1"],
+    ["pipe_handle=8", "tracker_fd"],
+    ["tracker_fd=6"],
+    ["880"],  # loky's bare handle, only on Windows
+])
+def test_malformed_worker_is_refused(args):
+    command = classify("--multiprocessing-fork", *args)
+    assert command.kind == "refused"
+    assert command.reason
+
+
+def test_malformed_non_frozen_worker_is_refused():
+    code = "from multiprocessing.spawn import spawn_main; spawn_main(pipe_handle=8)"
+    assert classify(*FLAGS, "-c", code).kind == "refused"  # no --multiprocessing-fork after it
+    assert classify(*FLAGS, "-c", code, "--multiprocessing-fork", "x").kind == "refused"
+    assert classify(*FLAGS, "-c", code.replace("8", "'8'"), "--multiprocessing-fork").kind == "refused"
+
+
+# --- Helpers --------------------------------------------------------------------------------------------------------
+
+def test_resource_tracker_every_version():
+    command = classify(*FLAGS, "-c", "from multiprocessing.resource_tracker import main;main(5)")
+    assert command.kind == "helper"
+    assert (command.module, command.function, command.args, command.kwargs) == (
+        "multiprocessing.resource_tracker", "main", (5,), {})
+
+
+@pytest.mark.parametrize("preload, data", [
+    ("['__main__']", FORKSERVER_DICT_38),  # 3.8 - 3.13.7
+    ("[]", "{}"),  # set_forkserver_preload([])
+    ("['__main__']", FORKSERVER_DICT_314),  # 3.14.0 - 3.14.3 (main_path from 3.13.8/3.14.0)
+    ("['__main__']", "{'sys_path': ['/m'], 'sys_argv': ['/m/app', '-v']}"),  # 3.13.12 / 3.14.3
+])
+def test_forkserver_before_3_13_13(preload, data):
+    code = "from multiprocessing.forkserver import main; main(5, 7, %s, **%s)" % (preload, data)
+    command = classify(*FLAGS, "-c", code)
+    assert command.kind == "helper"
+    assert (command.module, command.function) == ("multiprocessing.forkserver", "main")
+    assert command.args == (5, 7, eval(preload))
+    assert command.kwargs == eval(data)
+
+
+def test_forkserver_3_13_13_and_3_14_4_pass_the_parents_argv_after_the_code():
+    code = ("import sys; from multiprocessing.forkserver import main; "
+            "main(5, 7, ['__main__'], sys_argv=sys.argv[1:], **%s)" % FORKSERVER_DICT_314)
+    command = classify(*FLAGS, "-c", code, EXE, "scenario", "--method", "forkserver")
+    assert command.kind == "helper"
+    assert command.kwargs["sys_argv"] == [EXE, "scenario", "--method", "forkserver"]
+    assert command.kwargs["main_path"] == "/m/app.py"
+    # With an empty preload list nothing follows the code.
+    empty = code.replace("['__main__']", "[]").replace(FORKSERVER_DICT_314, "{}")
+    assert classify(*FLAGS, "-c", empty).kwargs == {"sys_argv": []}
+
+
+def test_interpreter_flags_of_every_version_are_accepted():
+    code = "from multiprocessing.resource_tracker import main;main(5)"
+    for flags in (["-OO", "-B", "-S", "-I"], ["-d", "-bb", "-vv", "-q", "-E", "-s", "-P"],
+                  ["-I", "-Wdefault", "-X", "dev", "-X", "faulthandler", "-X", "frozen_modules=off"]):
+        assert classify(*flags, "-c", code).kind == "helper", flags
+
+
+@pytest.mark.parametrize("code", [
+    "from multiprocessing.resource_tracker import main;main(5); import os",
+    "from multiprocessing.resource_tracker import main;main(__import__('os').getpid())",
+    "from multiprocessing.resource_tracker import main;main(5, 6)",
+    "from multiprocessing.resource_tracker import main;main('5')",
+    "from multiprocessing.resource_tracker import main;main(True)",
+    "from multiprocessing.resource_tracker import main as m;m(5)",
+    "from multiprocessing.resource_tracker import main, getfd;main(5)",
+    "from multiprocessing.resource_tracker import getfd;getfd()",
+    "from multiprocessing.util import spawnv_passfds; spawnv_passfds('/bin/sh', ['sh'], [])",
+    "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], **{'evil': 1})",
+    "from multiprocessing.forkserver import main; main(5, 7, [1], **{})",
+    "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], sys_argv=sys.argv[1:], **{})",  # no import
+    "import sys; from multiprocessing.forkserver import main; main(5, 7, [], sys_argv=sys.argv[2:], **{})",
+    "import sys; from multiprocessing.forkserver import main; main(5, 7, [], sys_argv=sys.modules, **{})",
+    "import sys; from multiprocessing.forkserver import main; main(5, 7, [], **sys.modules)",
+    "import sys; from multiprocessing.forkserver import main",
+    "import os; from multiprocessing.forkserver import main; main(5, 7, [], **{})",
+    "from multiprocessing.forkserver import main; main(5, 7, [], **{'x': __import__('os')})",
+    "from multiprocessing.forkserver import main; main(",
+    "from multiprocessing.forkserver import main; main(5, 7, [])\nimport os",
+    "from joblib.externals.loky.backend.resource_tracker import main; main(5, 'x')",
+    "from loky.backend.reusable_executor import get_reusable_executor; get_reusable_executor()",
+])
+def test_anything_else_that_starts_like_a_helper_is_refused(code):
+    command = classify(*FLAGS, "-c", code)
+    assert command.kind == "refused", command
+    assert command.reason
+
+
+def test_trailing_arguments_are_refused_unless_the_code_takes_them():
+    assert classify(*FLAGS, "-c", "from multiprocessing.resource_tracker import main;main(5)", "x").kind == "refused"
+
+
+# --- loky (joblib) --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("package", ["joblib.externals.loky", "loky"])
+def test_loky_posix_worker(package):
+    module = package + ".backend.popen_loky_posix"
+    command = classify("-m", module, "--process-name", "LokyProcess-1", "--pipe", "7")
+    assert command.kind == "module"
+    assert command.module == module
+    assert command.args == ("--process-name", "LokyProcess-1", "--pipe", "7")
+    assert classify("-m", module, "--pipe", "7").kind == "module"
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--process-name", "x"],
+    ["--pipe", "x"],
+    ["--pipe", "7", "--pipe", "8"],
+    ["--pipe", "7", "--semaphore", "3"],
+    ["--pipe"],
+])
+def test_malformed_loky_worker_is_refused(args):
+    assert classify("-m", "joblib.externals.loky.backend.popen_loky_posix", *args).kind == "refused"
+
+
+@pytest.mark.parametrize("package", ["joblib.externals.loky", "loky"])
+def test_loky_resource_tracker(package):
+    command = classify(*FLAGS, "-c", "from %s.backend.resource_tracker import main; main(5, False)" % package)
+    assert command.kind == "helper"
+    assert (command.module, command.args) == (package + ".backend.resource_tracker", (5, False))
+
+
+def test_loky_frozen_windows_worker():
+    command = classify("--multiprocessing-fork", "880", platform="win32")
+    assert command.kind == "helper"
+    assert command.module == commands.LOKY_WINDOWS_MAINS
+    assert command.kwargs == {"pipe_handle": 880}
+
+
+def test_interpreter_flag_grammar():
+    for token in ["-B", "-S", "-I", "-E", "-s", "-P", "-q", "-O", "-OO", "-d", "-bb", "-vvv", "-Wignore", "-Xdev"]:
+        assert commands.is_interpreter_flag(token), token
+    for token in ["-c", "-m", "-x", "--flag", "run", "-", "-W", "-X", "-Ob", "-h"]:
+        assert not commands.is_interpreter_flag(token), token

@@ -1,0 +1,110 @@
+"""The runtime matrix: onedir and onefile x every start method x what apps do with multiprocessing.
+
+None of these apps calls freeze_support(). Each result is compared with the same app under plain `python`, run the
+same way: the bundle must behave exactly like the script.
+"""
+
+import os
+import sys
+
+import pytest
+
+from oxmp_hooks import contain
+from tests import bundles
+
+pytestmark = pytest.mark.bundle
+
+METHODS = ["spawn"] if sys.platform == "win32" else ["fork", "spawn", "forkserver"]
+SCENARIOS = {
+    "pool_map": {"squares": [n * n for n in range(10)]},
+    "executor": {"squares": [n * n for n in range(10)]},
+    "manager": {"keys": ["a", "b"]},
+    "subclass": {"doubled": 42, "exitcode": 0},
+    "nested": {"sum": 30},
+    "crash": {"crash_exitcode": 7, "raise_exitcode": 1},
+    "maxtasks": {"distinct_pids": 6},
+    "shared": {"value": 6, "queued": [10, 20, 30]},
+}
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def matrix(builder, request):
+    return builder.build("mp_matrix", onefile=request.param == "onefile")
+
+
+_plain_cache = {}
+
+
+def run_plain(bundle_root, *args):
+    """The same app under plain `python`, contained by process counting (the machine's Python may not be readable by
+    an unprivileged user)."""
+    if args not in _plain_cache:
+        script = os.path.join(bundles.APPS, "mp_matrix.py")
+        _plain_cache[args] = contain.run([sys.executable, script] + list(args), timeout=60, max_procs=48,
+                                         cwd=bundles.scratch_dir(bundle_root), unprivileged=False, watch=True)
+    return _plain_cache[args]
+
+
+def module_level_runs(result):
+    return sorted(line for line in result.stderr.splitlines() if line.startswith("MODULE-LEVEL"))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_like_plain_python(matrix, run, bundle_root, scenario, method):
+    result = run(matrix, scenario, "--method", method)
+    assert result.returncode == 0, result
+    assert not result.bombed and not result.timed_out
+    # The main block ran once: no worker ran it.
+    assert result.stdout.count("MAIN-BLOCK") == 1, result
+    got = bundles.only_result(result)
+    assert got["start_method"] == method
+    for key, value in SCENARIOS[scenario].items():
+        assert got[key] == value, (key, result)
+
+    plain = run_plain(bundle_root, scenario, "--method", method)
+    assert plain.returncode == 0, plain
+    assert bundles.only_result(plain) == got
+    # The entry script's module-level code ran in the same processes, under the same names, as under python.
+    assert module_level_runs(result) == module_level_runs(plain)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_process_subclass_runs_in_mp_main_like_python(matrix, run, method):
+    got = bundles.only_result(run(matrix, "subclass", "--method", method))
+    assert got["module"] == ("__main__" if method == "fork" else "__mp_main__")
+
+
+def test_no_worker_runs_a_decoy_entry_script_in_the_working_directory(matrix, run, bundle_root):
+    # A file named like the entry script in the working directory must never run, whatever the start method.
+    cwd = bundles.scratch_dir(bundle_root)
+    marker = os.path.join(cwd, "decoy-ran")
+    with open(os.path.join(cwd, "mp_matrix.py"), "w") as decoy:
+        decoy.write("open(%r, 'w').close()\nprint('DECOY')\n" % marker)
+    for method in METHODS:
+        result = run(matrix, "pool_map", "--method", method, cwd=cwd)
+        assert result.returncode == 0, result
+        assert "DECOY" not in result.stdout + result.stderr
+        assert not os.path.exists(marker)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks and PATH lookup of a POSIX executable")
+@pytest.mark.parametrize("how", ["symlink", "PATH", "relative"])
+def test_workers_find_the_bundle_however_it_was_started(matrix, run, bundle_root, how):
+    cwd = bundles.scratch_dir(bundle_root)
+    env = None
+    if how == "symlink":
+        link = os.path.join(cwd, "linked-app")
+        os.symlink(matrix.exe, link)
+        argv = [link]
+    elif how == "PATH":
+        env = {"PATH": os.path.dirname(matrix.exe) + os.pathsep + os.environ.get("PATH", "")}
+        argv = [os.path.basename(matrix.exe)]
+    else:
+        argv = [os.path.relpath(matrix.exe, cwd)]
+    for method in ("spawn", "forkserver"):
+        result = run(argv, "pool_map", "--method", method, cwd=cwd, env=env)
+        assert result.returncode == 0, result
+        assert bundles.only_result(result)["squares"] == SCENARIOS["pool_map"]["squares"]
+        assert result.stdout.count("MAIN-BLOCK") == 1
+

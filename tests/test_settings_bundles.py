@@ -1,0 +1,117 @@
+"""Each setting, baked into a real bundle, does what the schema says at run time."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests import bundles
+
+pytestmark = pytest.mark.bundle
+
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="Windows offers only spawn")
+
+
+def probe(builder, run, settings=None, *args, env=None):
+    bundle = builder.build("probe", hooksconfig={"multiprocessing": settings} if settings is not None else None)
+    result = run(bundle, *args, env=env)
+    assert result.returncode == 0, result
+    return bundles.only_result(result), result
+
+
+def interpreter_default_start_method():
+    return subprocess.check_output(
+        [sys.executable, "-c", "import multiprocessing; print(multiprocessing.get_start_method())"],
+        universal_newlines=True).strip()
+
+
+def test_auto_is_fork_on_posix_and_spawn_on_windows(builder, run):
+    report, _ = probe(builder, run, {})
+    assert report["start_method"] == ("spawn" if sys.platform == "win32" else "fork")
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_fixed_start_method(builder, run, method):
+    report, _ = probe(builder, run, {"start_method": method})
+    assert report["start_method"] == method
+
+
+def test_none_leaves_the_interpreters_default(builder, run):
+    report, _ = probe(builder, run, {"start_method": "none"})
+    assert report["start_method"] == interpreter_default_start_method()
+
+
+@POSIX_ONLY
+def test_default_is_soft_the_apps_set_start_method_wins(builder, run):
+    report, _ = probe(builder, run, {"start_method": "fork"}, "set", "spawn")
+    assert report["start_method"] == "spawn"
+    # get_context(x) works for every method, whatever the default.
+    assert report["contexts"] == {method: method for method in report["all_start_methods"]}
+
+
+@POSIX_ONLY
+def test_environment_override(builder, run):
+    report, result = probe(builder, run, {"start_method": "fork"}, env={"OXMP_START_METHOD": "spawn"})
+    assert report["start_method"] == "spawn"
+    assert "oxmp" not in result.stderr
+
+
+@POSIX_ONLY
+def test_bad_environment_override_warns_once_and_is_ignored(builder, run):
+    report, result = probe(builder, run, {"start_method": "forkserver"}, env={"OXMP_START_METHOD": "threads"})
+    assert report["start_method"] == "forkserver"
+    warnings = [line for line in result.stderr.splitlines() if "OXMP_START_METHOD" in line]
+    assert len(warnings) == 1, result
+    assert "'threads'" in warnings[0] and "fork, forkserver, spawn" in warnings[0]
+
+
+def test_sys_frozen_stays_truthy(builder, run):
+    report, _ = probe(builder, run, {"sys_frozen": True})
+    assert report["frozen"]
+
+
+def test_sys_frozen_off_leaves_it_as_pyinstaller_set_it(builder, run):
+    report, _ = probe(builder, run, {"sys_frozen": False})
+    assert report["baked"]["sys_frozen"] is False
+    assert report["frozen"] is True  # PyInstaller's own value
+
+
+def test_multiprocessing_is_not_imported_at_start_up(builder, run):
+    # The app never imports multiprocessing in this run: oxmp's runtime hook must not either.
+    result = run(builder.build("probe"), "lazy-only")
+    assert bundles.only_result(result) == {"multiprocessing_imported_at_start": False}
+
+
+@pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
+def test_auto_dispatch_off_without_freeze_support_fails_instead_of_relaunching(builder, run, onefile):
+    # The worker runs the app's main block (auto_dispatch is off), which starts a worker again: oxmp stops that
+    # second start and says why, where stock PyInstaller relaunches without end (see test_stock_baseline.py).
+    bundle = builder.build("no_freeze_support", hooksconfig={"multiprocessing": {"auto_dispatch": False}},
+                           onefile=onefile)
+    result = run(bundle, timeout=30)
+    assert not result.bombed and not result.timed_out, result
+    assert result.returncode == 0, result
+    assert bundles.only_result(result) == {"exitcode": 1}
+    assert result.stdout.count("MAIN-BLOCK") == 2
+    assert "auto_dispatch is off" in result.stderr
+    assert result.peak_procs <= 4, result
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_auto_dispatch_off_with_freeze_support_works(builder, run, method):
+    bundle = builder.build("stock_style", hooksconfig={"multiprocessing": {"auto_dispatch": False}})
+    result = run(bundle, "--method", method)
+    assert result.returncode == 0, result
+    assert bundles.only_result(result) == {"cubes": [0, 1, 8, 27, 64]}
+
+
+@pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
+def test_apps_written_for_stock_pyinstaller_keep_working(builder, run, onefile):
+    bundle = builder.build("stock_style", onefile=onefile)
+    for method in (["spawn"] if sys.platform == "win32" else ["spawn", "forkserver", "fork"]):
+        result = run(bundle, "--method", method)
+        assert result.returncode == 0, result
+        assert result.stdout.count("MAIN-BLOCK") == 1
+        assert bundles.only_result(result) == {"cubes": [0, 1, 8, 27, 64]}

@@ -1,0 +1,87 @@
+"""Unit tests of the settings schema (runtime side) and of the build-time validation."""
+
+import pytest
+
+from _oxmp_runtime import settings as schema
+from oxmp_hooks import config
+
+
+def test_schema_is_the_one_the_issue_describes():
+    assert [(s.key, s.type, s.default) for s in schema.SETTINGS] == [
+        ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True)]
+    assert schema.BY_KEY["start_method"].choices == ("auto", "none", "fork", "forkserver", "spawn")
+
+
+def test_build_hook_and_runtime_share_one_schema():
+    assert [s.key for s in config.schema.SETTINGS] == [s.key for s in schema.SETTINGS]
+    assert config.schema.DEFAULTS == schema.DEFAULTS
+
+
+@pytest.mark.parametrize("value, platform, method", [
+    ("auto", "linux", "fork"), ("auto", "darwin", "fork"), ("auto", "freebsd14", "fork"), ("auto", "win32", "spawn"),
+    ("none", "linux", None), ("none", "win32", None),
+    ("fork", "linux", "fork"), ("forkserver", "linux", "forkserver"), ("spawn", "darwin", "spawn"),
+])
+def test_resolve_start_method(value, platform, method):
+    assert schema.resolve_start_method(value, platform) == method
+
+
+def test_encode_decode_round_trip():
+    settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True}
+    text = schema.encode(settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
+    assert schema.decode(text) == (settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
+    assert schema.decode("") == (schema.DEFAULTS, {})
+    assert schema.decode("garbage\nunknown=1\n") == (schema.DEFAULTS, {})
+
+
+@pytest.mark.parametrize("env, platform, value, warned", [
+    (None, "linux", None, False), ("", "linux", None, False),
+    ("spawn", "linux", "spawn", False), ("none", "linux", "none", False), ("auto", "win32", "auto", False),
+    ("thread", "linux", None, True), ("fork", "win32", None, True), ("Spawn", "linux", None, True),
+])
+def test_start_method_override(env, platform, value, warned):
+    got, warning = schema.start_method_override(env, platform)
+    assert got == value
+    assert bool(warning) == warned
+    if warned:
+        assert repr(env) in warning and "OXMP_START_METHOD" in warning
+
+
+def test_valid_settings():
+    assert config.validate(None, "linux") == (schema.DEFAULTS, [])
+    assert config.validate({}, "linux") == (schema.DEFAULTS, [])
+    settings, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
+    assert errors == []
+    assert settings == {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True}
+
+
+@pytest.mark.parametrize("section, platform, expected", [
+    ({"start_methd": "spawn"}, "linux", ["'start_methd'", "did you mean 'start_method'", "auto_dispatch"]),
+    ({"multiprocessing_start_method": "spawn"}, "linux", ["PyOxidizer's name", "'start_method'"]),
+    ({"multiprocessing_auto_dispatch": False}, "linux", ["PyOxidizer's name", "'auto_dispatch'"]),
+    ({"colour": 1}, "linux", ["'colour'", "valid keys: start_method, auto_dispatch, sys_frozen"]),
+    ({"auto_dispatch": "yes"}, "linux", ['["auto_dispatch"]', "is str ('yes')", "expected bool"]),
+    ({"sys_frozen": 1}, "linux", ['["sys_frozen"]', "is int (1)", "expected bool"]),
+    ({"start_method": True}, "linux", ['["start_method"]', "is bool (True)", "expected str"]),
+    ({"start_method": "thread"}, "linux", ["'thread'", "allowed values: auto, none, fork, forkserver, spawn"]),
+    ({"start_method": "fork"}, "win32", ["'fork'", "Windows cannot run", "spawn"]),
+    ({"start_method": "forkserver"}, "win32", ["'forkserver'", "Windows cannot run"]),
+    (["start_method"], "linux", ["must be a dict, not list"]),
+])
+def test_invalid_settings_are_explained(section, platform, expected):
+    _, errors = config.validate(section, platform)
+    assert len(errors) == 1, errors
+    for fragment in expected:
+        assert fragment in errors[0], (fragment, errors[0])
+
+
+def test_every_problem_is_reported_at_once():
+    _, errors = config.validate({"start_method": "x", "auto_dispatch": "y", "z": 1}, "linux")
+    assert len(errors) == 3
+
+
+def test_build_log_line():
+    line = config.describe(schema.DEFAULTS, "linux")
+    assert line == ("oxmp: multiprocessing settings: start_method=auto (fork on Linux), auto_dispatch=True, "
+                    "sys_frozen=True")
+    assert "start_method=auto (spawn on Windows)" in config.describe(schema.DEFAULTS, "win32")
