@@ -88,9 +88,11 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         raise ValueError("as root, a contained run needs unprivileged=True or watch=True")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
+        # RLIMIT_NPROC counts every process of the user: leave room for those it already has (other runs).
+        cap = max_procs + (len(processes_of(ids[0])) if ids else 0)
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=lambda: _limit(max_procs, ids),
+            start_new_session=True, preexec_fn=lambda: _limit(cap, ids),
         )
         watchdog = _Watchdog(process.pid, max_procs)
         if watch:
@@ -126,24 +128,31 @@ def _limit(max_procs, ids):
 
 
 def group_members(pgid):
-    """Process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
-    members = []
+    """Live process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
+    # /proc/PID/stat after the command name: state, ppid, pgrp, ...; a zombie has exited already.
+    return [pid for pid, stat, _ in _proc_entries() if int(stat[2]) == pgid and stat[0] != b"Z"]
+
+
+def processes_of(uid):
+    """Process ids owned by ``uid`` (Linux: from /proc; elsewhere: empty)."""
+    return [pid for pid, _, owner in _proc_entries() if owner == uid]
+
+
+def _proc_entries():
     try:
         names = os.listdir("/proc")
     except OSError:
-        return members
+        return
     for name in names:
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % name, "rb") as stat:
                 fields = stat.read().rsplit(b")", 1)[1].split()
+            owner = os.stat("/proc/" + name).st_uid
         except OSError:
             continue
-        # After the command name: state, ppid, pgrp, session ...; zombies are gone already for our purpose.
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(name))
-    return members
+        yield int(name), fields, owner
 
 
 def _wait_for_group(pgid, linger):

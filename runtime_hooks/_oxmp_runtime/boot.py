@@ -159,10 +159,11 @@ def configure_spawn(spawn, command):
     """The rest, once multiprocessing.spawn is imported (every way of starting a process imports it first)."""
     from multiprocessing import util
 
-    from _oxmp_runtime import cpython
+    from _oxmp_runtime import cpython, pyinstaller
 
     spawn.freeze_support = freeze_support
     cpython.send_main_path_on_windows(spawn)
+    pyinstaller.share_onefile_folder(util)
     if command.kind != "app":
         # auto_dispatch is off and the app runs in a process started as a worker or helper: until it calls
         # freeze_support(), starting a process from here would start the app again, without end.

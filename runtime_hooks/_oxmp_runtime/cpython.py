@@ -49,6 +49,8 @@ def stop_helpers():
     import os
     import time
 
+    if os.name != "posix":
+        return  # no resource tracker or forkserver on Windows
     for module_name, owner_name, fd_name, pid_name in (
         ("multiprocessing.forkserver", "_forkserver", "_forkserver_alive_fd", "_forkserver_pid"),
         ("multiprocessing.resource_tracker", "_resource_tracker", "_fd", "_pid"),

@@ -1,0 +1,53 @@
+"""The one place where oxmp relies on how PyInstaller's bootloader treats child processes. Checked: bootloader
+6.0.0-6.9.0 (``_MEIPASS2``) and 6.10.0-6.22.3 (``_PYI_APPLICATION_HOME_DIR``)."""
+
+import os
+import sys
+import threading
+
+# PyInstaller 6.0-6.9: a onefile executable started with _MEIPASS2 set runs from that folder instead of unpacking.
+OLD_SHARED_FOLDER_ENV = "_MEIPASS2"
+# PyInstaller 6.10+: set in every process of a onefile app; its children reuse the folder without help.
+SHARED_FOLDER_ENV = "_PYI_APPLICATION_HOME_DIR"
+
+_environment_lock = threading.Lock()
+
+
+def share_onefile_folder(util):
+    """Make the processes multiprocessing starts from a onefile app reuse its unpacked files, on PyInstaller 6.0-6.9.
+
+    From 6.10 the bootloader does this by itself. Before, each worker and helper unpacked the whole app again unless
+    ``_MEIPASS2`` named the folder while it was started, which PyInstaller's own runtime hook (the one oxmp replaces)
+    did around each launch; so does this, for the two ways multiprocessing starts ``sys.executable``.
+    """
+    if SHARED_FOLDER_ENV in os.environ or not os.path.basename(getattr(sys, "_MEIPASS", "")).startswith("_MEI"):
+        return
+    if sys.platform == "win32":
+        from multiprocessing import popen_spawn_win32
+
+        class Popen(popen_spawn_win32.Popen):
+            def __init__(self, *args, **kwargs):
+                with _shared_folder_in_environment():
+                    super().__init__(*args, **kwargs)
+
+        popen_spawn_win32.Popen = Popen
+    else:
+        spawnv_passfds = util.spawnv_passfds
+
+        def spawnv_passfds_sharing(path, args, passfds):
+            with _shared_folder_in_environment():
+                return spawnv_passfds(path, args, passfds)
+
+        util.spawnv_passfds = spawnv_passfds_sharing
+
+
+class _shared_folder_in_environment:
+    # os.putenv, not os.environ: the children of util.spawnv_passfds and CreateProcess inherit the C environment,
+    # and nothing else in this process should see the variable.
+    def __enter__(self):
+        _environment_lock.acquire()
+        os.putenv(OLD_SHARED_FOLDER_ENV, sys._MEIPASS)
+
+    def __exit__(self, *exc_info):
+        os.unsetenv(OLD_SHARED_FOLDER_ENV)
+        _environment_lock.release()

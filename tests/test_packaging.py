@@ -1,0 +1,46 @@
+"""The wheel users install: hook folder complete, runtime inside the package, no top-level `runtime_hooks`."""
+
+import glob
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests import bundles
+
+
+@pytest.fixture(scope="module")
+def wheel(bundle_root):
+    outdir = bundles.scratch_dir(bundle_root)
+    subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", outdir,
+                           bundles.REPO])
+    (name,) = glob.glob(os.path.join(outdir, "oxmp-*.whl"))
+    return zipfile.ZipFile(name)
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel):
+    return wheel.namelist()
+
+
+def test_wheel_holds_the_hook_folder_and_the_runtime(wheel_names):
+    for name in ("oxmp_hooks/__init__.py", "oxmp_hooks/hook-multiprocessing.py", "oxmp_hooks/rthooks.dat",
+                 "oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py",
+                 "oxmp_hooks/pre_find_module_path/hook-_oxmp_runtime.py",
+                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/boot.py",
+                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/commands.py",
+                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/settings.py"):
+        assert name in wheel_names
+
+
+def test_wheel_adds_no_other_top_level_name(wheel_names):
+    top_level = {name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"oxmp_hooks"}
+
+
+def test_wheel_declares_the_pyinstaller40_entry_point(wheel, wheel_names):
+    (entry_points,) = [name for name in wheel_names if name.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert "[pyinstaller40]\nhook-dirs = oxmp_hooks:get_hook_dirs" in text
