@@ -5,6 +5,14 @@ import sys
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["doctor"]:
+        # The doctor parses its own options: argparse.REMAINDER below would reject `doctor --json EXE` and take
+        # `doctor --help` for its own.
+        from oxmp_hooks import doctor as doctor_module
+
+        return doctor_module.main(argv[1:])
+
     parser = argparse.ArgumentParser(prog="python -m oxmp_hooks", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -20,10 +28,6 @@ def main(argv=None):
     run.add_argument("args", nargs=argparse.REMAINDER)
 
     options = parser.parse_args(argv)
-    if options.command == "doctor":
-        from oxmp_hooks import doctor as doctor_module
-
-        return doctor_module.main(options.args)
     from oxmp_hooks import contain
 
     result = contain.run([options.executable] + options.args, timeout=options.timeout, max_procs=options.max_procs,

@@ -88,8 +88,8 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         raise ValueError("as root, a contained run needs unprivileged=True or watch=True")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        # RLIMIT_NPROC counts every process of the user: leave room for those it already has (other runs).
-        cap = max_procs + (len(processes_of(ids[0])) if ids else 0)
+        # RLIMIT_NPROC counts every process of the user: leave room for those it already has.
+        cap = max_procs + count_processes_of(ids[0] if ids else os.getuid())
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
             start_new_session=True, preexec_fn=lambda: _limit(cap, ids),
@@ -133,9 +133,13 @@ def group_members(pgid):
     return [pid for pid, stat, _ in _proc_entries() if int(stat[2]) == pgid and stat[0] != b"Z"]
 
 
-def processes_of(uid):
-    """Process ids owned by ``uid`` (Linux: from /proc; elsewhere: empty)."""
-    return [pid for pid, _, owner in _proc_entries() if owner == uid]
+def count_processes_of(uid):
+    """How many processes ``uid`` has (from /proc on Linux, from ps(1) elsewhere)."""
+    if os.path.isdir("/proc/self"):
+        return sum(1 for _, _, owner in _proc_entries() if owner == uid)
+    listing = subprocess.run(["ps", "-U", str(uid), "-o", "pid="], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True)
+    return len(listing.stdout.split())
 
 
 def _proc_entries():

@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from oxmp_hooks import contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOOKS_DIR = os.path.join(REPO, "oxmp_hooks")
 APPS = os.path.join(REPO, "tests", "apps")
+EXAMPLES = os.path.join(REPO, "examples")
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 
 # How oxmp gets into a build:
@@ -26,7 +28,7 @@ SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook fol
 STOCK = "stock"  # stock PyInstaller, no oxmp at all
 
 SPEC_TEMPLATE = """\
-a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r})
+a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r})
 pyz = PYZ(a.pure)
 """
 ONEDIR_TEMPLATE = """\
@@ -46,11 +48,12 @@ class BuildFailed(Exception):
 
 
 class Bundle:
-    def __init__(self, name, exe, log, onefile):
+    def __init__(self, name, exe, log, onefile, build_seconds=None):
         self.name = name
         self.exe = exe
         self.log = log
         self.onefile = onefile
+        self.build_seconds = build_seconds  # wall time of the PyInstaller process alone
 
     @property
     def internal_dir(self):
@@ -61,17 +64,19 @@ class Bundle:
 class Builder:
     """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one."""
 
-    def __init__(self, root, stock_python=None):
+    def __init__(self, root, stock_python=None, apps_dir=APPS):
         self.root = root
         self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
+        self.apps_dir = apps_dir  # where build(app) finds <app>.py
         self._built = {}
 
-    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False):
-        """Build ``tests/apps/<app>.py``; returns a Bundle, or raises BuildFailed (also cached)."""
-        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli)
+    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=()):
+        """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph; returns a Bundle, or raises
+        BuildFailed (also cached)."""
+        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes))
         if key not in self._built:
             try:
-                self._built[key] = self._build(app, hooksconfig, onefile, way, name, cli)
+                self._built[key] = self._build(app, hooksconfig, onefile, way, name, cli, list(excludes))
             except BuildFailed as failure:
                 self._built[key] = failure
         result = self._built[key]
@@ -79,12 +84,12 @@ class Builder:
             raise result
         return result
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli):
+    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes):
         name = name or "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
-        shutil.copy(os.path.join(APPS, app + ".py"), script)
+        shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         python = sys.executable if way == ENTRY_POINT else self.stock_python()
         options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
                    "--workpath", os.path.join(workdir, "build")]
@@ -94,22 +99,66 @@ class Builder:
             options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
             if way == HOOKS_DIR_OPTION:
                 options += ["--additional-hooks-dir", HOOKS_DIR]
+            for module in excludes:
+                options += ["--exclude-module", module]
             target = script
         else:
             hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
-            spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {})
+            spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
+                                        excludes=excludes)
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
                 spec_file.write(spec)
+        start = time.perf_counter()
         process = subprocess.run([python, "-m", "PyInstaller"] + options + [target], cwd=workdir,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        build_seconds = time.perf_counter() - start
         if process.returncode != 0:
             raise BuildFailed(process.returncode, process.stdout)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else \
             os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
         contain.make_accessible(workdir)
-        return Bundle(name, exe, process.stdout, onefile)
+        return Bundle(name, exe, process.stdout, onefile, build_seconds)
+
+    def build_spec(self, spec):
+        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
+        BuildFailed (also cached).
+
+        The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
+        the spec file: ``dist/NAME/NAME`` (onedir) or ``dist/NAME`` (onefile).
+        """
+        key = ("spec file", os.path.abspath(spec))
+        if key not in self._built:
+            try:
+                self._built[key] = self._build_spec(spec)
+            except BuildFailed as failure:
+                self._built[key] = failure
+        result = self._built[key]
+        if isinstance(result, BuildFailed):
+            raise result
+        return result
+
+    def _build_spec(self, spec):
+        name = os.path.splitext(os.path.basename(spec))[0]
+        workdir = os.path.join(self.root, "%s-spec-%d" % (name, len(self._built)))
+        source = os.path.join(workdir, "source")
+        shutil.copytree(os.path.dirname(os.path.abspath(spec)), source,
+                        ignore=shutil.ignore_patterns("__pycache__", "build", "dist"))
+        options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
+                   "--workpath", os.path.join(workdir, "build")]
+        start = time.perf_counter()
+        process = subprocess.run([sys.executable, "-m", "PyInstaller"] + options
+                                 + [os.path.join(source, os.path.basename(spec))], cwd=workdir,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        build_seconds = time.perf_counter() - start
+        if process.returncode != 0:
+            raise BuildFailed(process.returncode, process.stdout)
+        onedir_exe = os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
+        onefile = not os.path.isfile(onedir_exe)
+        exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe
+        contain.make_accessible(workdir)
+        return Bundle(name, exe, process.stdout, onefile, build_seconds)
 
 
 def scratch_dir(root):
@@ -119,15 +168,19 @@ def scratch_dir(root):
     return path
 
 
-def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0):
-    """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment."""
+def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0,
+        **contain_options):
+    """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment.
+
+    ``contain_options`` go to ``contain.run()`` (``unprivileged``, ``watch``)."""
     argv = [bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv)
     cwd = cwd or scratch_dir(root or tempfile.gettempdir())
     clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8", "TMPDIR": cwd}
     if sys.platform == "win32":
         clean_env.update((key, os.environ[key]) for key in ("SYSTEMROOT", "TEMP", "TMP") if key in os.environ)
     clean_env.update(env or {})
-    return contain.run(argv + list(args), timeout=timeout, max_procs=max_procs, env=clean_env, cwd=cwd, linger=linger)
+    return contain.run(argv + list(args), timeout=timeout, max_procs=max_procs, env=clean_env, cwd=cwd, linger=linger,
+                       **contain_options)
 
 
 def results(run_result):

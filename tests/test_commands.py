@@ -1,5 +1,7 @@
 """Unit tests of the command-line table: every form each supported Python and loky produces, and what is refused."""
 
+import os
+
 import pytest
 
 from _oxmp_runtime import commands
@@ -193,6 +195,17 @@ def test_loky_frozen_windows_worker():
     assert command.kind == "helper"
     assert command.module == commands.LOKY_WINDOWS_MAINS
     assert command.kwargs == {"pipe_handle": 880}
+
+
+def test_loky_frozen_windows_worker_is_told_its_parent():
+    # Without parent_pid, loky's main() cannot take the pipe handle from the parent process.
+    from _oxmp_runtime import boot
+
+    command = classify("--multiprocessing-fork", "880", platform="win32")
+    assert boot.helper_kwargs(command) == {"pipe_handle": 880, "parent_pid": os.getppid()}
+    assert command.kwargs == {"pipe_handle": 880}  # the command itself is left as parsed
+    tracker = classify(*FLAGS, "-c", "from joblib.externals.loky.backend.resource_tracker import main; main(5, False)")
+    assert boot.helper_kwargs(tracker) == {}
 
 
 def test_interpreter_flag_grammar():

@@ -44,3 +44,15 @@ def test_wheel_declares_the_pyinstaller40_entry_point(wheel, wheel_names):
     (entry_points,) = [name for name in wheel_names if name.endswith(".dist-info/entry_points.txt")]
     text = wheel.read(entry_points).decode()
     assert "[pyinstaller40]\nhook-dirs = oxmp_hooks:get_hook_dirs" in text
+
+
+def test_code_parses_as_python_3_8():
+    # Only one Python runs here; the grammar of the oldest supported one is checked instead.
+    import ast
+
+    sources = glob.glob(os.path.join(bundles.REPO, "oxmp_hooks", "**", "*.py"), recursive=True)
+    sources += glob.glob(os.path.join(bundles.REPO, "runtime_hooks", "**", "*.py"), recursive=True)
+    assert len(sources) > 10
+    for source in sources:
+        with open(source, encoding="utf-8") as text:
+            ast.parse(text.read(), source, feature_version=(3, 8))

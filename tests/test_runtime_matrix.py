@@ -65,8 +65,22 @@ def test_scenario_like_plain_python(matrix, run, bundle_root, scenario, method):
     plain = run_plain(bundle_root, scenario, "--method", method)
     assert plain.returncode == 0, plain
     assert bundles.only_result(plain) == got
-    # The entry script's module-level code ran in the same processes, under the same names, as under python.
-    assert module_level_runs(result) == module_level_runs(plain)
+    # The entry script's module-level code ran under the same names as under python (__mp_main__ in spawn and
+    # forkserver workers). Not how many times: Pool.terminate() may stop a worker before it gets that far.
+    assert set(module_level_runs(result)) == set(module_level_runs(plain))
+
+
+def test_executor_with_a_context_per_method_leaves_the_default_alone(matrix, run, bundle_root):
+    # ProcessPoolExecutor(mp_context=get_context(m)) for every method, without set_start_method().
+    result = run(matrix, "executor_contexts")
+    assert result.returncode == 0, result
+    assert result.stdout.count("MAIN-BLOCK") == 1, result
+    got = bundles.only_result(result)
+    assert got["squares"] == {method: [0, 1, 4, 9, 16] for method in METHODS}
+    assert got["start_method"] == ("spawn" if sys.platform == "win32" else "fork")
+    plain = run_plain(bundle_root, "executor_contexts")
+    assert plain.returncode == 0, plain
+    assert bundles.only_result(plain)["squares"] == got["squares"]
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -11,6 +11,10 @@ pytestmark = pytest.mark.bundle
 
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="Windows offers only spawn")
 
+# A spawned worker shares the app's stdout and stderr on POSIX. On Windows it inherits no handles, so when they are
+# pipes (as in these runs) what a worker prints may never arrive.
+WORKER_OUTPUT_ARRIVES = sys.platform != "win32"
+
 
 def probe(builder, run, settings=None, *args, env=None):
     bundle = builder.build("probe", hooksconfig={"multiprocessing": settings} if settings is not None else None)
@@ -93,8 +97,11 @@ def test_auto_dispatch_off_without_freeze_support_fails_instead_of_relaunching(b
     assert not result.bombed and not result.timed_out, result
     assert result.returncode == 0, result
     assert bundles.only_result(result) == {"exitcode": 1}
-    assert result.stdout.count("MAIN-BLOCK") == 2
-    assert "auto_dispatch is off" in result.stderr
+    if WORKER_OUTPUT_ARRIVES:
+        # The app, its worker, and (it may get that far) its resource tracker, a helper started with the app's
+        # executable: each runs the main block once, and none starts anything else.
+        assert 2 <= result.stdout.count("MAIN-BLOCK") <= 3, result
+        assert "auto_dispatch is off" in result.stderr
     assert result.peak_procs <= 4, result
 
 

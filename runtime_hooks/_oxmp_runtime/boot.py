@@ -1,39 +1,36 @@
 """What oxmp's runtime hook does in a bundle, before the app's code. Read it top to bottom.
 
-1. Read the settings the build hook baked into the bundle.
-2. Look at sys.argv. A multiprocessing worker or helper goes straight to multiprocessing and exits (auto-dispatch);
+1. Look at sys.argv. A multiprocessing worker or helper goes straight to multiprocessing and exits (auto-dispatch);
    a malformed one is refused with one line on stderr. The app's code never runs in either.
-3. In the app: keep sys.frozen truthy, and wait for the app to import multiprocessing. Only then set the default start
-   method, install a strict freeze_support() and the other fixes. An app that never imports multiprocessing pays for
-   nothing but this module.
+2. In the app: keep sys.frozen truthy, and wait for the app to import multiprocessing. Only then read the settings the
+   build hook baked into the bundle, set the default start method, install a strict freeze_support() and the other
+   fixes. An app that never imports multiprocessing pays for nothing but this module and the look at sys.argv.
+3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
+   (doctor.py), and exit.
 """
 
 import os
 import sys
 
-from _oxmp_runtime import commands, settings as schema
+from _oxmp_runtime import commands
 
 # Exit status of a process whose worker or helper command line oxmp refused.
 REFUSED_EXIT = 2
 
-# Set (to a report file path) by `python -m oxmp_hooks doctor` only.
+# Set by `python -m oxmp_hooks doctor` only, to the path of an empty report file it created (see doctor_requested).
 DOCTOR_ENV = "_OXMP_DOCTOR_REPORT"
 
 
 def run():
     """The whole runtime hook."""
-    settings, facts = read_baked_settings()
     command = commands.classify(sys.argv)
     if command.kind != "app":
+        settings = read_baked_settings()[0]
         if settings["auto_dispatch"]:
             dispatch(command)  # does not return
         if os.environ.get(DOCTOR_ENV):
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
-    elif os.environ.get(DOCTOR_ENV):
-        from _oxmp_runtime import doctor
-
-        doctor.run(os.environ[DOCTOR_ENV], settings, facts)  # does not return
 
     if command.kind != "app":
         # auto_dispatch is off: the app is about to run in a process started as a worker or helper, and is expected
@@ -42,13 +39,23 @@ def run():
 
         atexit.register(report_undispatched)
 
-    if settings["sys_frozen"] and not getattr(sys, "frozen", False):
+    # The app's own start-up reads no settings (PyInstaller has set sys.frozen already): they are read when they are
+    # first needed, which is when the app imports multiprocessing.
+    if not getattr(sys, "frozen", False) and read_baked_settings()[0]["sys_frozen"]:
         sys.frozen = True
-    when_imported("multiprocessing", lambda module: configure_multiprocessing(settings, command))
+    when_imported("multiprocessing", lambda module: configure_multiprocessing(read_baked_settings()[0], command))
+
+    if command.kind == "app" and doctor_requested():
+        # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
+        from _oxmp_runtime import doctor
+
+        doctor.run(os.environ[DOCTOR_ENV], *read_baked_settings())  # does not return
 
 
 def read_baked_settings():
     """Settings and build facts the build hook wrote into the bundle (defaults if the file is missing)."""
+    from _oxmp_runtime import settings as schema
+
     path = os.path.join(getattr(sys, "_MEIPASS", ""), schema.BAKED_DIR, schema.BAKED_FILE)
     try:
         with open(path, encoding="utf-8") as baked:
@@ -57,12 +64,34 @@ def read_baked_settings():
         return dict(schema.DEFAULTS), {}
 
 
+def doctor_requested():
+    """True if `python -m oxmp_hooks doctor` runs this bundle: its variable names an empty file it created.
+
+    A variable alone might be left set by accident; a report file that is already written is never reused. The app's
+    arguments play no part.
+    """
+    path = os.environ.get(DOCTOR_ENV)
+    if not path:
+        return False
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    import stat
+
+    return stat.S_ISREG(status.st_mode) and status.st_size == 0
+
+
 # --- Workers and helpers --------------------------------------------------------------------------------------------
 
 def dispatch(command):
     """Run a worker or helper command as multiprocessing (or loky) would, then exit with its status."""
     if command.kind == "refused":
         refuse(command.reason)
+    from _oxmp_runtime import pyinstaller
+
+    # Spawn and forkserver workers run the entry script's code file with runpy.run_path().
+    pyinstaller.let_run_path_read_files()
     if command.kind == "worker":
         problem = check_worker_handles(command.kwargs)
         if problem:
@@ -80,8 +109,19 @@ def dispatch(command):
         runpy.run_module(command.module, run_name="__main__", alter_sys=True)
     else:
         function = getattr(import_first(command.module), command.function)
-        function(*command.args, **command.kwargs)
+        function(*command.args, **helper_kwargs(command))
     sys.exit(0)
+
+
+def helper_kwargs(command):
+    """The keyword arguments to call a helper with: those of its command line, and what that leaves out."""
+    kwargs = dict(command.kwargs)
+    if command.module == commands.LOKY_WINDOWS_MAINS:
+        # loky's frozen Windows command line (`exe --multiprocessing-fork HANDLE`) names no parent process, and without
+        # one its main() cannot take the pipe handle (nor the resource tracker's) from the parent: "the handle is
+        # invalid". The parent is the process that started this one.
+        kwargs["parent_pid"] = os.getppid()
+    return kwargs
 
 
 def import_first(names):
@@ -138,7 +178,7 @@ def configure_multiprocessing(settings, command):
 
     import multiprocessing
 
-    from _oxmp_runtime import cpython
+    from _oxmp_runtime import cpython, settings as schema
 
     # multiprocessing.util registers the handler that joins the app's child processes when it is first imported,
     # which is after this; atexit runs handlers last-in first-out, so the helpers are stopped after the children.

@@ -61,7 +61,8 @@ MODULE_WORKERS = {
 }
 REQUIRED_MODULE_OPTIONS = ("--pipe",)
 
-# loky's frozen Windows worker: `exe --multiprocessing-fork HANDLE`, handled by popen_loky_win32.main().
+# loky's frozen Windows worker: `exe --multiprocessing-fork HANDLE`, handled by popen_loky_win32.main() (to which
+# the runtime adds the parent_pid that this command line leaves out).
 LOKY_WINDOWS_MAINS = ("joblib.externals.loky.backend.popen_loky_win32", "loky.backend.popen_loky_win32")
 
 # A `-c` text that mentions one of these is a helper command and must match a form above exactly.

@@ -1,5 +1,5 @@
-"""The one place where oxmp relies on how PyInstaller's bootloader treats child processes. Checked: bootloader
-6.0.0-6.9.0 (``_MEIPASS2``) and 6.10.0-6.22.3 (``_PYI_APPLICATION_HOME_DIR``)."""
+"""The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
+``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``) and on its importer (checked: 6.0.0-6.22.3)."""
 
 import os
 import sys
@@ -51,3 +51,26 @@ class _shared_folder_in_environment:
     def __exit__(self, *exc_info):
         os.unsetenv(OLD_SHARED_FOLDER_ENV)
         _environment_lock.release()
+
+
+def let_run_path_read_files():
+    """Make ``runpy.run_path()`` of a file inside the bundle read that file, on PyInstaller 6.10.
+
+    PyInstaller 6.10.0 added a ``sys.path_hooks`` entry, ``PyiFrozenImporter.path_hook``, that accepts any path inside
+    the bundle, files included; ``runpy.run_path()`` then takes the entry script's code file for a folder and fails
+    ("can't find '__main__' module"), and that is how spawn and forkserver workers run the entry script. PyInstaller
+    6.11.0 refuses files there (pyinstaller#8767); this does the same on 6.10. Before 6.10 there is no such hook, and
+    from 6.11 it already refuses files, so this changes nothing there.
+    """
+    for index, hook in enumerate(sys.path_hooks):
+        if getattr(getattr(hook, "__self__", None), "__name__", None) == "PyiFrozenImporter":
+            sys.path_hooks[index] = _for_folders_only(hook)
+
+
+def _for_folders_only(path_hook):
+    def path_hook_for_folders(path):
+        if os.path.isfile(path):
+            raise ImportError("only folders are supported")  # the next hook, or none, handles it: as on 6.11+
+        return path_hook(path)
+
+    return path_hook_for_folders

@@ -12,7 +12,9 @@ import multiprocessing
 import os
 import sys
 
-print("MODULE-LEVEL", __name__, file=sys.stderr)
+# One write per line: processes share stderr, and print() would write the pieces one by one, interleaved with theirs.
+sys.stderr.write("MODULE-LEVEL %s\n" % __name__)
+sys.stderr.flush()
 
 
 def square(x):
@@ -126,6 +128,13 @@ def scenario(args):
         for process in processes:
             process.join()
         return {"value": value.value, "queued": got}
+    if args.scenario == "executor_contexts":
+        # A context per start method, while the default start method stays as it is.
+        squares = {}
+        for name in multiprocessing.get_all_start_methods():
+            with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(name)) as executor:
+                squares[name] = list(executor.map(square, range(5)))
+        return {"squares": squares}
     if args.scenario == "info":
         return {"method": method, "frozen": getattr(sys, "frozen", None)}
     raise SystemExit("unknown scenario %r" % args.scenario)

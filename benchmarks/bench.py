@@ -1,0 +1,502 @@
+"""oxmp's benchmark: what oxmp costs at start-up, in pools and workers, and at build time, beside stock PyInstaller.
+
+    python benchmarks/bench.py [--quick] [--json PATH] [--stock-python PATH] [--keep]
+
+It builds the apps in benchmarks/apps/ with oxmp (the Python running this script, where oxmp is installed) and with
+stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs every bundle contained
+(oxmp_hooks.contain), interleaves the variants it compares, and prints one table of medians and their ratios:
+
+  P1  start-up of hello.py, which has multiprocessing in its graph but never imports it: wall time of the whole process,
+      from outside. Baseline: the same script built with excludes=["multiprocessing"] (the same file, so that the
+      graph is the only difference). P1 is shown again against hello_floor.py, which has what bundling multiprocessing
+      makes PyInstaller do at every start-up (its pkgutil runtime hook, its ctypes hooks) and no multiprocessing: the
+      rest is oxmp's own cost.
+  P2  Pool(2) start plus its first map, timed inside mp_bench.py, per start method. Baseline: the same script under
+      plain python.
+  P3  one Process start to its first message, timed inside mp_bench.py, per start method. Baseline: plain python.
+  P4  build time of mp_bench.py (the PyInstaller process), oxmp / stock PyInstaller.
+  P5  P1, P2 and P3 again for onefile bundles (not with --quick).
+  B1  what bounds P2 and P3 for spawn and forkserver, where every worker or helper is a new process of the bundle: a
+      bundle of an empty script against `python empty.py`.
+  B2  the same bundle built without `inspect`, so without PyInstaller's inspect runtime hook, which every process of
+      a bundle runs before oxmp's runtime hook can dispatch it.
+
+"Plain python" is the stock virtualenv's interpreter: like the bundles, it pays nothing for this checkout's editable
+install at start-up. mp_bench.py calls freeze_support() first, as stock PyInstaller needs (a no-op under python on
+POSIX and under oxmp), so the three run the same code. --json PATH writes the table's data, samples included.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from tests import bundles  # noqa: E402
+
+APPS_DIR = os.path.join(REPO, "benchmarks", "apps")
+METHODS = ("fork", "spawn", "forkserver")
+OXMP, STOCK, BASELINE = "oxmp", "stock", "baseline"
+
+# Room for the app's processes under the contained run's process cap, which also counts the processes other runs of
+# the same unprivileged user have when the run starts: a cap that binds too early would show up as slow forks.
+MAX_PROCS = 64
+RUN_TIMEOUT = 120
+
+# Runs the commands given after the schedule (a list of their indexes) in the schedule's order and times each. bash's
+# $EPOCHREALTIME is a microsecond clock, and bash waits for each command without polling: contain.run() waits with
+# growing sleeps, too coarse for processes that live 30 ms.
+TIMING_LOOP = r"""
+schedule=$1; shift
+for i in $schedule; do
+  command=${@:i+1:1}
+  start=$EPOCHREALTIME
+  eval "$command" > /dev/null || echo "FAILED $i"
+  end=$EPOCHREALTIME
+  echo "TIME $i $start $end"
+done
+"""
+TIMING_BATCH_ROUNDS = 25  # rounds per contained run of the loop
+CAP_HIT = "Resource temporarily unavailable"  # what bash and Python say when fork() fails at the process cap
+
+
+class BenchmarkError(Exception):
+    pass
+
+
+class Plan:
+    """How many repetitions: enough for stable medians on a busy 2-core machine, or what --quick can afford."""
+
+    def __init__(self, quick):
+        self.quick = quick
+        self.startup_rounds = 60 if quick else 300
+        self.bound_rounds = 30 if quick else 150
+        self.pool_runs = 5 if quick else 30
+        self.worker_runs = 4 if quick else 12  # each run times mp_bench.WORKER_SAMPLES worker starts
+        self.build_pairs = 1 if quick else 8
+        self.onefile = not quick
+        self.onefile_startup_rounds = 100
+        self.onefile_pool_runs = 10
+        self.onefile_worker_runs = 8
+
+
+# --- Progress and the machine ----------------------------------------------------------------------------------------
+
+STARTED = time.monotonic()
+
+
+def progress(message):
+    sys.stderr.write("[%6.1fs] %s\n" % (time.monotonic() - STARTED, message))
+    sys.stderr.flush()
+
+
+def machine_facts():
+    import PyInstaller
+
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "pyinstaller": PyInstaller.__version__,
+        "load_average_before": os.getloadavg(),
+    }
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --- Building -------------------------------------------------------------------------------------------------------
+
+class Bundles:
+    """Every bundle the benchmark runs, each built once."""
+
+    def __init__(self, builder):
+        self.builder = builder
+
+    def get(self, app, stock=False, onefile=False, excludes=()):
+        name = "-".join([app, STOCK if stock else OXMP, "onefile" if onefile else "onedir"]
+                        + ["no-" + module for module in excludes])
+        progress("building %s" % name)
+        return self.builder.build(app, way=bundles.STOCK if stock else bundles.ENTRY_POINT, onefile=onefile,
+                                  name=name, excludes=excludes)
+
+
+def hello_bundles(built, onefile):
+    """P1's bundles, with checks that each has exactly the multiprocessing runtime hook the comparison assumes."""
+    hello = {
+        OXMP: built.get("hello", onefile=onefile),
+        STOCK: built.get("hello", stock=True, onefile=onefile),
+        BASELINE: built.get("hello", onefile=onefile, excludes=["multiprocessing"]),
+    }
+    expect_runtime_hook(hello[OXMP], "pyi_rth_oxmp_multiprocessing")
+    expect_runtime_hook(hello[STOCK], "pyi_rth_multiprocessing")
+    expect_runtime_hook(hello[BASELINE], None)
+    return hello
+
+
+def expect_runtime_hook(bundle, wanted):
+    # A comparison between the wrong bundles would still print plausible figures: check what the build log says.
+    found = [hook for hook in ("pyi_rth_oxmp_multiprocessing", "pyi_rth_multiprocessing")
+             if "Including run-time hook %r" % (hook + ".py") in bundle.log]
+    if found != ([wanted] if wanted else []):
+        raise BenchmarkError("%s: expected multiprocessing runtime hook %s, the build log has %s"
+                             % (bundle.name, wanted, found or "none"))
+
+
+# --- Running --------------------------------------------------------------------------------------------------------
+
+def time_commands(commands, rounds, workdir, privileged=False):
+    """Wall time in seconds of each command (an argv), ``rounds`` times each, interleaved: one list per command.
+
+    ``privileged``: some command is the machine's python, which the unprivileged user may not read; contain the loop
+    with the process-count watchdog instead. Otherwise the unprivileged user's process cap binds already, and no
+    watchdog polls /proc beside the timed processes.
+    """
+    quoted = [" ".join(shlex.quote(arg) for arg in argv) for argv in commands]
+    shuffler = random.Random(len(commands))
+    run_timing_batch(quoted, 1, shuffler, workdir, privileged)  # warm-up: page cache, first-run effects
+    times = [[] for _ in commands]
+    done = 0
+    while done < rounds:
+        batch = min(TIMING_BATCH_ROUNDS, rounds - done)
+        for index, seconds in run_timing_batch(quoted, batch, shuffler, workdir, privileged):
+            times[index].append(seconds)
+        done += batch
+    return times
+
+
+def run_timing_batch(quoted, rounds, shuffler, workdir, privileged, attempts=3):
+    """One contained run of TIMING_LOOP: a list of (command index, seconds).
+
+    Each round runs every command once, in a new random order: none always runs first, or right after the same other.
+    """
+    schedule = []
+    for _ in range(rounds):
+        schedule += shuffler.sample(range(len(quoted)), len(quoted))
+    for _ in range(attempts):
+        result = bundles.run(["/bin/bash", "-c", TIMING_LOOP, "bash", " ".join(map(str, schedule))] + quoted,
+                             root=workdir, timeout=RUN_TIMEOUT + len(schedule) * 5, max_procs=MAX_PROCS, linger=0.5,
+                             unprivileged=not privileged, watch=privileged)
+        if CAP_HIT in result.stderr:
+            progress("  a fork hit the process cap (other processes of the same user): repeating the batch")
+            continue
+        failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+        if result.returncode != 0 or failed or result.timed_out:
+            raise BenchmarkError("timing loop failed (%s): %r" % (", ".join(failed) or "status", result))
+        return [parse_time_line(line) for line in result.stdout.splitlines() if line.startswith("TIME ")]
+    raise BenchmarkError("the process cap was hit %d times in a row: %r" % (attempts, result))
+
+
+def parse_time_line(line):
+    # "TIME index start end", the clock in seconds with exactly six decimals.
+    _, index, start, end = line.split()
+    return int(index), (int(end.replace(".", "")) - int(start.replace(".", ""))) / 1e6
+
+
+def app_seconds(argv, workdir, privileged=False, attempts=2):
+    """Run one of mp_bench's figures contained and return the seconds it printed (a list)."""
+    for _ in range(attempts):
+        # The watchdog is on for every run here, frozen or not: plain python needs it, and it must perturb both sides
+        # of a ratio alike.
+        result = bundles.run(argv, root=workdir, timeout=RUN_TIMEOUT, max_procs=MAX_PROCS, linger=0.5,
+                             unprivileged=not privileged, watch=True)
+        if CAP_HIT in result.stderr:
+            progress("  a fork hit the process cap (other processes of the same user): repeating the run")
+            continue
+        found = bundles.results(result)
+        if result.returncode != 0 or len(found) != 1:
+            raise BenchmarkError("%s failed: %r" % (" ".join(argv), result))
+        return found[0]["seconds"]
+    raise BenchmarkError("the process cap was hit %d times in a row: %r" % (attempts, result))
+
+
+def rotated(items, shift):
+    shift %= len(items)
+    return items[shift:] + items[:shift]
+
+
+# --- The figures ----------------------------------------------------------------------------------------------------
+
+class Row:
+    """One line of the table: samples (seconds) of oxmp, stock and the baseline, and the target for oxmp's ratio."""
+
+    def __init__(self, key, label, unit, oxmp, stock, baseline, target=None):
+        self.key = key
+        self.label = label
+        self.unit = unit  # "ms" or "s"
+        self.samples = {OXMP: oxmp, STOCK: stock, BASELINE: baseline}
+        self.target = target
+
+
+def startup_rows(built, plan, workdir, onefile):
+    """P1 (and P5's P1): the hello bundles, timed from outside, interleaved."""
+    hello = hello_bundles(built, onefile)
+    variants = [OXMP, STOCK, BASELINE]
+    if not onefile:
+        hello["floor"] = built.get("hello_floor")
+        expect_runtime_hook(hello["floor"], None)
+        variants.append("floor")
+    for variant in variants:
+        check_hello(hello[variant], workdir)
+    rounds = plan.onefile_startup_rounds if onefile else plan.startup_rounds
+    kind = "onefile" if onefile else "onedir"
+    progress("P1 %s: %d rounds of %s" % (kind, rounds, ", ".join(variants)))
+    times = dict(zip(variants, time_commands([[hello[variant].exe] for variant in variants], rounds, workdir)))
+    rows = [Row("P5:P1" if onefile else "P1", "start-up of hello", "ms", times[OXMP], times[STOCK], times[BASELINE],
+                target=None if onefile else 1.02)]
+    if not onefile:
+        rows.append(Row("P1'", "start-up of hello, against the floor", "ms", times[OXMP], times[STOCK],
+                        times["floor"]))
+    return rows
+
+
+def check_hello(bundle, workdir):
+    result = bundles.run(bundle, root=workdir, timeout=RUN_TIMEOUT, max_procs=MAX_PROCS, watch=False)
+    if result.returncode != 0 or result.stdout != "hello\n":
+        raise BenchmarkError("%s does not say hello: %r" % (bundle.name, result))
+
+
+def bound_rows(built, plan, workdir, plain_python):
+    """B1 and B2: the start-up of a bundle that does nothing, with and without PyInstaller's inspect hook."""
+    empty = built.get("empty")
+    without_inspect = built.get("empty", excludes=["inspect"])
+    if "pyi_rth_inspect.py" not in empty.log or "pyi_rth_inspect.py" in without_inspect.log:
+        raise BenchmarkError("expected PyInstaller's inspect runtime hook in %s only" % empty.name)
+    commands = [[empty.exe], [without_inspect.exe], [plain_python, os.path.join(APPS_DIR, "empty.py")]]
+    progress("B1, B2: %d rounds of the empty bundles and python empty.py" % plan.bound_rounds)
+    empty_times, without_inspect_times, plain_times = time_commands(commands, plan.bound_rounds, workdir,
+                                                                    privileged=True)
+    return [
+        Row("B1", "start-up of an empty script", "ms", empty_times, None, plain_times),
+        Row("B2", "the same without PyInstaller's inspect hook", "ms", without_inspect_times, None, plain_times),
+    ]
+
+
+def multiprocessing_rows(built, plan, workdir, plain_python, onefile):
+    """P2 and P3 (and P5's): mp_bench under oxmp, stock and plain python, per start method, interleaved."""
+    app = {OXMP: built.get("mp_bench", onefile=onefile), STOCK: built.get("mp_bench", stock=True, onefile=onefile)}
+    argv = {OXMP: [app[OXMP].exe], STOCK: [app[STOCK].exe],
+            BASELINE: [plain_python, os.path.join(APPS_DIR, "mp_bench.py")]}
+    kind = "onefile" if onefile else "onedir"
+    prefix = "P5:" if onefile else ""
+    shuffler = random.Random(1 + onefile)
+    rows = []
+    for figure, key, label, runs in (
+            ("pool", "P2", "Pool(2) start + first map", plan.onefile_pool_runs if onefile else plan.pool_runs),
+            ("worker", "P3", "worker start to first message",
+             plan.onefile_worker_runs if onefile else plan.worker_runs)):
+        samples = {(method, variant): [] for method in METHODS for variant in argv}
+        for run in range(runs):
+            progress("%s%s %s: run %d of %d (each method: oxmp, stock, python)" % (prefix, key, kind, run + 1, runs))
+            for method in METHODS:
+                for variant in shuffler.sample([OXMP, STOCK, BASELINE], 3):  # a new order each time
+                    samples[method, variant] += app_seconds(argv[variant] + [figure, method], workdir,
+                                                            privileged=variant == BASELINE)
+        for method in METHODS:
+            rows.append(Row(prefix + key, "%s, %s" % (label, method), "ms",
+                            samples[method, OXMP], samples[method, STOCK], samples[method, BASELINE],
+                            target=None if onefile else 1.05))
+    return rows
+
+
+def build_rows(workdir, stock_python, pairs):
+    """P4: fresh builds of mp_bench.py, oxmp and stock alternately (after the warm-up the other figures' builds are).
+
+    Beside the wall time, the CPU time of the build's processes: on a busy machine it varies less.
+    """
+    wall = {OXMP: [], STOCK: []}
+    cpu = {OXMP: [], STOCK: []}
+    for pair in range(pairs):
+        for variant in rotated([OXMP, STOCK], pair):
+            progress("P4: build %d of %d, %s" % (pair + 1, pairs, variant))
+            # A new Builder each time: a Builder builds each distinct bundle only once.
+            builder = bundles.Builder(workdir, stock_python, apps_dir=APPS_DIR)
+            cpu_before = children_cpu_seconds()
+            bundle = builder.build("mp_bench", way=bundles.STOCK if variant == STOCK else bundles.ENTRY_POINT,
+                                   name="build-time-%s-%d" % (variant, pair))
+            cpu[variant].append(children_cpu_seconds() - cpu_before)
+            wall[variant].append(bundle.build_seconds)
+            shutil.rmtree(os.path.dirname(os.path.dirname(bundle.exe)), ignore_errors=True)  # its dist/, 40 MB
+    return [Row("P4", "build time of mp_bench", "s", wall[OXMP], None, wall[STOCK], target=1.03),
+            Row("P4'", "the same, CPU time (user + system)", "s", cpu[OXMP], None, cpu[STOCK])]
+
+
+def children_cpu_seconds():
+    """CPU time of this process's children that have ended (a build: PyInstaller and the processes it ran)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- Statistics and the table ---------------------------------------------------------------------------------------
+
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def ratio_interval(values, baseline, seed=7):
+    """A 95% bootstrap interval of median(values) / median(baseline)."""
+    rng = random.Random(seed)
+    ratios = sorted(statistics.median(rng.choices(values, k=len(values)))
+                    / statistics.median(rng.choices(baseline, k=len(baseline)))
+                    for _ in range(BOOTSTRAP_RESAMPLES))
+    return ratios[int(0.025 * BOOTSTRAP_RESAMPLES)], ratios[int(0.975 * BOOTSTRAP_RESAMPLES) - 1]
+
+
+def summarize(row):
+    scale = 1e3 if row.unit == "ms" else 1.0
+    summary = {"key": row.key, "label": row.label, "unit": row.unit, "target": row.target}
+    for variant, samples in row.samples.items():
+        summary[variant] = None if samples is None else {
+            "median": statistics.median(samples) * scale, "n": len(samples), "samples": [x * scale for x in samples]}
+    baseline = row.samples[BASELINE]
+    for variant in (OXMP, STOCK):
+        samples = row.samples[variant]
+        if samples is None:
+            summary[variant + "_ratio"] = None
+            continue
+        low, high = ratio_interval(samples, baseline)
+        summary[variant + "_ratio"] = {"value": statistics.median(samples) / statistics.median(baseline),
+                                       "interval": [low, high]}
+    if row.target is not None:
+        summary["met"] = summary[OXMP + "_ratio"]["value"] <= row.target
+    return summary
+
+
+COLUMNS = "%-7s %-44s %10s %10s %10s  %-22s %-22s %s"
+
+
+def format_table(summaries, facts):
+    lines = [
+        "oxmp benchmark, %s%s" % (facts["date"], " (--quick)" if facts["quick"] else ""),
+        "machine: %d CPUs, %s; %s; Python %s; PyInstaller %s" % (
+            facts["cpus"], facts["cpu_model"], facts["system"], facts["python"], facts["pyinstaller"]),
+        "load average before / after: %s / %s" % (format_load(facts["load_average_before"]),
+                                                 format_load(facts["load_average_after"])),
+        "",
+        COLUMNS % ("", "figure (medians; ratio [95% interval])", "oxmp", "stock", "baseline", "oxmp/baseline",
+                   "stock/baseline", "target"),
+    ]
+    for summary in summaries:
+        lines.append(COLUMNS % (
+            summary["key"], summary["label"],
+            format_value(summary[OXMP], summary["unit"]), format_value(summary[STOCK], summary["unit"]),
+            format_value(summary[BASELINE], summary["unit"]),
+            format_ratio(summary[OXMP + "_ratio"]), format_ratio(summary[STOCK + "_ratio"]),
+            format_target(summary)))
+    lines += [
+        "",
+        "P1-P4 and B1-B2 are onedir bundles; P5:Pn is figure Pn for onefile bundles.",
+        "oxmp: built with oxmp. stock: built with stock PyInstaller (mp_bench.py calls freeze_support()).",
+        "baseline: P1 hello.py built with excludes=['multiprocessing']; P1' hello_floor.py, which has ctypes and",
+        "pkgutil but no multiprocessing (what is left is oxmp's own cost); P2, P3 plain python; P4, P4' stock",
+        "PyInstaller; B1, B2 python empty.py, against a bundle of empty.py in the oxmp column (oxmp has nothing to do",
+        "in it).",
+        "Samples per median: %s." % sample_counts(summaries),
+    ]
+    return "\n".join(lines)
+
+
+def sample_counts(summaries):
+    counts = []
+    for summary in summaries:
+        count = "%s %d" % (summary["key"], summary[OXMP]["n"])
+        if count not in counts:
+            counts.append(count)
+    return ", ".join(counts)
+
+
+def format_load(load):
+    return " ".join("%.2f" % value for value in load)
+
+
+def format_value(variant_summary, unit):
+    if variant_summary is None:
+        return "-"
+    return ("%.1f ms" if unit == "ms" else "%.2f s") % variant_summary["median"]
+
+
+def format_ratio(ratio):
+    if ratio is None:
+        return "-"
+    return "%.3f [%.3f, %.3f]" % (ratio["value"], ratio["interval"][0], ratio["interval"][1])
+
+
+def format_target(summary):
+    if summary["target"] is None:
+        return "reported" if summary["key"].startswith("P5") else ""
+    return "<= %.2f %s" % (summary["target"], "met" if summary["met"] else "NOT met")
+
+
+# --- Main -----------------------------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="oxmp's benchmark: start-up, pools, workers and build time.")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, onedir only (under 3 minutes)")
+    parser.add_argument("--json", metavar="PATH", help="also write the table's data, with every sample, to PATH")
+    parser.add_argument("--stock-python", metavar="PATH",
+                        help="a Python with the same PyInstaller and no oxmp, instead of making a new virtualenv")
+    parser.add_argument("--keep", action="store_true", help="keep the bundles (the folder is printed on stderr)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if sys.platform == "win32":
+        raise SystemExit("bench.py times fork, spawn and forkserver: POSIX only")
+    plan = Plan(args.quick)
+    facts = machine_facts()
+    facts["quick"] = plan.quick
+    workdir = tempfile.mkdtemp(prefix="oxmp-bench-")
+    os.chmod(workdir, 0o755)  # the unprivileged user runs the bundles in it
+    progress("working in %s" % workdir)
+    try:
+        summaries = [summarize(row) for row in measure(plan, workdir, args.stock_python)]
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    facts["load_average_after"] = os.getloadavg()
+    print(format_table(summaries, facts))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"facts": facts, "figures": summaries}, out, indent=1)
+    return 0
+
+
+def measure(plan, workdir, stock_python=None):
+    if stock_python is None:
+        progress("making a virtualenv with stock PyInstaller")
+        stock_python = bundles.make_stock_python(workdir)
+    plain_python = stock_python
+    built = Bundles(bundles.Builder(workdir, lambda: stock_python, apps_dir=APPS_DIR))
+    rows = startup_rows(built, plan, workdir, onefile=False)
+    rows += bound_rows(built, plan, workdir, plain_python)
+    rows += multiprocessing_rows(built, plan, workdir, plain_python, onefile=False)
+    rows += build_rows(workdir, lambda: stock_python, plan.build_pairs)
+    if plan.onefile:
+        rows += startup_rows(built, plan, workdir, onefile=True)
+        rows += multiprocessing_rows(built, plan, workdir, plain_python, onefile=True)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""What can be learned about a PyInstaller bundle without running it: its layout, and whether oxmp is in it.
+
+A bundle's executable is PyInstaller's bootloader with an archive (the CArchive, or PKG) appended. Its table of
+contents lists the scripts run at start-up (the runtime hooks, then the entry script) and, in a onefile bundle, every
+other file, unpacked to a temporary folder at each start. A onedir bundle keeps those files in a folder beside the
+executable instead (``_internal/`` since PyInstaller 6). The format is the bootloader's, read here as PyInstaller's
+own ``archive/readers.py`` reads it, so the doctor does not depend on PyInstaller's private modules.
+"""
+
+import os
+import struct
+
+# At the end of the archive: magic, archive length, TOC offset, TOC length, Python version (major * 100 + minor),
+# name of the Python shared library.
+COOKIE_MAGIC = b"MEI\014\013\012\013\016"
+COOKIE_FORMAT = "!8sIIII64s"
+# Each TOC entry: entry length, offset, stored length, unpacked length, compressed flag, type code; then its name.
+TOC_ENTRY_FORMAT = "!IIIIBc"
+SCRIPT = "s"  # type code of a script run at start-up (runtime hooks, the entry script); "s1", "s2" when optimized
+OPTION = "o"
+CONTENTS_OPTION = "pyi-contents-directory "
+
+# Every bundle holds this (the standard library modules Python needs to start): where it is tells the layout.
+STDLIB_ARCHIVE = "base_library.zip"
+# Where a onedir bundle's files may be, relative to its executable, after the folder its archive names: PyInstaller
+# 6's default, PyInstaller 5 (beside the executable), and a macOS .app bundle.
+CONTENTS_CANDIDATES = ("_internal", ".", os.path.join("..", "Frameworks"), os.path.join("..", "Resources"))
+
+OXMP_RUNTIME_HOOK = "pyi_rth_oxmp_multiprocessing"
+STOCK_RUNTIME_HOOK = "pyi_rth_multiprocessing"
+BOOTSTRAP_SCRIPT_PREFIX = "pyiboot"
+RUNTIME_HOOK_PREFIX = "pyi_rth_"
+BAKED_SETTINGS = "_oxmp/settings.txt"  # settings.BAKED_DIR / settings.BAKED_FILE, as an archive name
+
+
+class ArchiveError(Exception):
+    pass
+
+
+class Archive:
+    """The table of contents of the archive appended to a bundle's executable."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as exe:
+            cookie_at = _find_last(exe, COOKIE_MAGIC)
+            if cookie_at < 0:
+                raise ArchiveError("no PyInstaller archive in %s" % path)
+            exe.seek(cookie_at)
+            cookie = exe.read(struct.calcsize(COOKIE_FORMAT))
+            if len(cookie) != struct.calcsize(COOKIE_FORMAT):
+                raise ArchiveError("truncated PyInstaller archive in %s" % path)
+            _, length, toc_offset, toc_length, python, library = struct.unpack(COOKIE_FORMAT, cookie)
+            self.start = cookie_at + len(cookie) - length
+            exe.seek(self.start + toc_offset)
+            self.entries, self.options = _parse_toc(exe.read(toc_length))
+        self.python_version = "%d.%d" % divmod(python, 100)
+        self.python_library = library.rstrip(b"\0").decode("utf-8", "replace")
+
+    def scripts(self):
+        """Names of the scripts the bootloader runs, in order: bootstrap, runtime hooks, entry script(s)."""
+        return [name for name, entry in self.entries.items() if entry[4].startswith(SCRIPT)]
+
+    def contents_directory(self):
+        for option in self.options:
+            if option.startswith(CONTENTS_OPTION):
+                return option[len(CONTENTS_OPTION):]
+        return None  # PyInstaller 5: the files are beside the executable
+
+    def read(self, name):
+        """The data of one entry, or None if there is no such entry."""
+        entry = self.entries.get(name) or self.entries.get(name.replace("/", "\\"))
+        if entry is None:
+            return None
+        offset, length, _, compressed, _ = entry
+        with open(self.path, "rb") as exe:
+            exe.seek(self.start + offset)
+            data = exe.read(length)
+        if compressed:
+            import zlib
+
+            data = zlib.decompress(data)
+        return data
+
+
+class BundleInfo:
+    """What the files say. ``has_oxmp`` is True, False, or None when they cannot tell (not a bundle it can read)."""
+
+    def __init__(self, executable):
+        self.executable = executable
+        self.layout = None  # "onedir", "onefile", or None if unknown
+        self.layout_evidence = None
+        self.contents_dir = None  # a onedir bundle's folder of files (sys._MEIPASS)
+        self.archive_error = None
+        self.python_version = None
+        self.python_library = None
+        self.runtime_hooks = []
+        self.entry_scripts = []
+        self.multiprocessing_hook = None  # "oxmp", "stock", "none", or None if unknown
+        self.has_oxmp = None
+        self.baked_settings = None  # text of _oxmp/settings.txt
+
+    def as_dict(self):
+        return {
+            "layout": self.layout, "layout_evidence": self.layout_evidence, "contents_dir": self.contents_dir,
+            "archive_error": self.archive_error, "python_version": self.python_version,
+            "python_library": self.python_library, "runtime_hooks": self.runtime_hooks,
+            "entry_scripts": self.entry_scripts, "multiprocessing_runtime_hook": self.multiprocessing_hook,
+        }
+
+
+def inspect(executable):
+    """Look at a bundle's executable and the files beside it; never runs it."""
+    info = BundleInfo(executable)
+    try:
+        archive = Archive(executable)
+    except (OSError, ArchiveError, struct.error, ValueError, UnicodeDecodeError) as error:
+        info.archive_error = str(error) or type(error).__name__
+        archive = None
+
+    if archive is not None:
+        info.python_version = archive.python_version
+        info.python_library = archive.python_library
+        scripts = archive.scripts()
+        info.runtime_hooks = [name for name in scripts if name.startswith(RUNTIME_HOOK_PREFIX)]
+        info.entry_scripts = [name for name in scripts
+                              if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))]
+        if OXMP_RUNTIME_HOOK in info.runtime_hooks:
+            info.multiprocessing_hook, info.has_oxmp = "oxmp", True
+        elif STOCK_RUNTIME_HOOK in info.runtime_hooks:
+            info.multiprocessing_hook, info.has_oxmp = "stock", False
+        else:
+            info.multiprocessing_hook, info.has_oxmp = "none", False
+
+    if archive is not None and STDLIB_ARCHIVE in archive.entries:
+        info.layout = "onefile"
+        info.layout_evidence = "%s is inside the executable, unpacked to a temporary folder at each start" \
+            % STDLIB_ARCHIVE
+        baked = archive.read(BAKED_SETTINGS)
+    else:
+        info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
+        baked = None
+        if info.contents_dir is not None:
+            info.layout = "onedir"
+            info.layout_evidence = "%s beside the executable holds %s" % (
+                _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
+                STDLIB_ARCHIVE)
+            baked = _read_file(os.path.join(info.contents_dir, *BAKED_SETTINGS.split("/")))
+            if baked is None:
+                info.has_oxmp = False  # oxmp's build hook always puts its settings there
+        elif archive is not None:
+            info.layout = "onedir"
+            info.layout_evidence = "%s is neither inside the executable nor in %s beside it: the executable was " \
+                "moved away from its folder, or the folder is incomplete" % (
+                    STDLIB_ARCHIVE, _shown(archive.contents_directory() or "."))
+        else:
+            info.layout_evidence = "the executable has no readable PyInstaller archive, and no %s is beside it" \
+                % STDLIB_ARCHIVE
+
+    if baked is not None:
+        info.baked_settings = baked.decode("utf-8", "replace") if isinstance(baked, bytes) else baked
+        info.has_oxmp = True
+    return info
+
+
+def _find_contents(executable, named):
+    here = os.path.dirname(os.path.abspath(executable))
+    for candidate in ((named,) if named else ()) + CONTENTS_CANDIDATES:
+        folder = os.path.normpath(os.path.join(here, candidate))
+        if os.path.isfile(os.path.join(folder, STDLIB_ARCHIVE)):
+            return folder
+    return None
+
+
+def _read_file(path):
+    try:
+        with open(path, encoding="utf-8") as baked:
+            return baked.read()
+    except OSError:
+        return None
+
+
+def _shown(relative):
+    return "the folder itself" if relative == "." else relative.replace(os.sep, "/") + "/"
+
+
+def _find_last(stream, pattern, chunk=1 << 16):
+    # The cookie is at or near the end; the bootloader's code before it may hold the same bytes, so search backwards.
+    stream.seek(0, os.SEEK_END)
+    end = stream.tell()
+    while end > 0:
+        start = max(0, end - chunk)
+        stream.seek(start)
+        found = stream.read(end - start + len(pattern) - 1).rfind(pattern)
+        if found >= 0:
+            return start + found
+        end = start
+    return -1
+
+
+def _parse_toc(data):
+    entries, options, at = {}, [], 0
+    header = struct.calcsize(TOC_ENTRY_FORMAT)
+    while at < len(data):
+        length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at:at + header])
+        if length <= header:
+            raise ArchiveError("corrupt archive table of contents")
+        name = data[at + header:at + length].rstrip(b"\0").decode("utf-8")
+        at += length
+        code = code.decode("ascii")
+        if code == OPTION:
+            options.append(name)
+        else:
+            entries[name] = (offset, stored, unpacked, compressed, code)
+    return entries, options

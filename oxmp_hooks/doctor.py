@@ -1,0 +1,327 @@
+"""`python -m oxmp_hooks doctor EXECUTABLE` (or `oxmp-doctor EXECUTABLE`): check multiprocessing in a bundle.
+
+First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp is in it, and
+the settings baked into it. A bundle that contains oxmp is then run once, contained (own session, process cap, time
+limit, process group killed afterwards), in oxmp's diagnostic mode: its runtime hook writes a report instead of
+running the app (``_oxmp_runtime/doctor.py``), including one smoke test per start method. Nothing of the app's code
+runs. The report becomes a list of checks, each with a hint when it fails; the exit status is 0 iff all pass.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from oxmp_hooks import bundle_info, contain, runtime_module
+
+schema = runtime_module("settings")
+
+# Must match boot.DOCTOR_ENV in the runtime: the bundle enters diagnostic mode only if it names an empty file.
+DOCTOR_ENV = "_OXMP_DOCTOR_REPORT"
+
+DEFAULT_TIMEOUT = 60.0  # the diagnostic run: start-up, and three smoke tests of at most about 10 s each
+OUTPUT_LINES = 40  # of the diagnostic run's stdout and stderr, kept in the report
+MAX_PROCS = 16  # the diagnostic run needs at most four at once: itself, a worker, the resource tracker, a forkserver
+OXMP_FREEZE_SUPPORT = "_oxmp_runtime.boot.freeze_support"
+REPORT_FORMAT = 1  # the layout of the report the runtime writes (_oxmp_runtime/doctor.py REPORT_FORMAT)
+
+EXIT_PASSED, EXIT_FAILED = 0, 1
+
+BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name oxmp's hook folder "
+                   "with --additional-hooks-dir or hookspath=[...] in the spec file")
+
+
+def main(argv=None):
+    """Console script `oxmp-doctor` (argv None: sys.argv) and `python -m oxmp_hooks doctor ARGS` (argv a list)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m oxmp_hooks doctor" if argv is not None else None,
+        description="Check how multiprocessing works in a PyInstaller bundle, without running the app's code.")
+    parser.add_argument("executable", help="the bundle's executable (onedir: dist/APP/APP; onefile: dist/APP)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds the diagnostic run may take (default %g)" % DEFAULT_TIMEOUT)
+    options = parser.parse_args(argv)
+    if not os.path.isfile(options.executable):
+        parser.error("%s is not a file" % options.executable)
+
+    report = diagnose(options.executable, options.timeout)
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if options.json else render(report))
+    return EXIT_PASSED if report["passed"] else EXIT_FAILED
+
+
+# --- Diagnosis ------------------------------------------------------------------------------------------------------
+
+def diagnose(executable, timeout=DEFAULT_TIMEOUT):
+    """Everything the doctor reports about one bundle, as a dict (the JSON output)."""
+    executable = os.path.abspath(executable)
+    info = bundle_info.inspect(executable)
+    report = {
+        "executable": executable,
+        "bundle": info.as_dict(),
+        "oxmp": info.has_oxmp,
+        "build": {},
+        "settings": None,
+        "runtime": None,
+        "checks": [],
+        "smoke_tests": [],
+        "run": None,
+        "passed": False,
+    }
+    if info.baked_settings is not None:
+        baked, report["build"] = schema.decode(info.baked_settings)
+        report["settings"] = {"baked": baked}
+    checks = report["checks"]
+    # Each of these stops the doctor before it runs anything: without oxmp's diagnostic mode a bundle runs the app,
+    # and a onedir executable without its folder cannot start.
+    if info.has_oxmp is None:
+        checks.append(check("the file is a PyInstaller bundle", False, info.layout_evidence,
+                            "name the executable PyInstaller built: dist/APP/APP (onedir) or dist/APP (onefile)"))
+        return report
+    if not info.has_oxmp:
+        checks.append(check("the bundle contains oxmp", False, _why_no_oxmp(info), _hint_no_oxmp(info)))
+        return report
+    if info.layout == "onedir" and info.contents_dir is None:
+        checks.append(check("the bundle's files are beside its executable", False, info.layout_evidence,
+                            "run the executable from the folder PyInstaller made (dist/APP/), or copy the whole "
+                            "folder, not the executable alone"))
+        return report
+
+    answer, run = run_diagnostic(executable, timeout)
+    report["run"] = {"exit_status": run.returncode, "seconds": round(run.seconds, 3), "timed_out": run.timed_out,
+                     "stopped_at_process_cap": run.bombed, "stdout": _tail(run.stdout), "stderr": _tail(run.stderr)}
+    if answer is None:
+        checks.append(check("oxmp's runtime answered", False,
+                            "the bundle wrote no diagnostic report (%s)" % _how_it_ended(run),
+                            _hint_no_answer(run, timeout)))
+        return report
+    if answer.get("format") != REPORT_FORMAT:
+        checks.append(check("the doctor reads the bundle's report", False,
+                            "report format %r, this doctor reads %d" % (answer.get("format"), REPORT_FORMAT),
+                            "use the doctor of the oxmp version the bundle was built with (%s)"
+                            % (answer.get("build") or {}).get("oxmp", "unknown")))
+        return report
+
+    report["oxmp"] = True
+    report["build"] = answer.get("build") or report["build"]
+    report["settings"] = {
+        "baked": answer["settings"],
+        schema.START_METHOD_ENV: answer["start_method_env"],
+        "effective": answer["effective_settings"],
+        "effective_start_method": answer["effective_start_method"],
+    }
+    report["runtime"] = {
+        "python": answer["python"],
+        "sys.frozen": answer["sys_frozen"],
+        "sys.executable": answer["sys_executable"],
+        "multiprocessing.spawn.get_executable()": answer["spawn_executable"],
+        "multiprocessing.get_start_method()": answer["start_method"],
+        "multiprocessing.get_all_start_methods()": answer["start_methods_offered"],
+        "auto_dispatch": "active" if answer["auto_dispatch"] else "off",
+    }
+    checks.extend(runtime_checks(answer, run))
+    for test in answer["smoke_tests"]:
+        test = dict(test)
+        test["hint"] = None if test["passed"] else smoke_hint(test, answer)
+        report["smoke_tests"].append(test)
+    report["passed"] = all(item["passed"] for item in checks + report["smoke_tests"])
+    return report
+
+
+def run_diagnostic(executable, timeout):
+    """Run the bundle contained, asking for diagnostic mode. Returns (the report it wrote or None, contain.Result)."""
+    folder = tempfile.mkdtemp(prefix="oxmp-doctor-")
+    try:
+        report_path = os.path.join(folder, "report.json")
+        open(report_path, "x").close()  # empty: the bundle's sign that the doctor, and nothing else, asks
+        env = dict(os.environ)
+        env[DOCTOR_ENV] = report_path
+        # As root: the process cap is enforced by the watchdog rather than by running as `nobody`, so that the
+        # user's files need no change of permissions. No arguments: none of the app's may play a part.
+        result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder,
+                             unprivileged=False, watch=True)
+        try:
+            with open(report_path, encoding="utf-8") as written:
+                text = written.read()
+            answer = json.loads(text) if text else None
+        except (OSError, ValueError):
+            answer = None
+        return answer, result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check(name, passed, detail=None, hint=None):
+    return {"name": name, "passed": bool(passed), "detail": detail, "hint": None if passed else hint}
+
+
+def runtime_checks(answer, run):
+    """Checks of what the diagnostic run saw, apart from the smoke tests."""
+    checks = [check("oxmp's runtime answered", True, "in %.2f s" % run.seconds)]
+
+    problems = []
+    if answer["freeze_support"] != OXMP_FREEZE_SUPPORT:
+        problems.append("multiprocessing.freeze_support is %s, not oxmp's" % answer["freeze_support"])
+    wanted = answer["effective_start_method"]
+    if wanted is not None and answer["start_method"] != wanted:
+        problems.append("the default start method is %s, not %s" % (answer["start_method"], wanted))
+    checks.append(check(
+        "oxmp configured multiprocessing", not problems, "; ".join(problems) or None,
+        "another runtime hook or a module imported at start-up changed multiprocessing after oxmp: look in the "
+        "build log for a second runtime hook for multiprocessing"))
+
+    spawn_exe, exe = answer["spawn_executable"], answer["sys_executable"]
+    checks.append(check(
+        "workers start the bundle's own executable", spawn_exe == exe,
+        None if spawn_exe == exe else "multiprocessing.spawn.get_executable() is %r, sys.executable is %r"
+        % (spawn_exe, exe),
+        "something calls multiprocessing.set_executable() at start-up; workers must start the bundle itself"))
+
+    if answer["start_method_env"] is not None:
+        warning = answer["start_method_env_warning"]
+        checks.append(check(
+            "%s is valid" % schema.START_METHOD_ENV, warning is None, warning,
+            "unset %s, or set it to one of: auto, none, %s"
+            % (schema.START_METHOD_ENV, ", ".join(schema.platform_start_methods(answer["platform"])))))
+    return checks
+
+
+# --- Hints ----------------------------------------------------------------------------------------------------------
+
+def smoke_hint(test, answer):
+    """What to change when the smoke test of one start method failed: the likely cause, then a way around it."""
+    method = test["start_method"]
+    if method != "fork" and not answer["auto_dispatch"]:
+        # Only fork starts no new executable; the runtime refuses the others' workers and helpers in diagnostic mode.
+        return ("auto_dispatch is off, so a process started from the executable runs the app's code first: turn "
+                "auto_dispatch on, or make sure the app calls multiprocessing.freeze_support() first thing (the doctor "
+                "cannot see whether it does)")
+    if test["exitcode"] == answer["refused_exit_status"]:
+        cause = ("oxmp refused the command line of a %s worker or helper (see `oxmp: refusing` below): please report "
+                 "it with the output of --json" % method)
+    elif "TimeoutError" in (test["error"] or ""):
+        cause = ("the worker did not answer: something blocks its start-up (a virus scanner checking a onefile "
+                 "bundle's unpacked files, or a very busy machine); run the doctor again to compare")
+    elif method == "fork" and answer["platform"] == "darwin":
+        cause = "fork is unreliable on macOS once system frameworks are loaded"
+    elif method == "forkserver":
+        cause = "forkserver needs a writable temporary folder for its socket: check TMPDIR"
+    else:
+        cause = "run the doctor with --json for the whole error and the bundle's output, and report it"
+    passed = [other["start_method"] for other in answer["smoke_tests"] if other["passed"]]
+    if method == answer["effective_start_method"] and passed:
+        cause += ("; %s is the start method the app gets unless it chooses one: set \"start_method\": %r in the spec "
+                  "file's hooksconfig, or %s=%s at run time" % (method, passed[-1], schema.START_METHOD_ENV, passed[-1]))
+    return cause
+
+
+def _why_no_oxmp(info):
+    if info.multiprocessing_hook == "stock":
+        return "it has PyInstaller's own multiprocessing runtime hook (pyi_rth_multiprocessing), not oxmp's"
+    if info.multiprocessing_hook == "none":
+        return "it has no runtime hook for multiprocessing: PyInstaller found no import of multiprocessing in the app"
+    return "it holds no %s" % bundle_info.BAKED_SETTINGS
+
+
+def _hint_no_oxmp(info):
+    if info.multiprocessing_hook == "none":
+        return ("oxmp's hook runs only for apps that import multiprocessing (or concurrent.futures' process pool, or "
+                "joblib); if the app imports it in a way PyInstaller cannot see, add hiddenimports=['multiprocessing']")
+    return BUILD_WITH_OXMP
+
+
+def _hint_no_answer(run, timeout):
+    if run.timed_out:
+        return "the diagnostic run took more than %g s: run the doctor again with a longer --timeout" % timeout
+    return ("the bundle's oxmp may be older than the doctor's, or the bundle fails at start-up (its output is in "
+            "--json): rebuild it with this oxmp")
+
+
+def _tail(output):
+    return output.splitlines()[-OUTPUT_LINES:]
+
+
+def _how_it_ended(run):
+    if run.bombed:
+        return "stopped at the process cap"
+    if run.timed_out:
+        return "stopped after %g s" % run.seconds
+    return "exit status %s after %.2f s" % (run.returncode, run.seconds)
+
+
+# --- Text output ----------------------------------------------------------------------------------------------------
+
+def render(report):
+    """The report as text, as `doctor` prints it without --json."""
+    lines = ["oxmp doctor: %s" % report["executable"], ""]
+    bundle, build = report["bundle"], report["build"]
+    lines.append("Bundle")
+    lines += _rows([
+        ("layout", "%s (%s)" % (bundle["layout"] or "unknown", bundle["layout_evidence"])),
+        ("oxmp", {True: build.get("oxmp", "yes"), False: "NOT IN THIS BUNDLE", None: "unknown"}[report["oxmp"]]),
+        ("built with", _built_with(build, bundle)),
+        ("entry script", ", ".join(bundle["entry_scripts"]) or None),
+    ])
+    if report["oxmp"] is False:
+        lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
+                  "The doctor did not run it (it would have run the app)."]
+
+    settings = report["settings"]
+    if settings is not None and "effective" in settings:
+        lines += ["", "Settings              baked        effective"]
+        for setting in schema.SETTINGS:
+            value = settings["effective"][setting.key]
+            if value in ("auto", "none"):
+                value = "%s (%s)" % (value, settings["effective_start_method"] or "the interpreter's default")
+            lines.append("  %-20s%-13s%s" % (setting.key, settings["baked"][setting.key], value))
+        env = settings[schema.START_METHOD_ENV]
+        lines.append("  %-20s%s" % (schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
+    elif settings is not None:
+        lines += ["", "Settings (baked)"]
+        lines += _rows([(key, value) for key, value in settings["baked"].items()])
+
+    if report["runtime"] is not None:
+        lines += ["", "Runtime (in the app's process, before the app's code)"]
+        lines += _rows(list(report["runtime"].items()))
+
+    lines += ["", "Checks"]
+    items = report["checks"] + [dict(test, name="smoke test: %s" % test["start_method"],
+                                     detail=_smoke_detail(test)) for test in report["smoke_tests"]]
+    for item in items:
+        lines.append("  %s  %s%s" % ("PASS" if item["passed"] else "FAIL", item["name"],
+                                     " (%s)" % item["detail"] if item["detail"] else ""))
+        if item["hint"]:
+            lines.append("        hint: %s" % item["hint"])
+    failed = sum(not item["passed"] for item in items)
+    said = [line for line in (report["run"] or {}).get("stderr", []) if line.startswith("oxmp:")]
+    if said:
+        lines += ["", "oxmp said, on stderr:"]
+        lines += ["  %s%s" % (line, " (%d times)" % said.count(line) if said.count(line) > 1 else "")
+                  for line in sorted(set(said), key=said.index)]
+    lines += ["", "All %d checks passed." % len(items) if not failed else "%d of %d checks failed." % (failed, len(items))]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(pairs):
+    pairs = [(key, ", ".join(value) if isinstance(value, list) else value) for key, value in pairs if value is not None]
+    width = max(len(key) for key, _ in pairs) + 2 if pairs else 0
+    return ["  %s%s" % (key.ljust(width), value) for key, value in pairs]
+
+
+def _built_with(build, bundle):
+    if build:
+        return "PyInstaller %s, Python %s, for %s" % (build.get("pyinstaller", "?"), build.get("python", "?"),
+                                                       build.get("platform", "?"))
+    if bundle["python_version"]:
+        return "Python %s (%s)" % (bundle["python_version"], bundle["python_library"])
+    return None
+
+
+def _smoke_detail(test):
+    if test["passed"]:
+        return "round trip in %.3f s" % test["seconds"]
+    detail = test["error"] or "failed"
+    if test["exitcode"] not in (None, 0):
+        detail += "; worker exit status %s" % test["exitcode"]
+    return detail

@@ -1,0 +1,152 @@
+"""Diagnostic mode: what ``python -m oxmp_hooks doctor`` learns from inside a bundle, in place of the app.
+
+``boot.run()`` calls ``run()`` only when the doctor asked for it (see ``boot.doctor_requested()``), after oxmp's
+runtime is set up exactly as the app would get it and before any of the app's code. ``run()`` looks at
+multiprocessing as configured by oxmp, starts one worker per start method the platform offers, writes one JSON report
+to the file the doctor named, and exits. The doctor turns the report into checks and hints.
+
+None of the app's code runs here, nor in the workers: their target is ``echo`` below, and no script of the bundle is
+run in them (see ``hide_main_script``).
+"""
+
+import json
+import os
+import sys
+import time
+
+# Version of the report's layout: the doctor may be newer or older than the oxmp a bundle was built with.
+REPORT_FORMAT = 1
+
+# Seconds one smoke test may take, from starting its worker to the worker's exit; a worker still running then is
+# killed. Three of them (POSIX), and start-up, must fit in the doctor's own time limit.
+SMOKE_TIMEOUT = 10.0
+
+# What each smoke test sends to its worker and expects back: a few picklable types, so that pickling is exercised too.
+SMOKE_VALUE = {"text": "oxmp", "numbers": [1, 2.5, -3], "nested": ("tuple", None, True)}
+
+
+def run(report_path, settings, facts):
+    """Examine multiprocessing in this bundle, write the report to ``report_path``, exit. Does not return."""
+    main_script = hide_main_script()
+
+    import multiprocessing  # oxmp's import hook configures it here, as it would for the app
+    from multiprocessing import spawn
+
+    from _oxmp_runtime import boot, settings as schema
+
+    override = os.environ.get(schema.START_METHOD_ENV)
+    valid_override, override_warning = schema.start_method_override(override, sys.platform)
+    effective = valid_override or settings["start_method"]
+    offered = multiprocessing.get_all_start_methods()
+    report = {
+        "format": REPORT_FORMAT,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "platform": sys.platform,
+        "build": facts,
+        "settings": settings,
+        "start_method_env": override,
+        "start_method_env_warning": override_warning,
+        "effective_settings": dict(settings, start_method=effective),
+        "effective_start_method": schema.resolve_start_method(effective, sys.platform),
+        "sys_frozen": _plain(getattr(sys, "frozen", None)),
+        "sys_executable": sys.executable,
+        "spawn_executable": _text(spawn.get_executable()),
+        "start_method": multiprocessing.get_start_method(),
+        "start_methods_offered": offered,
+        "auto_dispatch": settings["auto_dispatch"],
+        "freeze_support": "%s.%s" % (multiprocessing.freeze_support.__module__,
+                                     multiprocessing.freeze_support.__qualname__),
+        "main_script_hidden_from_workers": main_script,
+        "refused_exit_status": boot.REFUSED_EXIT,
+        "smoke_tests": [smoke_test(method) for method in _in_fixed_order(offered)],
+    }
+    with open(report_path, "w", encoding="utf-8") as out:
+        json.dump(report, out, indent=1, sort_keys=True)
+    sys.exit(0)  # atexit handlers run: oxmp's stops the resource tracker and forkserver, as for the app
+
+
+def hide_main_script():
+    """Keep workers from running any script of the bundle as ``__mp_main__``; returns the path they would have got.
+
+    spawn and forkserver workers run the file at ``__main__.__file__`` as ``__mp_main__``, or import
+    ``__main__.__spec__.name``. For the app, the bootloader points ``__file__`` at the entry script (whose code oxmp's
+    build hook puts there); here, in a runtime hook, it still names the hook, and workers would skip it. Without
+    either attribute, nothing depends on that: workers import only what their target needs.
+    """
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    if path is not None:
+        del main.__file__
+    main.__spec__ = None
+    return path
+
+
+def smoke_test(method):
+    """Start one worker with ``method``, send it ``SMOKE_VALUE``, get it back, let it exit. Never raises."""
+    import multiprocessing
+
+    result = {"start_method": method, "passed": False, "seconds": None, "error": None, "exitcode": None}
+    context = multiprocessing.get_context(method)
+    process = None
+    step = "creating a pipe"
+    start = time.monotonic()
+    try:
+        here, there = context.Pipe()
+        process = context.Process(target=echo, args=(there,), name="oxmp-doctor-" + method, daemon=True)
+        step = "starting the worker"
+        process.start()
+        there.close()  # so that a worker that dies is seen as end of file, not waited for
+        step = "sending to the worker"
+        here.send(SMOKE_VALUE)
+        step = "waiting for the worker's answer"
+        if not here.poll(SMOKE_TIMEOUT):
+            raise TimeoutError("no answer within %g s" % SMOKE_TIMEOUT)
+        answer = here.recv()
+        result["seconds"] = round(time.monotonic() - start, 3)
+        step = "checking the answer"
+        if answer != SMOKE_VALUE:
+            raise ValueError("the worker sent back %r" % (answer,))
+        result["passed"] = True
+    except Exception as error:  # a smoke test reports; it does not stop the doctor
+        # An EOFError has no message: the process at the other end (the worker, or the forkserver) has exited.
+        reason = str(error) or ("the other end exited" if isinstance(error, EOFError) else "")
+        result["error"] = "%s while %s: %s" % (type(error).__name__, step, reason)
+    finally:
+        result["exitcode"] = _finish(process, start)
+    if result["passed"] and result["exitcode"] != 0:
+        result["passed"] = False
+        result["error"] = "the worker answered, then exited with status %s" % result["exitcode"]
+    return result
+
+
+def echo(connection):
+    """The smoke test's worker: send back what arrives. Lives here so that workers import nothing of the app's."""
+    connection.send(connection.recv())
+    connection.close()
+
+
+def _finish(process, start):
+    # Wait for the worker's exit within what is left of SMOKE_TIMEOUT, then kill it. Returns its exit status.
+    if process is None or process.pid is None:
+        return None
+    process.join(max(0.1, SMOKE_TIMEOUT - (time.monotonic() - start)))
+    if process.exitcode is None:
+        process.kill()
+        process.join(5)
+    return process.exitcode
+
+
+def _in_fixed_order(methods):
+    # The interpreter lists its default first; a fixed order makes reports comparable across versions.
+    order = ("fork", "forkserver", "spawn")
+    return [m for m in order if m in methods] + [m for m in methods if m not in order]
+
+
+def _text(path):
+    # get_executable() is bytes on POSIX in newer CPython versions.
+    return os.fsdecode(path) if path is not None else None
+
+
+def _plain(value):
+    # sys.frozen is normally True, but freezers set other values ("macosx_app", "windows_exe", ...).
+    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)

@@ -1,0 +1,196 @@
+"""`python -m oxmp_hooks doctor` on real bundles: with oxmp (several settings), and without.
+
+The doctor runs each bundle itself, contained. The apps used here announce any run of their code: mp_matrix prints
+`MODULE-LEVEL` at module level (in every process that runs the entry script, workers included) and `MAIN-BLOCK` in
+its main block, no_freeze_support prints `MAIN-BLOCK`, probe prints `RESULT`. None of it may appear.
+"""
+
+import json
+import os
+import re
+import sys
+import time
+
+import pytest
+
+from oxmp_hooks import __main__ as command_line, __version__, doctor
+from tests import bundles
+
+pytestmark = pytest.mark.bundle
+
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="Windows offers only spawn")
+START_METHODS = ["spawn"] if sys.platform == "win32" else ["fork", "forkserver", "spawn"]
+AUTO = "spawn" if sys.platform == "win32" else "fork"
+APP_MARKERS = ("MODULE-LEVEL", "MAIN-BLOCK", "RESULT")
+
+
+@pytest.fixture(autouse=True)
+def no_override(monkeypatch):
+    # The doctor passes its own environment to the bundle; a test sets OXMP_START_METHOD only on purpose.
+    monkeypatch.delenv("OXMP_START_METHOD", raising=False)
+
+
+@pytest.fixture(params=["onedir", "onefile"])
+def default_bundle(builder, request):
+    return builder.build("mp_matrix", onefile=request.param == "onefile")  # the runtime matrix's bundles
+
+
+def run_doctor(capsys, *args):
+    """`python -m oxmp_hooks doctor ARGS`, in this process: (exit status, its text with runs of spaces as one)."""
+    status = command_line.main(["doctor"] + list(args))
+    return status, re.sub(" +", " ", capsys.readouterr().out)
+
+
+def run_doctor_json(capsys, *args):
+    """`python -m oxmp_hooks doctor --json ARGS`, in this process: (exit status, the report)."""
+    status = command_line.main(["doctor", "--json"] + list(args))
+    return status, json.loads(capsys.readouterr().out)
+
+
+def assert_no_app_code_ran(report):
+    output = report["run"]["stdout"] + report["run"]["stderr"]
+    assert not [line for line in output if line.startswith(APP_MARKERS)], output
+
+
+def test_default_bundle_passes(default_bundle, capsys):
+    status, text = run_doctor(capsys, default_bundle.exe)
+    assert status == 0, text
+    layout = "onefile" if default_bundle.onefile else "onedir"
+    for expected in ["layout " + layout, "PyInstaller 6.", "Python %d.%d." % sys.version_info[:2],
+                     "oxmp " + __version__, "start_method auto auto (%s)" % AUTO,
+                     "OXMP_START_METHOD not set", "sys.frozen", "multiprocessing.spawn.get_executable()",
+                     "multiprocessing.get_start_method() %s" % AUTO, "auto_dispatch active"]:
+        assert expected in text, text
+    for method in START_METHODS:
+        assert "PASS smoke test: %s (round trip in " % method in text
+    assert "FAIL" not in text and "hint:" not in text
+    assert text.endswith("checks passed.\n")
+
+
+def test_default_bundle_json(default_bundle, capsys):
+    status, report = run_doctor_json(capsys, default_bundle.exe)
+    assert status == 0 and report["passed"] is True, report
+    assert report["oxmp"] is True
+    assert report["bundle"]["layout"] == ("onefile" if default_bundle.onefile else "onedir")
+    assert report["build"]["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert report["build"]["pyinstaller"].startswith("6.")
+    assert report["settings"]["baked"] == {"start_method": "auto", "auto_dispatch": True, "sys_frozen": True}
+    assert report["settings"]["effective_start_method"] == AUTO
+    runtime = report["runtime"]
+    assert runtime["sys.frozen"] is True
+    assert runtime["sys.executable"] == runtime["multiprocessing.spawn.get_executable()"]
+    assert os.path.samefile(runtime["sys.executable"], default_bundle.exe)
+    assert runtime["multiprocessing.get_start_method()"] == AUTO
+    assert runtime["auto_dispatch"] == "active"
+    assert [test["start_method"] for test in report["smoke_tests"]] == START_METHODS
+    assert all(test["passed"] and test["seconds"] > 0 and test["hint"] is None for test in report["smoke_tests"])
+    assert_no_app_code_ran(report)
+    assert "Traceback" not in "\n".join(report["run"]["stderr"])  # onefile: helpers stopped before the exit
+
+
+@POSIX_ONLY
+def test_spawn_setting_and_override(builder, capsys, monkeypatch):
+    bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
+    report = doctor.diagnose(bundle.exe)
+    assert report["passed"], report
+    assert report["settings"]["baked"]["start_method"] == "spawn"
+    assert report["runtime"]["multiprocessing.get_start_method()"] == "spawn"
+    assert_no_app_code_ran(report)
+
+    monkeypatch.setenv("OXMP_START_METHOD", "forkserver")
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 0, text
+    assert "start_method spawn forkserver" in text
+    assert "OXMP_START_METHOD 'forkserver'" in text
+    assert "PASS OXMP_START_METHOD is valid" in text
+    assert "multiprocessing.get_start_method() forkserver" in text
+
+
+def test_bad_override_fails_with_a_hint(builder, capsys, monkeypatch):
+    monkeypatch.setenv("OXMP_START_METHOD", "threads")
+    bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 1, text
+    assert "FAIL OXMP_START_METHOD is valid" in text
+    assert "hint: unset OXMP_START_METHOD, or set it to one of: auto, none, " in text
+
+
+@POSIX_ONLY
+def test_auto_dispatch_off_fails_the_smoke_tests_that_start_the_executable(builder, capsys):
+    # The app's main block starts a spawn worker without freeze_support(); in diagnostic mode it must not run, and
+    # the workers must be refused rather than run it (see test_settings_bundles for what the app itself does).
+    bundle = builder.build("no_freeze_support", hooksconfig={"multiprocessing": {"auto_dispatch": False}})
+    started = time.monotonic()
+    status, report = run_doctor_json(capsys, bundle.exe)
+    assert status == 1
+    assert time.monotonic() - started < 30  # refused at once, not timed out
+    assert report["runtime"]["auto_dispatch"] == "off"
+    tests = {test["start_method"]: test for test in report["smoke_tests"]}
+    assert tests["fork"]["passed"] and tests["fork"]["hint"] is None  # fork starts no executable
+    for method in ("forkserver", "spawn"):
+        assert not tests[method]["passed"]
+        assert "turn auto_dispatch on" in tests[method]["hint"]
+        assert "multiprocessing.freeze_support() first thing" in tests[method]["hint"]
+    assert_no_app_code_ran(report)
+    assert any("auto_dispatch is off" in line for line in report["run"]["stderr"])
+    assert report["run"]["stopped_at_process_cap"] is False
+
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 1
+    assert "FAIL smoke test: spawn" in text and "hint: auto_dispatch is off" in text
+    assert "2 of 6 checks failed." in text
+
+
+def test_bundle_without_oxmp_is_not_run(builder, capsys, monkeypatch):
+    # Stock PyInstaller's no_freeze_support relaunches itself without end: the doctor must see from its files that
+    # oxmp is not there, and not run it.
+    bundle = builder.build("no_freeze_support", way=bundles.STOCK)
+    started = time.monotonic()
+    status, text = run_doctor(capsys, bundle.exe)
+    assert time.monotonic() - started < 5
+    assert status == 1
+    assert "oxmp NOT IN THIS BUNDLE" in text
+    assert "This bundle does not contain oxmp" in text
+    assert "FAIL the bundle contains oxmp (it has PyInstaller's own multiprocessing runtime hook" in text
+    assert "hint: build it with oxmp installed next to PyInstaller" in text
+    assert "layout onedir" in text and "Python %d.%d" % sys.version_info[:2] in text
+
+    # The same through the console script `oxmp-doctor` (argv from sys.argv), as JSON.
+    monkeypatch.setattr(sys, "argv", ["oxmp-doctor", "--json", bundle.exe])
+    assert doctor.main() == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["oxmp"] is False and report["run"] is None and report["passed"] is False
+    assert report["bundle"]["multiprocessing_runtime_hook"] == "stock"
+
+
+def test_not_a_bundle(bundle_root, capsys):
+    path = os.path.join(bundle_root, "not-a-bundle")
+    with open(path, "w") as script:
+        script.write("#!/bin/sh\necho MAIN-BLOCK\n")
+    os.chmod(path, 0o755)
+    status, text = run_doctor(capsys, path)
+    assert status == 1
+    assert "FAIL the file is a PyInstaller bundle" in text
+    assert "MAIN-BLOCK" not in text
+
+
+def test_diagnostic_mode_needs_the_doctors_empty_report_file(builder, run, bundle_root):
+    # The variable alone does not switch the app into diagnostic mode: the file it names must exist and be empty.
+    bundle = builder.build("probe")
+    written = os.path.join(bundle_root, "written-report.json")
+    with open(written, "w") as report:
+        report.write("{}")
+    os.chmod(written, 0o644)
+    for path in (os.path.join(bundle_root, "missing-report.json"), written, bundle_root):
+        result = run(bundle, env={doctor.DOCTOR_ENV: path})
+        assert result.returncode == 0, result
+        assert bundles.only_result(result)["start_method"] == AUTO
+    with open(written) as report:
+        assert report.read() == "{}"
+
+
+def test_host_and_runtime_agree_on_the_variable_and_the_report_format():
+    from _oxmp_runtime import boot, doctor as runtime_doctor
+
+    assert doctor.DOCTOR_ENV == boot.DOCTOR_ENV
+    assert doctor.REPORT_FORMAT == runtime_doctor.REPORT_FORMAT
