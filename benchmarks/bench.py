@@ -14,7 +14,8 @@ stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs
   P2  Pool(2) start plus its first map, timed inside mp_bench.py, per start method. Baseline: the same script under
       plain python.
   P3  one Process start to its first message, timed inside mp_bench.py, per start method. Baseline: plain python.
-  P4  build time of mp_bench.py (the PyInstaller process), oxmp / stock PyInstaller.
+  P4  build time of mp_bench.py (the PyInstaller process), oxmp / stock PyInstaller; P4' the CPU time of the same
+      builds, which a busy machine disturbs less.
   P5  P1, P2 and P3 again for onefile bundles (not with --quick).
   B1  what bounds P2 and P3 for spawn and forkserver, where every worker or helper is a new process of the bundle: a
       bundle of an empty script against `python empty.py`.

@@ -88,8 +88,8 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         raise ValueError("as root, a contained run needs unprivileged=True or watch=True")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        # RLIMIT_NPROC counts every process of the user: leave room for those it already has.
-        cap = max_procs + count_processes_of(ids[0] if ids else os.getuid())
+        # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already.
+        cap = max_procs + count_tasks_of(ids[0] if ids else os.getuid())
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
             start_new_session=True, preexec_fn=lambda: _limit(cap, ids),
@@ -133,10 +133,17 @@ def group_members(pgid):
     return [pid for pid, stat, _ in _proc_entries() if int(stat[2]) == pgid and stat[0] != b"Z"]
 
 
-def count_processes_of(uid):
-    """How many processes ``uid`` has (from /proc on Linux, from ps(1) elsewhere)."""
-    if os.path.isdir("/proc/self"):
-        return sum(1 for _, _, owner in _proc_entries() if owner == uid)
+def count_tasks_of(uid):
+    """What RLIMIT_NPROC counts for ``uid``: its threads on Linux (from /proc), its processes elsewhere (from ps)."""
+    if os.path.isdir("/proc/self/task"):
+        tasks = 0
+        for pid, _, owner in _proc_entries():
+            if owner == uid:
+                try:
+                    tasks += len(os.listdir("/proc/%d/task" % pid))
+                except OSError:
+                    pass  # gone meanwhile
+        return tasks
     listing = subprocess.run(["ps", "-U", str(uid), "-o", "pid="], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              universal_newlines=True)
     return len(listing.stdout.split())

@@ -74,9 +74,21 @@ class Builder:
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph; returns a Bundle, or raises
         BuildFailed (also cached)."""
         key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes))
+        return self._cached(key, lambda: self._build(app, hooksconfig, onefile, way, name, cli, list(excludes)))
+
+    def build_spec(self, spec):
+        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
+        BuildFailed (also cached).
+
+        The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
+        the spec file: ``dist/NAME/NAME`` (onedir) or ``dist/NAME`` (onefile).
+        """
+        return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
+
+    def _cached(self, key, build):
         if key not in self._built:
             try:
-                self._built[key] = self._build(app, hooksconfig, onefile, way, name, cli, list(excludes))
+                self._built[key] = build()
             except BuildFailed as failure:
                 self._built[key] = failure
         result = self._built[key]
@@ -90,9 +102,7 @@ class Builder:
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
-        python = sys.executable if way == ENTRY_POINT else self.stock_python()
-        options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
-                   "--workpath", os.path.join(workdir, "build")]
+        options = []
         if cli:
             # A plain command line, as a user types it: no spec file, so no hooksconfig.
             assert hooksconfig is None
@@ -110,34 +120,11 @@ class Builder:
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
                 spec_file.write(spec)
-        start = time.perf_counter()
-        process = subprocess.run([python, "-m", "PyInstaller"] + options + [target], cwd=workdir,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-        build_seconds = time.perf_counter() - start
-        if process.returncode != 0:
-            raise BuildFailed(process.returncode, process.stdout)
+        python = sys.executable if way == ENTRY_POINT else self.stock_python()
+        log, build_seconds = _pyinstaller(python, workdir, options + [target])
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else \
             os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
-        contain.make_accessible(workdir)
-        return Bundle(name, exe, process.stdout, onefile, build_seconds)
-
-    def build_spec(self, spec):
-        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
-        BuildFailed (also cached).
-
-        The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
-        the spec file: ``dist/NAME/NAME`` (onedir) or ``dist/NAME`` (onefile).
-        """
-        key = ("spec file", os.path.abspath(spec))
-        if key not in self._built:
-            try:
-                self._built[key] = self._build_spec(spec)
-            except BuildFailed as failure:
-                self._built[key] = failure
-        result = self._built[key]
-        if isinstance(result, BuildFailed):
-            raise result
-        return result
+        return Bundle(name, exe, log, onefile, build_seconds)
 
     def _build_spec(self, spec):
         name = os.path.splitext(os.path.basename(spec))[0]
@@ -145,20 +132,26 @@ class Builder:
         source = os.path.join(workdir, "source")
         shutil.copytree(os.path.dirname(os.path.abspath(spec)), source,
                         ignore=shutil.ignore_patterns("__pycache__", "build", "dist"))
-        options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
-                   "--workpath", os.path.join(workdir, "build")]
-        start = time.perf_counter()
-        process = subprocess.run([sys.executable, "-m", "PyInstaller"] + options
-                                 + [os.path.join(source, os.path.basename(spec))], cwd=workdir,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-        build_seconds = time.perf_counter() - start
-        if process.returncode != 0:
-            raise BuildFailed(process.returncode, process.stdout)
+        log, build_seconds = _pyinstaller(sys.executable, workdir, [os.path.join(source, os.path.basename(spec))])
         onedir_exe = os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
         onefile = not os.path.isfile(onedir_exe)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe
-        contain.make_accessible(workdir)
-        return Bundle(name, exe, process.stdout, onefile, build_seconds)
+        return Bundle(name, exe, log, onefile, build_seconds)
+
+
+def _pyinstaller(python, workdir, arguments):
+    """Run PyInstaller in ``workdir`` (dist/ and build/ go there); returns its log and wall time, or raises BuildFailed.
+    Leaves ``workdir`` readable by the unprivileged user the bundles run as."""
+    options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
+               "--workpath", os.path.join(workdir, "build")]
+    start = time.perf_counter()
+    process = subprocess.run([python, "-m", "PyInstaller"] + options + arguments, cwd=workdir,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise BuildFailed(process.returncode, process.stdout)
+    contain.make_accessible(workdir)
+    return process.stdout, seconds
 
 
 def scratch_dir(root):

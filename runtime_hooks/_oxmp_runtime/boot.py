@@ -92,6 +92,7 @@ def dispatch(command):
 
     # Spawn and forkserver workers run the entry script's code file with runpy.run_path().
     pyinstaller.let_run_path_read_files()
+    pyinstaller.ignore_sigpipe_like_python()
     if command.kind == "worker":
         problem = check_worker_handles(command.kwargs)
         if problem:
@@ -204,6 +205,7 @@ def configure_spawn(spawn, command):
     spawn.freeze_support = freeze_support
     cpython.send_main_path_on_windows(spawn)
     pyinstaller.share_onefile_folder(util)
+    pyinstaller.ignore_sigpipe_like_python()
     if command.kind != "app":
         # auto_dispatch is off and the app runs in a process started as a worker or helper: until it calls
         # freeze_support(), starting a process from here would start the app again, without end.

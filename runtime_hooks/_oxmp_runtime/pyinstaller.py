@@ -1,5 +1,6 @@
 """The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
-``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``) and on its importer (checked: 6.0.0-6.22.3)."""
+``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), sets up Python's signals (6.0.0-6.22.3) and on its
+importer (checked: 6.0.0-6.22.3)."""
 
 import os
 import sys
@@ -74,3 +75,17 @@ def _for_folders_only(path_hook):
         return path_hook(path)
 
     return path_hook_for_folders
+
+
+def ignore_sigpipe_like_python():
+    """Ignore SIGPIPE, as Python itself does at start-up, where PyInstaller's bootloader left it at its default.
+
+    PyInstaller 6.0-6.2 started Python without its signal handlers (fixed by pyinstaller#8105): a process writing to a
+    pipe whose reader is gone, such as the pipe to a worker that failed to start, is then killed by SIGPIPE instead
+    of getting BrokenPipeError. Python ignores SIGPIPE whenever it installs its handlers, so the default here can only
+    mean that bug.
+    """
+    import signal
+
+    if hasattr(signal, "SIGPIPE") and signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
