@@ -28,12 +28,17 @@ def runtime_dir():
     raise RuntimeError("oxmp is incomplete: no runtime_hooks/_oxmp_runtime beside %s" % HOOKS_DIR)
 
 
-def runtime_module(name):
-    """Load ``_oxmp_runtime.<name>`` at build time, without putting the runtime on sys.path."""
-    import importlib.util
+_runtime_modules = {}
 
-    path = os.path.join(runtime_dir(), "_oxmp_runtime", name + ".py")
-    spec = importlib.util.spec_from_file_location("_oxmp_runtime." + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def runtime_module(name):
+    """Load ``_oxmp_runtime.<name>`` at build time (once), without putting the runtime on sys.path."""
+    if name not in _runtime_modules:
+        import importlib.util
+
+        path = os.path.join(runtime_dir(), "_oxmp_runtime", name + ".py")
+        spec = importlib.util.spec_from_file_location("_oxmp_runtime." + name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _runtime_modules[name] = module
+    return _runtime_modules[name]

@@ -26,16 +26,15 @@ def bake(hook_api, hooksconfig, workpath):
 
     outdir = os.path.join(workpath, "oxmp")
     os.makedirs(os.path.join(outdir, "entry"), exist_ok=True)
-    settings_path = os.path.join(outdir, config.schema.BAKED_FILE)
-    with open(settings_path, "w", encoding="utf-8") as baked:
-        baked.write(config.schema.encode(settings, build_facts()))
-    datas = [(settings_path, config.schema.BAKED_DIR)]
-
     analysis = hook_api.analysis
-    optimize = getattr(analysis, "optimize", -1)
-    for script in analysis.inputs:
-        datas.append((write_entry_code(script, os.path.join(outdir, "entry"), optimize), ENTRY_CODE_DEST))
-    return datas
+    optimize = getattr(analysis, "optimize", -1)  # Analysis(optimize=...) exists from PyInstaller 6.6
+    entry_files = [write_entry_code(script, os.path.join(outdir, "entry"), optimize) for script in analysis.inputs]
+
+    settings_path = os.path.join(outdir, config.schema.BAKED_FILE)
+    facts = dict(build_facts(), entry_scripts=",".join(os.path.basename(path) for path in entry_files))
+    with open(settings_path, "w", encoding="utf-8") as baked:
+        baked.write(config.schema.encode(settings, facts))
+    return [(settings_path, config.schema.BAKED_DIR)] + [(path, ENTRY_CODE_DEST) for path in entry_files]
 
 
 def build_facts():

@@ -124,32 +124,34 @@ def _limit(max_procs, ids):
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-    resource.setrlimit(resource.RLIMIT_NPROC, (max_procs, max_procs))
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    cap = max_procs if hard == resource.RLIM_INFINITY else min(max_procs, hard)  # above the hard limit: ValueError
+    resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
 def group_members(pgid):
     """Live process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
     # /proc/PID/stat after the command name: state, ppid, pgrp, ...; a zombie has exited already.
-    return [pid for pid, stat, _ in _proc_entries() if int(stat[2]) == pgid and stat[0] != b"Z"]
+    return [pid for pid, stat in _proc_stats() if int(stat[2]) == pgid and stat[0] != b"Z"]
 
 
 def count_tasks_of(uid):
     """What RLIMIT_NPROC counts for ``uid``: its threads on Linux (from /proc), its processes elsewhere (from ps)."""
     if os.path.isdir("/proc/self/task"):
         tasks = 0
-        for pid, _, owner in _proc_entries():
-            if owner == uid:
-                try:
-                    tasks += len(os.listdir("/proc/%d/task" % pid))
-                except OSError:
-                    pass  # gone meanwhile
+        for name in os.listdir("/proc"):
+            try:
+                if name.isdigit() and os.stat("/proc/" + name).st_uid == uid:
+                    tasks += len(os.listdir("/proc/%s/task" % name))
+            except OSError:
+                pass  # gone meanwhile
         return tasks
     listing = subprocess.run(["ps", "-U", str(uid), "-o", "pid="], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              universal_newlines=True)
     return len(listing.stdout.split())
 
 
-def _proc_entries():
+def _proc_stats():
     try:
         names = os.listdir("/proc")
     except OSError:
@@ -159,11 +161,9 @@ def _proc_entries():
             continue
         try:
             with open("/proc/%s/stat" % name, "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            owner = os.stat("/proc/" + name).st_uid
+                yield int(name), stat.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        yield int(name), fields, owner
 
 
 def _wait_for_group(pgid, linger):

@@ -55,10 +55,6 @@ class Bundle:
         self.onefile = onefile
         self.build_seconds = build_seconds  # wall time of the PyInstaller process alone
 
-    @property
-    def internal_dir(self):
-        """sys._MEIPASS of a onedir bundle."""
-        return os.path.join(os.path.dirname(self.exe), "_internal")
 
 
 class Builder:
@@ -168,7 +164,11 @@ def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, roo
     ``contain_options`` go to ``contain.run()`` (``unprivileged``, ``watch``)."""
     argv = [bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv)
     cwd = cwd or scratch_dir(root or tempfile.gettempdir())
-    clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8", "TMPDIR": cwd}
+    clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8"}
+    if contain.drops_privileges():
+        # The unprivileged user may not write to the caller's temporary folder. Elsewhere (macOS) keep the default:
+        # a deeper one would make multiprocessing's socket paths longer than AF_UNIX allows.
+        clean_env["TMPDIR"] = cwd
     if sys.platform == "win32":
         clean_env.update((key, os.environ[key]) for key in ("SYSTEMROOT", "TEMP", "TMP") if key in os.environ)
     clean_env.update(env or {})

@@ -24,7 +24,10 @@ def classify(*args, platform="linux"):
     ["-c", "config.ini"],
     ["run", "-c", "from multiprocessing import x"],  # `run` is not an interpreter flag
     ["-v", "-c", "settings.ini"],
-    ["-B", "-S", "-I", "-c", "import os"],  # mentions neither multiprocessing nor loky: the app's business
+    ["-B", "-S", "-I", "-c", "import os"],  # not a helper's start: the app's business
+    ["-c", "/etc/multiprocessing/app.conf"],
+    ["-c", "loky.toml"],
+    ["-B", "-S", "-I", "-c", "import os; from multiprocessing.forkserver import main; main(5, 7, [], **{})"],
     ["-c"],
     ["input.txt", "--multiprocessing-fork"],  # only argv[1] marks a worker, as in CPython's is_forking()
     ["-m", "mypackage"],
@@ -142,7 +145,7 @@ def test_interpreter_flags_of_every_version_are_accepted():
     "import sys; from multiprocessing.forkserver import main; main(5, 7, [], sys_argv=sys.modules, **{})",
     "import sys; from multiprocessing.forkserver import main; main(5, 7, [], **sys.modules)",
     "import sys; from multiprocessing.forkserver import main",
-    "import os; from multiprocessing.forkserver import main; main(5, 7, [], **{})",
+    "from multiprocessing.resource_tracker import main;main({[]: 1})",  # literal_eval raises TypeError
     "from multiprocessing.forkserver import main; main(5, 7, [], **{'x': __import__('os')})",
     "from multiprocessing.forkserver import main; main(",
     "from multiprocessing.forkserver import main; main(5, 7, [])\nimport os",

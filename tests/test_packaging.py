@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,11 +12,19 @@ import pytest
 from tests import bundles
 
 
+# Building the wheel takes seconds and may fetch the build backend: it goes with the slow tests.
+slow = pytest.mark.bundle
+
+
 @pytest.fixture(scope="module")
 def wheel(bundle_root):
+    # From a copy, so that the build leaves nothing in the checkout.
+    source = os.path.join(bundles.scratch_dir(bundle_root), "source")
+    shutil.copytree(bundles.REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
     outdir = bundles.scratch_dir(bundle_root)
     subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", outdir,
-                           bundles.REPO])
+                           source])
     (name,) = glob.glob(os.path.join(outdir, "oxmp-*.whl"))
     return zipfile.ZipFile(name)
 
@@ -25,6 +34,7 @@ def wheel_names(wheel):
     return wheel.namelist()
 
 
+@slow
 def test_wheel_holds_the_hook_folder_and_the_runtime(wheel_names):
     for name in ("oxmp_hooks/__init__.py", "oxmp_hooks/hook-multiprocessing.py", "oxmp_hooks/rthooks.dat",
                  "oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py",
@@ -35,11 +45,13 @@ def test_wheel_holds_the_hook_folder_and_the_runtime(wheel_names):
         assert name in wheel_names
 
 
+@slow
 def test_wheel_adds_no_other_top_level_name(wheel_names):
     top_level = {name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"oxmp_hooks"}
 
 
+@slow
 def test_wheel_declares_the_pyinstaller40_entry_point(wheel, wheel_names):
     (entry_points,) = [name for name in wheel_names if name.endswith(".dist-info/entry_points.txt")]
     text = wheel.read(entry_points).decode()

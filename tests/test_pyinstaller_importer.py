@@ -46,8 +46,9 @@ def test_run_path_of_a_file_fails_with_the_6_10_path_hook(path_hook_of_6_10, tmp
 def test_run_path_of_a_file_works_once_fixed(path_hook_of_6_10, tmp_path):
     script = tmp_path / "app.py"
     script.write_text("ANSWER = 42\n")
-    pyinstaller.let_run_path_read_files()
+    hooks = list(sys.path_hooks)
+    pyinstaller.let_run_path_read_files([str(script)])
     assert runpy.run_path(str(script), run_name="__mp_main__")["ANSWER"] == 42
-    # Folders still go to PyInstaller's hook.
-    assert isinstance([hook for hook in sys.path_hooks if hook.__name__ == "path_hook_for_folders"][0](str(tmp_path)),
-                      PyiFrozenImporter)
+    # The path hooks are untouched: PyInstaller's importer finds its fallback finder by looking for its own hook there.
+    assert sys.path_hooks == hooks
+    assert isinstance(sys.path_hooks[0](str(tmp_path)), PyiFrozenImporter)

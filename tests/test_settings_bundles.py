@@ -112,6 +112,8 @@ def test_auto_dispatch_off_with_freeze_support_works(builder, run, method):
     result = run(bundle, "--method", method)
     assert result.returncode == 0, result
     assert bundles.only_result(result) == {"cubes": [0, 1, 8, 27, 64]}
+    if WORKER_OUTPUT_ARRIVES:
+        assert "oxmp" not in result.stderr  # the workers dispatched: nothing to warn about
 
 
 @pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])

@@ -6,7 +6,7 @@ from _oxmp_runtime import settings as schema
 from oxmp_hooks import config
 
 
-def test_schema_is_the_one_the_issue_describes():
+def test_schema_keys_types_and_defaults():
     assert [(s.key, s.type, s.default) for s in schema.SETTINGS] == [
         ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True)]
     assert schema.BY_KEY["start_method"].choices == ("auto", "none", "fork", "forkserver", "spawn")

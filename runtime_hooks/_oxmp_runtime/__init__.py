@@ -2,5 +2,5 @@
 
 The runtime hook calls ``boot.run()``. Modules here import only the standard library, and only what they need: a
 process that is not a multiprocessing worker or helper, and whose app never imports multiprocessing, loads
-``boot``, ``commands`` and ``settings`` and nothing else.
+``boot``, ``commands`` and ``pyinstaller`` and reads no file.
 """

@@ -23,16 +23,17 @@ DOCTOR_ENV = "_OXMP_DOCTOR_REPORT"
 
 def run():
     """The whole runtime hook."""
+    from _oxmp_runtime import pyinstaller
+
+    pyinstaller.ignore_sigpipe_like_python()
     command = commands.classify(sys.argv)
     if command.kind != "app":
         settings = read_baked_settings()[0]
         if settings["auto_dispatch"]:
             dispatch(command)  # does not return
-        if os.environ.get(DOCTOR_ENV):
+        if doctor_requested():
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
-
-    if command.kind != "app":
         # auto_dispatch is off: the app is about to run in a process started as a worker or helper, and is expected
         # to call freeze_support(). Say so if it exits without having done it.
         import atexit
@@ -52,16 +53,23 @@ def run():
         doctor.run(os.environ[DOCTOR_ENV], *read_baked_settings())  # does not return
 
 
-def read_baked_settings():
-    """Settings and build facts the build hook wrote into the bundle (defaults if the file is missing)."""
-    from _oxmp_runtime import settings as schema
+_baked = None
 
-    path = os.path.join(getattr(sys, "_MEIPASS", ""), schema.BAKED_DIR, schema.BAKED_FILE)
-    try:
-        with open(path, encoding="utf-8") as baked:
-            return schema.decode(baked.read())
-    except OSError:
-        return dict(schema.DEFAULTS), {}
+
+def read_baked_settings():
+    """Settings and build facts the build hook wrote into the bundle (defaults if the file is missing); read once."""
+    global _baked
+
+    if _baked is None:
+        from _oxmp_runtime import settings as schema
+
+        path = os.path.join(getattr(sys, "_MEIPASS", ""), schema.BAKED_DIR, schema.BAKED_FILE)
+        try:
+            with open(path, encoding="utf-8") as baked:
+                _baked = schema.decode(baked.read())
+        except OSError:
+            _baked = dict(schema.DEFAULTS), {}
+    return _baked
 
 
 def doctor_requested():
@@ -84,21 +92,29 @@ def doctor_requested():
 
 # --- Workers and helpers --------------------------------------------------------------------------------------------
 
+# Set once this process has been dispatched as a worker or helper (by auto-dispatch, or by the app's freeze_support()).
+_dispatched = False
+
+
 def dispatch(command):
     """Run a worker or helper command as multiprocessing (or loky) would, then exit with its status."""
+    global _dispatched
+
     if command.kind == "refused":
         refuse(command.reason)
+    _dispatched = True
     from _oxmp_runtime import pyinstaller
 
-    # Spawn and forkserver workers run the entry script's code file with runpy.run_path().
-    pyinstaller.let_run_path_read_files()
-    pyinstaller.ignore_sigpipe_like_python()
+    # Spawn workers, the forkserver and its children run the entry script's code file with runpy.run_path().
+    entry_scripts = read_baked_settings()[1].get("entry_scripts", "")
+    pyinstaller.let_run_path_read_files(os.path.join(sys._MEIPASS, name) for name in entry_scripts.split(",") if name)
     if command.kind == "worker":
         problem = check_worker_handles(command.kwargs)
         if problem:
             refuse(problem)
         from multiprocessing import spawn
 
+        configure_spawn(spawn)  # for the processes this worker may start itself
         try:
             spawn.spawn_main(**command.kwargs)  # exits with the worker's status
         except OSError as error:
@@ -159,10 +175,11 @@ def check_worker_handles(kwargs):
 
 
 def report_undispatched():
-    sys.stderr.write(
-        "oxmp: this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the app "
-        "exited without calling multiprocessing.freeze_support(): call it first thing in the main block, or turn "
-        "auto_dispatch on\n")
+    if not _dispatched:
+        sys.stderr.write(
+            "oxmp: this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the "
+            "app exited without calling multiprocessing.freeze_support(): call it first thing in the main block, or "
+            "turn auto_dispatch on\n")
 
 
 def refuse(reason):
@@ -193,11 +210,12 @@ def configure_multiprocessing(settings, command):
     method = schema.resolve_start_method(value or settings["start_method"], sys.platform)
     if method is not None:
         cpython.set_default_start_method(method)
-    when_imported("multiprocessing.spawn", lambda spawn: configure_spawn(spawn, command))
+    when_imported("multiprocessing.spawn", lambda spawn: configure_spawn(spawn, guard=command.kind != "app"))
 
 
-def configure_spawn(spawn, command):
-    """The rest, once multiprocessing.spawn is imported (every way of starting a process imports it first)."""
+def configure_spawn(spawn, guard=False):
+    """What a process that starts processes needs, once multiprocessing.spawn is imported (every way of starting a
+    process imports it first): the app's process, and a worker that starts processes of its own."""
     from multiprocessing import util
 
     from _oxmp_runtime import cpython, pyinstaller
@@ -205,11 +223,11 @@ def configure_spawn(spawn, command):
     spawn.freeze_support = freeze_support
     cpython.send_main_path_on_windows(spawn)
     pyinstaller.share_onefile_folder(util)
-    pyinstaller.ignore_sigpipe_like_python()
-    if command.kind != "app":
+    if guard:
         # auto_dispatch is off and the app runs in a process started as a worker or helper: until it calls
         # freeze_support(), starting a process from here would start the app again, without end.
-        spawn.get_command_line = util.spawnv_passfds = refuse_relaunch
+        spawn.get_command_line = refuse_relaunch_unless_dispatched(spawn.get_command_line)
+        util.spawnv_passfds = refuse_relaunch_unless_dispatched(util.spawnv_passfds)
 
 
 def freeze_support():
@@ -223,12 +241,15 @@ def freeze_support():
         dispatch(command)
 
 
-def refuse_relaunch(*args, **kwargs):
-    # A process that called freeze_support() has been dispatched and has exited by now.
-    raise RuntimeError(
-        "oxmp: this process was started as a multiprocessing worker, but auto_dispatch is off and the app did not "
-        "call multiprocessing.freeze_support() before starting processes of its own"
-    )
+def refuse_relaunch_unless_dispatched(start):
+    def start_unless_relaunch(*args, **kwargs):
+        if not _dispatched:
+            raise RuntimeError(
+                "oxmp: this process was started as a multiprocessing worker, but auto_dispatch is off and the app did "
+                "not call multiprocessing.freeze_support() before starting processes of its own")
+        return start(*args, **kwargs)
+
+    return start_unless_relaunch
 
 
 def when_imported(name, callback):

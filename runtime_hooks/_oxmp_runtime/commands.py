@@ -13,7 +13,7 @@ its workers, ``exe --multiprocessing-fork HANDLE`` for frozen Windows workers, a
 
 Every form is listed once, in ``HELPERS``, ``WORKER_KEYS`` and ``MODULE_WORKERS``, and matched exactly. Arguments are parsed as data
 (integers, literal lists and dicts), never executed as code: anything that starts like a helper command but is not one
-of these forms (any ``-c`` text after interpreter flags that mentions multiprocessing or loky) is refused. ``classify()`` is a pure function of argv; the runtime acts on its answer.
+of these forms is refused. ``classify()`` is a pure function of argv; the runtime acts on its answer.
 """
 
 WORKER_FLAG = "--multiprocessing-fork"
@@ -65,8 +65,10 @@ REQUIRED_MODULE_OPTIONS = ("--pipe",)
 # the runtime adds the parent_pid that this command line leaves out).
 LOKY_WINDOWS_MAINS = ("joblib.externals.loky.backend.popen_loky_win32", "loky.backend.popen_loky_win32")
 
-# A `-c` text that mentions one of these is a helper command and must match a form above exactly.
-HELPER_MARKERS = ("multiprocessing", "loky")
+# A `-c` text (after interpreter flags) that starts like one of these is a helper command, and must match a form above
+# exactly. Anything else after `-c` is the app's own business (`app -c settings.toml`).
+HELPER_PREFIXES = ("from multiprocessing.", "import sys; from multiprocessing.", "from joblib.externals.loky.",
+                   "from loky.")
 
 
 class Command:
@@ -120,7 +122,7 @@ def classify(argv, platform=None):
     if index + 1 >= len(argv):
         return APP
     code, rest = argv[index + 1], argv[index + 2:]
-    if not any(marker in code for marker in HELPER_MARKERS):
+    if not code.startswith(HELPER_PREFIXES):
         return APP
     return parse_helper_code(code, rest)
 
@@ -202,7 +204,7 @@ def parse_helper_code(code, rest=()):
                 kwargs.update(value)
             else:
                 return refused("helper command passes ** something other than a dict: %r" % code)
-    except ValueError:
+    except (ValueError, TypeError, MemoryError, RecursionError):  # what literal_eval raises for non-literals
         return refused("helper command arguments are not literals: %r" % code)
 
     if (module, function) == SPAWN_MAIN:

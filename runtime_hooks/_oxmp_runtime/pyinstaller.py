@@ -4,14 +4,13 @@ importer (checked: 6.0.0-6.22.3)."""
 
 import os
 import sys
-import threading
 
 # PyInstaller 6.0-6.9: a onefile executable started with _MEIPASS2 set runs from that folder instead of unpacking.
 OLD_SHARED_FOLDER_ENV = "_MEIPASS2"
 # PyInstaller 6.10+: set in every process of a onefile app; its children reuse the folder without help.
 SHARED_FOLDER_ENV = "_PYI_APPLICATION_HOME_DIR"
 
-_environment_lock = threading.Lock()
+_environment_lock = None  # made by share_onefile_folder(), where it is needed: threading costs every app's start-up
 
 
 def share_onefile_folder(util):
@@ -21,8 +20,13 @@ def share_onefile_folder(util):
     ``_MEIPASS2`` named the folder while it was started, which PyInstaller's own runtime hook (the one oxmp replaces)
     did around each launch; so does this, for the two ways multiprocessing starts ``sys.executable``.
     """
+    global _environment_lock
+
     if SHARED_FOLDER_ENV in os.environ or not os.path.basename(getattr(sys, "_MEIPASS", "")).startswith("_MEI"):
         return
+    import threading
+
+    _environment_lock = threading.Lock()
     if sys.platform == "win32":
         from multiprocessing import popen_spawn_win32
 
@@ -50,31 +54,26 @@ class _shared_folder_in_environment:
         os.putenv(OLD_SHARED_FOLDER_ENV, sys._MEIPASS)
 
     def __exit__(self, *exc_info):
-        os.unsetenv(OLD_SHARED_FOLDER_ENV)
-        _environment_lock.release()
+        try:
+            if hasattr(os, "unsetenv"):  # Windows has it from Python 3.9
+                os.unsetenv(OLD_SHARED_FOLDER_ENV)
+            else:
+                os.putenv(OLD_SHARED_FOLDER_ENV, "")
+        finally:
+            _environment_lock.release()
 
 
-def let_run_path_read_files():
-    """Make ``runpy.run_path()`` of a file inside the bundle read that file, on PyInstaller 6.10.
+def let_run_path_read_files(paths):
+    """Make ``runpy.run_path()`` of these files inside the bundle (the entry scripts' code) read them as files.
 
-    PyInstaller 6.10.0 added a ``sys.path_hooks`` entry, ``PyiFrozenImporter.path_hook``, that accepts any path inside
-    the bundle, files included; ``runpy.run_path()`` then takes the entry script's code file for a folder and fails
-    ("can't find '__main__' module"), and that is how spawn and forkserver workers run the entry script. PyInstaller
-    6.11.0 refuses files there (pyinstaller#8767); this does the same on 6.10. Before 6.10 there is no such hook, and
-    from 6.11 it already refuses files, so this changes nothing there.
+    That is how spawn and forkserver workers run the entry script. PyInstaller 6.10.0's ``sys.path_hooks`` entry,
+    ``PyiFrozenImporter.path_hook``, accepts any path inside the bundle, files included, so run_path() took the file
+    for a folder and failed ("can't find '__main__' module"); 6.11.0 refuses files (pyinstaller#8767), and before 6.10
+    there is no such hook. Recording "no importer" for the files in ``sys.path_importer_cache``, which run_path()
+    consults first, is the state every other version ends up in, and leaves the path hooks themselves untouched.
     """
-    for index, hook in enumerate(sys.path_hooks):
-        if getattr(getattr(hook, "__self__", None), "__name__", None) == "PyiFrozenImporter":
-            sys.path_hooks[index] = _for_folders_only(hook)
-
-
-def _for_folders_only(path_hook):
-    def path_hook_for_folders(path):
-        if os.path.isfile(path):
-            raise ImportError("only folders are supported")  # the next hook, or none, handles it: as on 6.11+
-        return path_hook(path)
-
-    return path_hook_for_folders
+    for path in paths:
+        sys.path_importer_cache[os.path.normpath(path)] = None
 
 
 def ignore_sigpipe_like_python():
@@ -82,10 +81,11 @@ def ignore_sigpipe_like_python():
 
     PyInstaller 6.0-6.2 started Python without its signal handlers (fixed by pyinstaller#8105): a process writing to a
     pipe whose reader is gone, such as the pipe to a worker that failed to start, is then killed by SIGPIPE instead
-    of getting BrokenPipeError. Python ignores SIGPIPE whenever it installs its handlers, so the default here can only
-    mean that bug.
+    of getting BrokenPipeError. Python ignores SIGPIPE whenever it installs its handlers, so the default here, before
+    the app's code, can only mean that bug. ``_signal`` (checked: 3.8-3.14) is the built-in module behind ``signal``,
+    loaded by the interpreter itself; importing ``signal`` would cost its enums at every start.
     """
-    import signal
+    import _signal
 
-    if hasattr(signal, "SIGPIPE") and signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL:
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if hasattr(_signal, "SIGPIPE") and _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_DFL:
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)

@@ -1,8 +1,8 @@
 """One frozen app for the runtime matrix: `mp_matrix SCENARIO [--method M]`.
 
-It parses its arguments before anything else (as many CLIs do) and does not call freeze_support() unless the scenario
-is about it. Its main block prints `MAIN-BLOCK <pid>` once per run; a worker that ran the main block would print it
-again. Each scenario prints one `RESULT {json}` line.
+It parses its arguments before anything else (as many CLIs do) and never calls freeze_support(). Its main block
+prints `MAIN-BLOCK <pid>` once per run; a worker that ran the main block would print it again. Each scenario prints
+one `RESULT {json}` line.
 """
 
 import argparse
@@ -81,7 +81,6 @@ def _put_result(queue, function, arg):
 
 
 def scenario(args):
-    method = multiprocessing.get_start_method()
     ctx = multiprocessing.get_context()
     if args.scenario == "pool_map":
         with ctx.Pool(2) as pool:
@@ -135,8 +134,6 @@ def scenario(args):
             with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(name)) as executor:
                 squares[name] = list(executor.map(square, range(5)))
         return {"squares": squares}
-    if args.scenario == "info":
-        return {"method": method, "frozen": getattr(sys, "frozen", None)}
     raise SystemExit("unknown scenario %r" % args.scenario)
 
 
@@ -144,10 +141,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
     parser.add_argument("--method", help="call set_start_method(METHOD) first")
-    parser.add_argument("--freeze-support", action="store_true", help="call freeze_support() first")
     args = parser.parse_args()
-    if args.freeze_support:
-        multiprocessing.freeze_support()
     print("MAIN-BLOCK", os.getpid(), flush=True)
     if args.method:
         multiprocessing.set_start_method(args.method)
