@@ -42,3 +42,9 @@ def run(bundle_root):
         return bundles.run(bundle, *args, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def matrix(builder, request):
+    """tests/apps/mp_matrix.py with default settings, onedir and onefile (built once per run)."""
+    return builder.build("mp_matrix", onefile=request.param == "onefile")

@@ -30,9 +30,9 @@ def no_override(monkeypatch):
     monkeypatch.delenv("OXMP_START_METHOD", raising=False)
 
 
-@pytest.fixture(params=["onedir", "onefile"])
-def default_bundle(builder, request):
-    return builder.build("mp_matrix", onefile=request.param == "onefile")  # the runtime matrix's bundles
+@pytest.fixture
+def default_bundle(matrix):
+    return matrix  # the runtime matrix's bundles
 
 
 def run_doctor(capsys, *args):

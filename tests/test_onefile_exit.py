@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from tests import bundles
-
 pytestmark = [pytest.mark.bundle, pytest.mark.skipif(sys.platform == "win32", reason="no helper processes on Windows")]
 
 RUNS = 20

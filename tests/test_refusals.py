@@ -16,11 +16,6 @@ FLAGS = ["-B", "-S", "-I"]  # what multiprocessing passes to a bundle's helpers 
 REFUSAL_SECONDS = 3.0 if sys.platform == "win32" else 1.0
 
 
-@pytest.fixture(scope="module", params=["onedir", "onefile"])
-def matrix(builder, request):
-    return builder.build("mp_matrix", onefile=request.param == "onefile")
-
-
 def assert_refused(result):
     assert result.returncode == 2, result
     assert not result.timed_out

@@ -27,11 +27,6 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture(scope="module", params=["onedir", "onefile"])
-def matrix(builder, request):
-    return builder.build("mp_matrix", onefile=request.param == "onefile")
-
-
 _plain_cache = {}
 
 
