@@ -8,9 +8,13 @@ unprivileged user (``nobody``), and a watchdog also counts the session's process
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+if os.name == "posix":
+    import resource
 
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
@@ -90,23 +94,26 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         start = time.monotonic()
         # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already.
         cap = max_procs + count_tasks_of(ids[0] if ids else os.getuid())
+        prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=lambda: _limit(cap, ids),
+            start_new_session=True, preexec_fn=lambda: _limit(cap, ids, prctl),
         )
         watchdog = _Watchdog(process.pid, max_procs)
         if watch:
             watchdog.start()
         timed_out = False
         try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out, returncode = True, TIMEOUT_STATUS
-        seconds = time.monotonic() - start
-        leftovers = _wait_for_group(process.pid, linger) if not timed_out else []
-        _kill_group(process.pid)
-        if watch:
-            watchdog.stop()
+            try:
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out, returncode = True, TIMEOUT_STATUS
+            seconds = time.monotonic() - start
+            leftovers = _wait_for_group(process.pid, linger) if not timed_out else []
+        finally:  # also when the caller is interrupted
+            _kill_group(process.pid)
+            if watch:
+                watchdog.stop()
         if process.returncode is None:
             process.wait()
         out.seek(0)
@@ -115,10 +122,24 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
                       seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
 
 
-def _limit(max_procs, ids):
-    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become an unprivileged user first.
-    import resource
+# prctl(PR_SET_PDEATHSIG, SIGKILL): the app dies with the process that runs it, should that one die before it can kill
+# the group (a test run interrupted from outside); multiprocessing's helpers then exit as their pipes close.
+PR_SET_PDEATHSIG = 1
 
+
+def _linux_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _limit(max_procs, ids, prctl):
+    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become an unprivileged user first.
     if ids is not None:
         uid, gid = ids
         os.setgroups([])
@@ -127,6 +148,8 @@ def _limit(max_procs, ids):
     hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     cap = max_procs if hard == resource.RLIM_INFINITY else min(max_procs, hard)  # above the hard limit: ValueError
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
 
 
 def group_members(pgid):
