@@ -43,7 +43,7 @@ def validate(section, platform):
         settings[key] = value
 
     method = settings["start_method"]
-    if method in schema.START_METHODS[2:] and method not in schema.platform_start_methods(platform):
+    if method not in schema.allowed_start_methods(platform):
         errors.append('hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
                       % (SECTION, method, _platform_name(platform), ", ".join(schema.platform_start_methods(platform))))
     return settings, errors

@@ -59,6 +59,11 @@ def platform_start_methods(platform):
     return WINDOWS_START_METHODS if platform == "win32" else POSIX_START_METHODS
 
 
+def allowed_start_methods(platform):
+    """The ``start_method`` values a bundle for ``platform`` accepts: `auto`, `none` and what it can run."""
+    return ("auto", "none") + platform_start_methods(platform)
+
+
 def resolve_start_method(value, platform):
     """The concrete start method for a ``start_method`` value, or None for `none` (leave the interpreter's)."""
     if value == "none":
@@ -72,7 +77,7 @@ def start_method_override(env_value, platform):
     """Read ``OXMP_START_METHOD``: returns ``(value or None, warning or None)``. A bad value is ignored, with a warning."""
     if env_value is None or env_value == "":
         return None, None
-    allowed = ("auto", "none") + platform_start_methods(platform)
+    allowed = allowed_start_methods(platform)
     if env_value in allowed:
         return env_value, None
     return None, "oxmp: ignoring %s=%r: allowed values are %s" % (START_METHOD_ENV, env_value, ", ".join(allowed))
