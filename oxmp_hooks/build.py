@@ -5,9 +5,7 @@ import marshal
 import os
 import sys
 
-from PyInstaller.utils.hooks import logger
-
-from oxmp_hooks import __version__, config
+from oxmp_hooks import baked
 
 # The entry scripts' code goes to sys._MEIPASS/<script name>.py: the path PyInstaller's bootloader gives the entry
 # script as __main__.__file__. multiprocessing's spawn and forkserver workers run that path as __mp_main__, exactly
@@ -15,37 +13,34 @@ from oxmp_hooks import __version__, config
 ENTRY_CODE_DEST = "."
 
 
-def bake(hook_api, hooksconfig, workpath):
-    """Validate ``hooksconfig``, write the bundle's files under ``workpath``; return the ``datas`` to collect."""
-    section = hooksconfig.get(config.SECTION)
-    settings, errors = config.validate(section, sys.platform)
-    if errors:
-        raise SystemExit("ERROR: oxmp: invalid multiprocessing settings in the spec file:\n"
-                         + "\n".join("  - " + error for error in errors))
-    logger.info(config.describe(settings, sys.platform))
+def hook(hook_api):
+    """oxmp's build hook for multiprocessing (``hook-multiprocessing.py``)."""
+    from PyInstaller.config import CONF
 
+    from oxmp_hooks import selfcheck
+
+    # The bundle must accept every command line its multiprocessing (and the forks and loky the app uses) will emit.
+    in_app = [name for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
+              if hook_api.graph.find_node(name) is not None]
+    selfcheck.check([name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
+                    next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None))
+    hook_api.add_datas(bake(hook_api, hook_api.analysis.hooksconfig, CONF["workpath"]))
+    # The runtime hook imports these; naming them here makes PyInstaller look for them with the pre-find hook.
+    hook_api.add_imports("_oxmp_runtime.boot")
+
+
+def bake(hook_api, hooksconfig, workpath):
+    """Write the entry scripts' code under ``workpath``; return the ``datas`` to collect, with the settings file.
+
+    The settings (``hooksconfig``, validated and logged) and the build facts are baked by ``baked.py``, once per build
+    for every oxmp build hook: a bundle without multiprocessing has them too.
+    """
     outdir = os.path.join(workpath, "oxmp")
     os.makedirs(os.path.join(outdir, "entry"), exist_ok=True)
     analysis = hook_api.analysis
     optimize = getattr(analysis, "optimize", -1)  # Analysis(optimize=...) exists from PyInstaller 6.6
     entry_files = [write_entry_code(script, os.path.join(outdir, "entry"), optimize) for script in analysis.inputs]
-
-    settings_path = os.path.join(outdir, config.schema.BAKED_FILE)
-    facts = dict(build_facts(), entry_scripts=",".join(os.path.basename(path) for path in entry_files))
-    with open(settings_path, "w", encoding="utf-8") as baked:
-        baked.write(config.schema.encode(settings, facts))
-    return [(settings_path, config.schema.BAKED_DIR)] + [(path, ENTRY_CODE_DEST) for path in entry_files]
-
-
-def build_facts():
-    import PyInstaller
-
-    return {
-        "oxmp": __version__,
-        "pyinstaller": PyInstaller.__version__,
-        "python": "%d.%d.%d" % sys.version_info[:3],
-        "platform": sys.platform,
-    }
+    return baked.settings_datas(hook_api) + [(path, ENTRY_CODE_DEST) for path in entry_files]
 
 
 def write_entry_code(script, outdir, optimize):
@@ -53,7 +48,7 @@ def write_entry_code(script, outdir, optimize):
 
     runpy.run_path() accepts compiled code under any name, so workers run it without the app's source being shipped.
     """
-    name = os.path.splitext(os.path.basename(script))[0] + ".py"
+    name = baked.entry_code_name(script)
     with open(script, "rb") as source:
         code = compile(source.read(), name, "exec", dont_inherit=True,
                        optimize=sys.flags.optimize if optimize in (None, -1) else optimize)

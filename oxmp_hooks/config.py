@@ -1,6 +1,7 @@
 """Validate the spec file's ``hooksconfig["multiprocessing"]`` against the settings schema. Pure; runs at build time."""
 
 import difflib
+import sys
 
 from oxmp_hooks import runtime_module
 
@@ -9,7 +10,7 @@ schema = runtime_module("settings")
 SECTION = "multiprocessing"
 
 # PyOxidizer's names for the same settings, so that a migrating user is told what to write instead.
-PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in schema.SETTINGS}
+PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in schema.SETTINGS if setting.pyoxidizer_name}
 
 _TYPE_NAMES = {bool: "bool (True or False)", str: "str"}
 
@@ -49,16 +50,18 @@ def validate(section, platform):
     return settings, errors
 
 
-def describe(settings, platform):
-    """The one INFO line the build log gets."""
+def describe(settings, platform, version_info=sys.version_info):
+    """The one INFO line the build log gets (for a bundle of this Python)."""
     method = settings["start_method"]
-    resolved = schema.resolve_start_method(method, platform)
     if method == "auto":
-        method = "auto (%s on %s)" % (resolved, _platform_name(platform))
+        method = "auto (%s on %s with Python %d.%d, as python uses)" % (
+            schema.python_start_method(platform, version_info), _platform_name(platform), version_info[0],
+            version_info[1])
     elif method == "none":
         method = "none (the interpreter's default)"
-    return "oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s" % (
-        method, settings["auto_dispatch"], settings["sys_frozen"])
+    return ("oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
+            "defer_pyinstaller_hooks=%s" % (method, settings["auto_dispatch"], settings["sys_frozen"],
+                                            settings["defer_pyinstaller_hooks"]))
 
 
 def _unknown_key(key):

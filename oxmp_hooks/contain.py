@@ -78,12 +78,14 @@ def _add_mode(path, bits):
 
 
 def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0,
-        unprivileged=True, watch=True):
+        unprivileged=True, watch=True, stdin=None, pass_fds=(), stderr_closed=False):
     """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its group.
 
     ``unprivileged``: as root, run as ``nobody`` so that the process cap binds (the files must be readable: see
     ``make_accessible``). ``watch``: also count the group's processes and kill it past ``max_procs``. At least one
-    of the two must hold when running as root.
+    of the two must hold when running as root. ``stdin``: bytes the app reads from a pipe on its standard input
+    (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
+    ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
     """
     if os.name != "posix":
         return _run_windows(argv, timeout, env, cwd)
@@ -95,11 +97,17 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already.
         cap = max_procs + count_tasks_of(ids[0] if ids else os.getuid())
         prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=lambda: _limit(cap, ids, prctl),
-        )
-        watchdog = _Watchdog(process.pid, max_procs)
+        stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out, stderr=err,
+                env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
+                preexec_fn=lambda: _limit(cap, ids, prctl, stderr_closed),
+            )
+        finally:
+            if stdin_pipe is not None:
+                os.close(stdin_pipe)
+        watchdog = Watchdog(lambda: len(group_members(process.pid)), lambda: _kill_group(process.pid), max_procs)
         if watch:
             watchdog.start()
         timed_out = False
@@ -138,7 +146,17 @@ def _linux_prctl():
         return None
 
 
-def _limit(max_procs, ids, prctl):
+def _pipe_holding(data):
+    # The read end of a pipe that holds ``data`` and then ends: what a shell's `printf ... | app` hands the app.
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # the tests' inputs are far below a pipe's capacity (64 KiB on Linux)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _limit(max_procs, ids, prctl, stderr_closed=False):
     # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become an unprivileged user first.
     if ids is not None:
         uid, gid = ids
@@ -150,6 +168,8 @@ def _limit(max_procs, ids, prctl):
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
     if prctl is not None:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+    if stderr_closed:
+        os.close(2)
 
 
 def group_members(pgid):
@@ -205,24 +225,27 @@ def _kill_group(pgid):
         pass
 
 
-class _Watchdog(threading.Thread):
-    """Counts the group's processes and kills the group past the cap (belt and braces beside RLIMIT_NPROC)."""
+class Watchdog(threading.Thread):
+    """Counts processes with ``count()`` and calls ``stop()`` whenever there are more than ``max_procs`` (belt and
+    braces beside RLIMIT_NPROC; the only cap where that does not bind, as under Wine)."""
 
-    def __init__(self, pgid, max_procs):
+    def __init__(self, count, stop, max_procs, interval=0.05):
         super().__init__(daemon=True)
-        self.pgid = pgid
+        self.count = count
+        self.stop_processes = stop
         self.max_procs = max_procs
+        self.interval = interval
         self.peak = 0
         self.bombed = False
         self._stopped = threading.Event()
 
     def run(self):
-        while not self._stopped.wait(0.05):
-            count = len(group_members(self.pgid))
+        while not self._stopped.wait(self.interval):
+            count = self.count()
             self.peak = max(self.peak, count)
             if count > self.max_procs:
                 self.bombed = True
-                _kill_group(self.pgid)
+                self.stop_processes()
 
     def stop(self):
         self._stopped.set()

@@ -18,8 +18,11 @@ from oxmp_hooks import bundle_info, contain, runtime_module
 
 schema = runtime_module("settings")
 
-# Must match boot.DOCTOR_ENV in the runtime: the bundle enters diagnostic mode only if it names an empty file.
-DOCTOR_ENV = "_OXMP_DOCTOR_REPORT"
+# Must match boot.DOCTOR_ENV, DOCTOR_GATE and doctor.REPORT_FILE in the runtime: the bundle enters diagnostic mode
+# only if the variable names a token and a folder whose gate file holds that token (boot.doctor_requested()).
+DOCTOR_ENV = "_OXMP_DOCTOR"
+DOCTOR_GATE = "gate"
+REPORT_FILE = "report.json"
 
 DEFAULT_TIMEOUT = 60.0  # the diagnostic run: start-up, and three smoke tests of at most about 10 s each
 OUTPUT_LINES = 40  # of the diagnostic run's stdout and stderr, kept in the report
@@ -131,18 +134,21 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
 
 def run_diagnostic(executable, timeout):
     """Run the bundle contained, asking for diagnostic mode. Returns (the report it wrote or None, contain.Result)."""
-    folder = tempfile.mkdtemp(prefix="oxmp-doctor-")
+    import secrets
+
+    folder = tempfile.mkdtemp(prefix="oxmp-doctor-")  # this user's, for this run only
     try:
-        report_path = os.path.join(folder, "report.json")
-        open(report_path, "x").close()  # empty: the bundle's sign that the doctor, and nothing else, asks
+        token = secrets.token_hex(16)
+        with open(os.path.join(folder, DOCTOR_GATE), "x") as gate:
+            gate.write(token)  # the bundle's sign that the doctor, and nothing else, asks
         env = dict(os.environ)
-        env[DOCTOR_ENV] = report_path
+        env[DOCTOR_ENV] = "%s:%s" % (token, folder)
         # As root: the process cap is enforced by the watchdog rather than by running as `nobody`, so that the
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
         result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder,
                              unprivileged=False, watch=True)
         try:
-            with open(report_path, encoding="utf-8") as written:
+            with open(os.path.join(folder, REPORT_FILE), encoding="utf-8") as written:
                 text = written.read()
             answer = json.loads(text) if text else None
         except (OSError, ValueError):
@@ -261,7 +267,7 @@ def render(report):
         ("layout", "%s (%s)" % (bundle["layout"] or "unknown", bundle["layout_evidence"])),
         ("oxmp", {True: build.get("oxmp", "yes"), False: "NOT IN THIS BUNDLE", None: "unknown"}[report["oxmp"]]),
         ("built with", _built_with(build, bundle)),
-        ("entry script", ", ".join(bundle["entry_scripts"]) or None),
+        ("entry script", _entry_scripts(build, bundle)),
     ])
     if report["oxmp"] is False:
         lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
@@ -269,14 +275,15 @@ def render(report):
 
     settings = report["settings"]
     if settings is not None and "effective" in settings:
-        lines += ["", "Settings              baked        effective"]
+        lines += ["", "%-*s%-13s%s" % (_SETTING_WIDTH + 2, "Settings", "baked", "effective")]
         for setting in schema.SETTINGS:
-            value = settings["effective"][setting.key]
+            # A bundle of an older oxmp may not know every setting.
+            value = settings["effective"].get(setting.key, "-")
             if value in ("auto", "none"):
                 value = "%s (%s)" % (value, settings["effective_start_method"] or "the interpreter's default")
-            lines.append("  %-20s%-13s%s" % (setting.key, settings["baked"][setting.key], value))
+            lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, settings["baked"].get(setting.key, "-"), value))
         env = settings[schema.START_METHOD_ENV]
-        lines.append("  %-20s%s" % (schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
+        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
     elif settings is not None:
         lines += ["", "Settings (baked)"]
         lines += _rows([(key, value) for key, value in settings["baked"].items()])
@@ -301,6 +308,16 @@ def render(report):
                   for line in sorted(set(said), key=said.index)]
     lines += ["", "All %d checks passed." % len(items) if not failed else "%d of %d checks failed." % (failed, len(items))]
     return "\n".join(lines) + "\n"
+
+
+_SETTING_WIDTH = max(len(setting.key) for setting in schema.SETTINGS) + 2
+
+
+def _entry_scripts(build, bundle):
+    # oxmp's build knows the entry scripts; the archive's script list also holds custom runtime hooks.
+    if build.get("entry_scripts"):
+        return ", ".join(os.path.splitext(name)[0] for name in build["entry_scripts"].split(","))
+    return ", ".join(bundle["entry_scripts"]) or None
 
 
 def _rows(pairs):

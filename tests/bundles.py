@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 
+from _oxmp_runtime import settings as schema
 from oxmp_hooks import contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +22,10 @@ APPS = os.path.join(REPO, "tests", "apps")
 EXAMPLES = os.path.join(REPO, "examples")
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 
+# The start methods this platform offers, and what `auto` means here: what `python app.py` uses.
+START_METHODS = list(schema.platform_start_methods(sys.platform))
+AUTO_START_METHOD = schema.python_start_method(sys.platform, sys.version_info)
+
 # How oxmp gets into a build:
 ENTRY_POINT = "entry point"  # oxmp installed in the building Python; found through `pyinstaller40`
 HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folder named on the CLI
@@ -28,7 +33,8 @@ SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook fol
 STOCK = "stock"  # stock PyInstaller, no oxmp at all
 
 SPEC_TEMPLATE = """\
-a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r})
+a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r},
+             runtime_hooks={runtime_hooks!r})
 pyz = PYZ(a.pure)
 """
 ONEDIR_TEMPLATE = """\
@@ -57,29 +63,11 @@ class Bundle:
 
 
 
-class Builder:
-    """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one."""
+class BuildCache:
+    """Each distinct bundle built once per session: what a build returned, or the BuildFailed it raised."""
 
-    def __init__(self, root, stock_python=None, apps_dir=APPS):
-        self.root = root
-        self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
-        self.apps_dir = apps_dir  # where build(app) finds <app>.py
+    def __init__(self):
         self._built = {}
-
-    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=()):
-        """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph; returns a Bundle, or raises
-        BuildFailed (also cached)."""
-        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes))
-        return self._cached(key, lambda: self._build(app, hooksconfig, onefile, way, name, cli, list(excludes)))
-
-    def build_spec(self, spec):
-        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
-        BuildFailed (also cached).
-
-        The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
-        the spec file: ``dist/NAME/NAME`` (onedir) or ``dist/NAME`` (onefile).
-        """
-        return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
     def _cached(self, key, build):
         if key not in self._built:
@@ -92,16 +80,54 @@ class Builder:
             raise result
         return result
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes):
+    def _copy_of_spec(self, spec):
+        """(name, work folder, spec file): a copy of the spec's folder, so that a build writes nothing beside it."""
+        name = os.path.splitext(os.path.basename(spec))[0]
+        workdir = os.path.join(self.root, "%s-spec-%d" % (name, len(self._built)))
+        source = os.path.join(workdir, "source")
+        shutil.copytree(os.path.dirname(os.path.abspath(spec)), source,
+                        ignore=shutil.ignore_patterns("__pycache__", "build", "dist"))
+        return name, workdir, os.path.join(source, os.path.basename(spec))
+
+
+class Builder(BuildCache):
+    """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one."""
+
+    def __init__(self, root, stock_python=None, apps_dir=APPS):
+        super().__init__()
+        self.root = root
+        self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
+        self.apps_dir = apps_dir  # where build(app) finds <app>.py
+
+    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
+              runtime_hooks=()):
+        """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
+        runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first; returns a Bundle, or raises
+        BuildFailed (also cached)."""
+        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes), tuple(runtime_hooks))
+        return self._cached(key, lambda: self._build(app, hooksconfig, onefile, way, name, cli, list(excludes),
+                                                     list(runtime_hooks)))
+
+    def build_spec(self, spec):
+        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
+        BuildFailed (also cached).
+
+        The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
+        the spec file: ``dist/NAME/NAME`` (onedir) or ``dist/NAME`` (onefile).
+        """
+        return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
+
+    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks=()):
         name = name or "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
+        runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]
         if cli:
             # A plain command line, as a user types it: no spec file, so no hooksconfig.
-            assert hooksconfig is None
+            assert hooksconfig is None and not runtime_hooks
             options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
             if way == HOOKS_DIR_OPTION:
                 options += ["--additional-hooks-dir", HOOKS_DIR]
@@ -111,7 +137,7 @@ class Builder:
         else:
             hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
-                                        excludes=excludes)
+                                        excludes=excludes, runtime_hooks=runtime_hooks)
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
@@ -123,12 +149,8 @@ class Builder:
         return Bundle(name, exe, log, onefile, build_seconds)
 
     def _build_spec(self, spec):
-        name = os.path.splitext(os.path.basename(spec))[0]
-        workdir = os.path.join(self.root, "%s-spec-%d" % (name, len(self._built)))
-        source = os.path.join(workdir, "source")
-        shutil.copytree(os.path.dirname(os.path.abspath(spec)), source,
-                        ignore=shutil.ignore_patterns("__pycache__", "build", "dist"))
-        log, build_seconds = _pyinstaller(sys.executable, workdir, [os.path.join(source, os.path.basename(spec))])
+        name, workdir, spec = self._copy_of_spec(spec)
+        log, build_seconds = _pyinstaller(sys.executable, workdir, [spec])
         onedir_exe = os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
         onefile = not os.path.isfile(onedir_exe)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe

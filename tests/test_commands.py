@@ -216,3 +216,82 @@ def test_interpreter_flag_grammar():
         assert commands.is_interpreter_flag(token), token
     for token in ["-c", "-m", "-x", "--flag", "run", "-", "-W", "-X", "-Ob", "-h"]:
         assert not commands.is_interpreter_flag(token), token
+
+
+# --- Descriptors and odd input (docs/security.md) --------------------------------------------------------------------
+
+def test_each_form_says_which_arguments_are_descriptors_and_of_what_kind():
+    worker = classify("--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8")
+    assert set(worker.descriptors) == {("pipe_handle", 8, commands.PIPE_READ), ("tracker_fd", 6, commands.PIPE_WRITE)}
+    tracker = classify(*FLAGS, "-c", "from multiprocessing.resource_tracker import main;main(5)")
+    assert tracker.descriptors == (("argument 1", 5, commands.PIPE_READ),)
+    forkserver = classify(*FLAGS, "-c", "from multiprocessing.forkserver import main; main(5, 7, [], **%s)"
+                          % FORKSERVER_DICT_314)
+    assert forkserver.descriptors == (("argument 1", 5, commands.LISTENER), ("argument 2", 7, commands.PIPE_READ),
+                                      ("authkey_r", 9, commands.PIPE_READ))
+    loky = classify("-m", "loky.backend.popen_loky_posix", "--process-name", "x", "--pipe", "7")
+    assert loky.descriptors == (("--pipe", 7, commands.PIPE_READ),)
+    # Windows handles are not descriptors: multiprocessing checks them itself.
+    assert classify("--multiprocessing-fork", "parent_pid=1", "pipe_handle=8", platform="win32").descriptors == ()
+
+
+@pytest.mark.parametrize("argv", [
+    ["--multiprocessing-fork", "pipe_handle=0"],
+    ["--multiprocessing-fork", "tracker_fd=2", "pipe_handle=7"],
+    ["--multiprocessing-fork", "pipe_handle=-1"],
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(0)"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(1, 4, [], **{})"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(3, 4, [], **{'authkey_r': 0})"],
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(%d)" % 2 ** 40],
+    ["-m", "loky.backend.popen_loky_posix", "--pipe", "0"],
+])
+def test_a_standard_stream_or_impossible_number_is_never_a_parents_descriptor(argv):
+    command = classify(*argv)
+    assert command.kind == "refused", command
+    assert "is not a descriptor a parent hands over" in command.reason
+
+
+def test_windows_worker_must_name_its_parent():
+    assert classify("--multiprocessing-fork", "pipe_handle=8", platform="win32").kind == "refused"
+    assert classify("--multiprocessing-fork", "parent_pid=4", "pipe_handle=0", platform="win32").kind == "worker"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--multiprocessing-fork", "pipe_handle=" + "7" * 5000],
+    ["-m", "loky.backend.popen_loky_posix", "--pipe", "7" * 5000],
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(\udcff)"],  # a byte that is not UTF-8
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)\0"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(" + "-" * 60000 + "1, 4, [])"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(5, 6, " + "[" * 5000 + ")"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(5, 6, [" + "[" * 150 + "]" * 150 + "])"],
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)" + " " * commands.MAX_HELPER_CODE],
+    FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(" + "9" * 5000 + ")"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(5, 6, ['os; import evil'], **{})"],
+    FLAGS + ["-c", "from multiprocessing.forkserver import main; main(5, 6, [''], **{})"],
+])
+def test_odd_input_is_refused_not_raised(argv):
+    command = classify(*argv)
+    assert command.kind == "refused", command
+    assert len(command.reason) < 400 and "\n" not in command.reason
+
+
+def test_forkserver_main_path_must_be_the_bundles_entry_script():
+    entry = ["/tmp/_MEIabc/app.py"]
+    assert commands.main_path_problem(None, entry) is None
+    assert commands.main_path_problem("/tmp/_MEIabc/app.py", entry) is None
+    assert commands.main_path_problem("/tmp/_MEIabc/./app.py", entry) is None
+    assert "is not this bundle's entry script" in commands.main_path_problem("/tmp/evil.py", entry)
+    assert commands.main_path_problem("/tmp/_MEIabc/app.py", []) is not None
+
+
+def test_brackets_in_strings_do_not_count_as_nesting():
+    path = "/home/me/My App (x86) [[[[[[[[[[[[[[[[[[[[/_MEI1"
+    code = "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], **{'sys_path': [%r]})" % path
+    assert classify(*FLAGS, "-c", code).kwargs == {"sys_path": [path]}
+    assert classify(*FLAGS, "-c", "from multiprocessing.forkserver import main; main(5, 7, " + "[" * 17 + ")").reason \
+        .startswith("helper command nests brackets more than 16 deep")
+
+
+def test_a_keyword_given_twice_is_refused():
+    code = "from multiprocessing.forkserver import main; main(5, 7, [], sys_path=['/a'], **{'sys_path': ['/b']})"
+    assert "a keyword twice" in classify(*FLAGS, "-c", code).reason

@@ -47,4 +47,16 @@ def test_migration_guide_names_every_setting_and_its_pyoxidizer_name():
     guide = read("docs", "migrating.md")
     for setting in schema.SETTINGS:
         assert "`%s`" % setting.key in guide
-        assert "`%s`" % setting.pyoxidizer_name in guide
+        if setting.pyoxidizer_name:  # None: PyOxidizer has no such setting
+            assert "`%s`" % setting.pyoxidizer_name in guide
+
+
+def guarantees(text):
+    start, end = "<!-- security-guarantees:start -->", "<!-- security-guarantees:end -->"
+    return text[text.index(start) + len(start):text.index(end)].strip().splitlines()
+
+
+def test_readme_and_security_doc_state_the_same_guarantees_word_for_word():
+    in_readme = guarantees(read("README.md"))
+    assert len(in_readme) >= 5
+    assert in_readme == guarantees(read("docs", "security.md"))

@@ -10,7 +10,7 @@ from tests import bundles
 
 pytestmark = pytest.mark.bundle
 
-AUTO = "spawn" if sys.platform == "win32" else "fork"
+AUTO = bundles.AUTO_START_METHOD
 
 # example -> runs: (arguments, lines its output must contain)
 EXAMPLES = {

@@ -11,11 +11,6 @@ pytestmark = pytest.mark.bundle
 
 FLAGS = ["-B", "-S", "-I"]  # what multiprocessing passes to a bundle's helpers (PyInstaller's interpreter flags)
 
-# Seconds a refusal may take: far less than waiting for a pickle on stdin would. Starting a bundle takes longer on
-# Windows (and a onefile bundle unpacks itself first).
-REFUSAL_SECONDS = 3.0 if sys.platform == "win32" else 1.0
-
-
 def assert_refused(result):
     assert result.returncode == 2, result
     assert not result.timed_out
@@ -35,9 +30,8 @@ def assert_refused(result):
     ["tracker_fd=5"],
 ], ids=lambda args: " ".join(args) or "no-args")
 def test_malformed_worker_arguments(matrix, run, args):
-    result = run(matrix, "--multiprocessing-fork", *args, timeout=10)
-    assert_refused(result)
-    assert result.seconds < REFUSAL_SECONDS * (2 if matrix.onefile else 1)
+    # A worker that waited for a pickle on stdin would be stopped by the time limit instead (assert_refused).
+    assert_refused(run(matrix, "--multiprocessing-fork", *args, timeout=10))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="file descriptors are POSIX")

@@ -14,7 +14,7 @@ from tests import bundles
 
 pytestmark = pytest.mark.bundle
 
-METHODS = ["spawn"] if sys.platform == "win32" else ["fork", "spawn", "forkserver"]
+METHODS = bundles.START_METHODS
 SCENARIOS = {
     "pool_map": {"squares": [n * n for n in range(10)]},
     "executor": {"squares": [n * n for n in range(10)]},
@@ -31,13 +31,18 @@ _plain_cache = {}
 
 
 def run_plain(bundle_root, *args):
-    """The same app under plain `python`, contained by process counting (the machine's Python may not be readable by
-    an unprivileged user)."""
-    if args not in _plain_cache:
-        script = os.path.join(bundles.APPS, "mp_matrix.py")
-        _plain_cache[args] = contain.run([sys.executable, script] + list(args), timeout=60, max_procs=48,
-                                         cwd=bundles.scratch_dir(bundle_root), unprivileged=False, watch=True)
-    return _plain_cache[args]
+    return run_plain_script(bundle_root, "mp_matrix", *args)
+
+
+def run_plain_script(bundle_root, app, *args):
+    """tests/apps/<app>.py under plain `python`, contained by process counting (the machine's Python may not be
+    readable by an unprivileged user)."""
+    key = (app,) + args
+    if key not in _plain_cache:
+        script = os.path.join(bundles.APPS, app + ".py")
+        _plain_cache[key] = contain.run([sys.executable, script] + list(args), timeout=120, max_procs=48,
+                                        cwd=bundles.scratch_dir(bundle_root), unprivileged=False, watch=True)
+    return _plain_cache[key]
 
 
 def module_level_runs(result):
@@ -72,7 +77,7 @@ def test_executor_with_a_context_per_method_leaves_the_default_alone(matrix, run
     assert result.stdout.count("MAIN-BLOCK") == 1, result
     got = bundles.only_result(result)
     assert got["squares"] == {method: [0, 1, 4, 9, 16] for method in METHODS}
-    assert got["start_method"] == ("spawn" if sys.platform == "win32" else "fork")
+    assert got["start_method"] == bundles.AUTO_START_METHOD
     plain = run_plain(bundle_root, "executor_contexts")
     assert plain.returncode == 0, plain
     assert bundles.only_result(plain)["squares"] == got["squares"]

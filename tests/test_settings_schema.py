@@ -1,5 +1,7 @@
 """Unit tests of the settings schema (runtime side) and of the build-time validation."""
 
+import sys
+
 import pytest
 
 from _oxmp_runtime import settings as schema
@@ -8,26 +10,39 @@ from oxmp_hooks import config
 
 def test_schema_keys_types_and_defaults():
     assert [(s.key, s.type, s.default) for s in schema.SETTINGS] == [
-        ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True)]
+        ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True),
+        ("defer_pyinstaller_hooks", bool, True)]
     assert schema.BY_KEY["start_method"].choices == ("auto", "none", "fork", "forkserver", "spawn")
 
 
-def test_build_hook_and_runtime_share_one_schema():
-    assert [s.key for s in config.schema.SETTINGS] == [s.key for s in schema.SETTINGS]
-    assert config.schema.DEFAULTS == schema.DEFAULTS
-
-
-@pytest.mark.parametrize("value, platform, method", [
-    ("auto", "linux", "fork"), ("auto", "darwin", "fork"), ("auto", "freebsd14", "fork"), ("auto", "win32", "spawn"),
-    ("none", "linux", None), ("none", "win32", None),
-    ("fork", "linux", "fork"), ("forkserver", "linux", "forkserver"), ("spawn", "darwin", "spawn"),
+@pytest.mark.parametrize("value, platform, version, method", [
+    # auto: what `python app.py` uses (CPython's context.py of each version).
+    ("auto", "linux", (3, 8), "fork"), ("auto", "linux", (3, 13), "fork"), ("auto", "linux", (3, 14), "forkserver"),
+    ("auto", "freebsd14", (3, 11), "fork"), ("auto", "freebsd14", (3, 15), "forkserver"),
+    ("auto", "darwin", (3, 8), "spawn"), ("auto", "darwin", (3, 14), "spawn"), ("auto", "win32", (3, 11), "spawn"),
+    ("none", "linux", (3, 11), None), ("none", "win32", (3, 11), None),
+    ("fork", "linux", (3, 14), "fork"), ("forkserver", "linux", (3, 11), "forkserver"),
+    ("spawn", "darwin", (3, 11), "spawn"), ("fork", "darwin", (3, 11), "fork"),
 ])
-def test_resolve_start_method(value, platform, method):
-    assert schema.resolve_start_method(value, platform) == method
+def test_resolve_start_method(value, platform, version, method):
+    assert schema.resolve_start_method(value, platform, version) == method
+
+
+@pytest.mark.parametrize("value, to_set", [("auto", None), ("none", None), ("fork", "fork"), ("spawn", "spawn")])
+def test_auto_and_none_leave_each_librarys_own_default(value, to_set):
+    # The interpreter's default in a bundle is python's; multiprocess and billiard keep theirs (fork on macOS).
+    assert schema.start_method_to_set(value) == to_set
+
+
+def test_auto_is_what_this_python_uses():
+    import multiprocessing
+
+    assert schema.python_start_method(sys.platform, sys.version_info) == multiprocessing.get_start_method()
 
 
 def test_encode_decode_round_trip():
-    settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True}
+    settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
+                "defer_pyinstaller_hooks": False}
     text = schema.encode(settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
     assert schema.decode(text) == (settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
     assert schema.decode("") == (schema.DEFAULTS, {})
@@ -52,14 +67,18 @@ def test_valid_settings():
     assert config.validate({}, "linux") == (schema.DEFAULTS, [])
     settings, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
     assert errors == []
-    assert settings == {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True}
+    assert settings == {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
+                        "defer_pyinstaller_hooks": True}
 
 
 @pytest.mark.parametrize("section, platform, expected", [
     ({"start_methd": "spawn"}, "linux", ["'start_methd'", "did you mean 'start_method'", "auto_dispatch"]),
     ({"multiprocessing_start_method": "spawn"}, "linux", ["PyOxidizer's name", "'start_method'"]),
     ({"multiprocessing_auto_dispatch": False}, "linux", ["PyOxidizer's name", "'auto_dispatch'"]),
-    ({"colour": 1}, "linux", ["'colour'", "valid keys: start_method, auto_dispatch, sys_frozen"]),
+    ({"colour": 1}, "linux",
+     ["'colour'", "valid keys: start_method, auto_dispatch, sys_frozen, defer_pyinstaller_hooks"]),
+    ({"defer_pyinstaller_hooks": "no"}, "linux", ['["defer_pyinstaller_hooks"]', "is str ('no')", "expected bool"]),
+    ({"defer_pyinstaler_hooks": False}, "linux", ["did you mean 'defer_pyinstaller_hooks'"]),
     ({"auto_dispatch": "yes"}, "linux", ['["auto_dispatch"]', "is str ('yes')", "expected bool"]),
     ({"sys_frozen": 1}, "linux", ['["sys_frozen"]', "is int (1)", "expected bool"]),
     ({"start_method": True}, "linux", ['["start_method"]', "is bool (True)", "expected str"]),
@@ -81,7 +100,9 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_build_log_line():
-    line = config.describe(schema.DEFAULTS, "linux")
-    assert line == ("oxmp: multiprocessing settings: start_method=auto (fork on Linux), auto_dispatch=True, "
-                    "sys_frozen=True")
-    assert "start_method=auto (spawn on Windows)" in config.describe(schema.DEFAULTS, "win32")
+    line = config.describe(schema.DEFAULTS, "linux", (3, 11))
+    assert line == ("oxmp: multiprocessing settings: start_method=auto (fork on Linux with Python 3.11, as python "
+                    "uses), auto_dispatch=True, sys_frozen=True, defer_pyinstaller_hooks=True")
+    assert "start_method=auto (spawn on Windows with Python 3.13, " in config.describe(schema.DEFAULTS, "win32", (3, 13))
+    assert "start_method=auto (forkserver on Linux with Python 3.14, " in config.describe(schema.DEFAULTS, "linux",
+                                                                                           (3, 14))

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.bundle
 
 REPLACED_LOG = "Runtime hooks for multiprocessing have already been defined"
 OXMP_FREEZE_SUPPORT = "_oxmp_runtime.boot.freeze_support"
-AUTO = "spawn" if sys.platform == "win32" else "fork"
+AUTO = bundles.AUTO_START_METHOD
 
 
 def assert_oxmp_runtime(bundle, run, start_method):
@@ -39,7 +39,8 @@ def test_installed_plain_command_line(builder, run):
 def test_installed_spec_hooksconfig(builder, run):
     bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
     report = assert_oxmp_runtime(bundle, run, "spawn")
-    assert report["baked"] == {"start_method": "spawn", "auto_dispatch": True, "sys_frozen": True}
+    assert report["baked"] == {"start_method": "spawn", "auto_dispatch": True, "sys_frozen": True,
+                               "defer_pyinstaller_hooks": True}
 
 
 def test_additional_hooks_dir_without_installing(builder, run):
@@ -52,7 +53,8 @@ def test_spec_hookspath_without_installing(builder, run):
     bundle = builder.build("probe", way=bundles.SPEC_HOOKSPATH,
                            hooksconfig={"multiprocessing": {"start_method": "forkserver", "sys_frozen": False}})
     report = assert_oxmp_runtime(bundle, run, "forkserver")
-    assert report["baked"] == {"start_method": "forkserver", "auto_dispatch": True, "sys_frozen": False}
+    assert report["baked"] == {"start_method": "forkserver", "auto_dispatch": True, "sys_frozen": False,
+                               "defer_pyinstaller_hooks": True}
 
 
 def test_stock_pyinstaller_really_differs(builder, run):

@@ -1,10 +1,12 @@
 """What oxmp's runtime hook does in a bundle, before the app's code. Read it top to bottom.
 
-1. Look at sys.argv. A multiprocessing worker or helper goes straight to multiprocessing and exits (auto-dispatch);
-   a malformed one is refused with one line on stderr. The app's code never runs in either.
-2. In the app: keep sys.frozen truthy, and wait for the app to import multiprocessing. Only then read the settings the
-   build hook baked into the bundle, set the default start method, install a strict freeze_support() and the other
-   fixes. An app that never imports multiprocessing pays for nothing but this module and the look at sys.argv.
+1. Look at sys.argv. A multiprocessing worker or helper goes straight to multiprocessing (or to the library that
+   started it: multiprocess, billiard, loky) and exits (auto-dispatch); a malformed one is refused with one line on
+   stderr. The app's code never runs in either.
+2. In the app: keep sys.frozen truthy, and wait for the app to import multiprocessing (or multiprocess, billiard).
+   Only then read the settings the build hook baked into the bundle, set the default start method, install a strict
+   freeze_support() and the other fixes. An app that never imports one pays for nothing but this module and the look
+   at sys.argv.
 3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
    (doctor.py), and exit.
 """
@@ -12,21 +14,25 @@
 import os
 import sys
 
-from _oxmp_runtime import commands
+from _oxmp_runtime import commands, libraries
+from _oxmp_runtime.after_import import when_imported
 
 # Exit status of a process whose worker or helper command line oxmp refused.
 REFUSED_EXIT = 2
 
-# Set by `python -m oxmp_hooks doctor` only, to the path of an empty report file it created (see doctor_requested).
-DOCTOR_ENV = "_OXMP_DOCTOR_REPORT"
-
 
 def run():
     """The whole runtime hook."""
+    import atexit
+
     from _oxmp_runtime import pyinstaller
 
     pyinstaller.ignore_sigpipe_like_python()
-    command = commands.classify(sys.argv)
+    occupy_standard_descriptors()
+    try:
+        command = commands.classify(sys.argv)
+    except Exception as error:  # classify() is total (tested); this is the net under it
+        refuse("could not read the command line (%s)" % type(error).__name__)
     if command.kind != "app":
         settings = read_baked_settings()[0]
         if settings["auto_dispatch"]:
@@ -36,21 +42,39 @@ def run():
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
         # auto_dispatch is off: the app is about to run in a process started as a worker or helper, and is expected
         # to call freeze_support(). Say so if it exits without having done it.
-        import atexit
-
         atexit.register(report_undispatched)
 
     # The app's own start-up reads no settings (PyInstaller has set sys.frozen already): they are read when they are
     # first needed, which is when the app imports multiprocessing.
     if not getattr(sys, "frozen", False) and read_baked_settings()[0]["sys_frozen"]:
         sys.frozen = True
-    when_imported("multiprocessing", lambda module: configure_multiprocessing(read_baked_settings()[0], command))
+    # Registered before any library's own exit handler (multiprocessing.util's joins the app's child processes), so
+    # that it runs after them: atexit runs handlers last-in first-out.
+    atexit.register(stop_helpers)
+    for library in libraries.LIBRARIES:
+        when_imported(library.name, lambda module, library=library: configure_library(library, command))
 
     if command.kind == "app" and doctor_requested():
         # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
         from _oxmp_runtime import doctor
 
-        doctor.run(os.environ[DOCTOR_ENV], *read_baked_settings())  # does not return
+        doctor.run(doctor_folder(), *read_baked_settings())  # does not return
+
+
+def occupy_standard_descriptors():
+    """Open /dev/null on descriptors 0, 1 and 2 where they are closed (POSIX), as set-uid programs do.
+
+    Worker and helper command lines that name a standard stream are refused (commands.py): data on the app's stdin is
+    never a parent's. A process started with one of them closed would otherwise get a pipe or socket there from
+    multiprocessing, and refuse its own workers. sys.stdin and friends stay as Python set them (None).
+    """
+    if os.name != "posix":
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
 
 
 _baked = None
@@ -72,22 +96,51 @@ def read_baked_settings():
     return _baked
 
 
-def doctor_requested():
-    """True if `python -m oxmp_hooks doctor` runs this bundle: its variable names an empty file it created.
+def entry_script_paths():
+    """The entry scripts' code files in this bundle, where the bootloader's ``__main__.__file__`` points."""
+    names = read_baked_settings()[1].get("entry_scripts", "")
+    return [os.path.join(sys._MEIPASS, name) for name in names.split(",") if name]
 
-    A variable alone might be left set by accident; a report file that is already written is never reused. The app's
-    arguments play no part.
+
+# --- Diagnostic mode ------------------------------------------------------------------------------------------------
+
+# Set by `python -m oxmp_hooks doctor` only, to `TOKEN:FOLDER`: FOLDER is a folder it created for this one run, and
+# holds DOCTOR_GATE, a file with TOKEN in it (see doctor_requested).
+DOCTOR_ENV = "_OXMP_DOCTOR"
+DOCTOR_GATE = "gate"
+DOCTOR_TOKEN_LENGTH = 32  # hexadecimal digits
+
+
+def doctor_requested():
+    """True if `python -m oxmp_hooks doctor` runs this process: its variable names a token and a folder, and the
+    folder holds a gate file of this user's with that token in it.
+
+    A variable alone, left set by accident, does nothing; every process of the doctor's run (the app's, and its
+    workers) sees the same answer for as long as the run lasts; links are not followed. The app's arguments play no
+    part.
     """
-    path = os.environ.get(DOCTOR_ENV)
-    if not path:
+    value = os.environ.get(DOCTOR_ENV)
+    if not value:
+        return False
+    token, _, folder = value.partition(":")
+    if len(token) != DOCTOR_TOKEN_LENGTH or not os.path.isabs(folder):
         return False
     try:
-        status = os.stat(path)
+        gate = os.open(os.path.join(folder, DOCTOR_GATE), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except (OSError, ValueError):
         return False
-    import stat
+    try:
+        if os.name == "posix" and os.fstat(gate).st_uid != os.getuid():
+            return False
+        return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
+    except OSError:
+        return False
+    finally:
+        os.close(gate)
 
-    return stat.S_ISREG(status.st_mode) and status.st_size == 0
+
+def doctor_folder():
+    return os.environ[DOCTOR_ENV].partition(":")[2]
 
 
 # --- Workers and helpers --------------------------------------------------------------------------------------------
@@ -97,37 +150,113 @@ _dispatched = False
 
 
 def dispatch(command):
-    """Run a worker or helper command as multiprocessing (or loky) would, then exit with its status."""
+    """Run a worker or helper command as multiprocessing (or loky) would, then exit with its status.
+
+    Everything up to the library's own entry point is checked first, and any problem on the way is a refusal (one
+    line, exit status 2): what the command line names must be what a genuine parent hands over.
+    """
     global _dispatched
 
     if command.kind == "refused":
         refuse(command.reason)
+    try:
+        start = prepare(command)
+    except Exception as error:
+        refuse("%s could not start: %s: %s" % (command.kind, type(error).__name__, commands.show(str(error))))
     _dispatched = True
+    try:
+        start()
+    except Exception:
+        if sys.stderr is not None:
+            raise  # Python prints the traceback and exits with status 1
+        # No stderr (a windowed app's worker): the exception would reach PyInstaller's bootloader, whose error box
+        # waits for a click. pythonw exits with status 1 and says nothing: so does this process.
+        sys.exit(1)
+    sys.exit(0)
+
+
+def prepare(command):
+    """Check a worker or helper command and import what runs it; returns the call that starts it, or refuses."""
+    from _oxmp_runtime import descriptors
+
+    for name, fd, kind in command.descriptors:  # POSIX
+        problem = descriptors.problem(name, fd, kind)
+        if problem:
+            refuse(problem)
+    kwargs = helper_kwargs(command)
+    if sys.platform == "win32" and "parent_pid" in kwargs:  # spawn's worker, and loky's
+        problem = descriptors.windows_pipe_problem(kwargs["parent_pid"], kwargs["pipe_handle"])
+        if problem:
+            refuse(problem)
     from _oxmp_runtime import pyinstaller
 
     # Spawn workers, the forkserver and its children run the entry script's code file with runpy.run_path().
-    entry_scripts = read_baked_settings()[1].get("entry_scripts", "")
-    pyinstaller.let_run_path_read_files(os.path.join(sys._MEIPASS, name) for name in entry_scripts.split(",") if name)
+    pyinstaller.let_run_path_read_files(entry_script_paths())
+    if command.kind in ("worker", "helper"):
+        import importlib
+
+        library = libraries.of_module(command.module if isinstance(command.module, str) else command.module[0])
+        spawn = importlib.import_module(library.module("spawn"))
+        # Spawn workers and the forkserver's children see the entry script's __main__ as PyInstaller gives it.
+        pyinstaller.give_main_the_entry_loader(spawn, entry_script_paths())
     if command.kind == "worker":
-        problem = check_worker_handles(command.kwargs)
-        if problem:
-            refuse(problem)
-        from multiprocessing import spawn
+        configure_spawn(spawn, library)  # for the processes this worker may start itself
+        return lambda: start_worker(spawn, command.kwargs)
+    if command.kind == "module":
+        import importlib.util
 
-        configure_spawn(spawn)  # for the processes this worker may start itself
         try:
-            spawn.spawn_main(**command.kwargs)  # exits with the worker's status
-        except OSError as error:
-            refuse("multiprocessing worker could not start: %s" % error)
-    elif command.kind == "module":
-        import runpy
+            found = importlib.util.find_spec(command.module)
+        except ImportError:  # its package is missing
+            found = None
+        if found is None:
+            refuse("%s is not in this bundle" % command.module)
 
-        sys.argv[:] = sys.argv[:1] + list(command.args)  # as `python -m module args` leaves it
-        runpy.run_module(command.module, run_name="__main__", alter_sys=True)
-    else:
-        function = getattr(import_first(command.module), command.function)
-        function(*command.args, **helper_kwargs(command))
-    sys.exit(0)
+        def run_module():
+            import runpy
+
+            sys.argv[:] = sys.argv[:1] + list(command.args)  # as `python -m module args` leaves it
+            runpy.run_module(command.module, run_name="__main__", alter_sys=True)
+
+        return run_module
+    module = import_first(command.module)
+    function = getattr(module, command.function)
+    problem = (unexpected_keywords(function, kwargs)
+               or commands.main_path_problem(kwargs.get("main_path"), entry_script_paths()))
+    if problem:
+        refuse("%s.%s: %s" % (module.__name__, command.function, problem))
+    if command.module == commands.LOKY_WINDOWS_MAINS:
+        return lambda: start_loky_worker(function, kwargs)
+    return lambda: function(*command.args, **kwargs)
+
+
+def start_loky_worker(main, kwargs):
+    try:
+        main(**kwargs)  # exits with the worker's status
+    except OSError as error:
+        # As for spawn's workers: a handle that the named parent cannot hand over (loky reads it as spawn_main does).
+        refuse("loky worker could not start: %s" % error)
+
+
+def start_worker(spawn, kwargs):
+    try:
+        spawn.spawn_main(**kwargs)  # exits with the worker's status
+    except OSError as error:
+        # Windows: a handle that is not the parent's, or a parent that is gone (multiprocessing's own check).
+        refuse("multiprocessing worker could not start: %s" % error)
+
+
+def unexpected_keywords(function, kwargs):
+    """Why ``function`` (of this Python) cannot take ``kwargs``, or None: the table accepts every version's keywords."""
+    code = getattr(function, "__code__", None)
+    if code is None or code.co_flags & 0x08:  # CO_VARKEYWORDS: takes **kwargs
+        return None
+    positional_only = getattr(code, "co_posonlyargcount", 0)
+    accepted = code.co_varnames[positional_only:code.co_argcount + code.co_kwonlyargcount]
+    unexpected = sorted(set(kwargs) - set(accepted))
+    if unexpected:
+        return "this Python's %s() takes no keyword %s" % (function.__name__, ", ".join(unexpected))
+    return None
 
 
 def helper_kwargs(command):
@@ -146,88 +275,106 @@ def import_first(names):
     import importlib
 
     if isinstance(names, str):
-        return importlib.import_module(names)
-    for name in names[:-1]:
+        names = (names,)
+    for name in names:
         try:
             return importlib.import_module(name)
         except ImportError:
             continue
-    return importlib.import_module(names[-1])
-
-
-def check_worker_handles(kwargs):
-    """A worker's pipe must be an open pipe: anything else would fail with a traceback, or wait forever on stdin."""
-    if sys.platform == "win32":
-        return None  # handles, not file descriptors: spawn_main() reports a bad one with an OSError
-    import stat
-
-    for key in ("pipe_handle", "tracker_fd"):
-        fd = kwargs.get(key)
-        if fd is None:
-            continue
-        try:
-            mode = os.fstat(fd).st_mode
-        except (OSError, OverflowError, ValueError):
-            return "multiprocessing worker %s=%d is not an open file descriptor" % (key, fd)
-        if key == "pipe_handle" and not stat.S_ISFIFO(mode):
-            return "multiprocessing worker pipe_handle=%d is not a pipe" % fd
-    return None
+    refuse("none of %s is in this bundle" % ", ".join(names))
 
 
 def report_undispatched():
     if not _dispatched:
-        sys.stderr.write(
-            "oxmp: this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the "
-            "app exited without calling multiprocessing.freeze_support(): call it first thing in the main block, or "
-            "turn auto_dispatch on\n")
+        say("this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the app "
+            "exited without calling multiprocessing.freeze_support(): call it first thing in the main block, or turn "
+            "auto_dispatch on")
 
 
 def refuse(reason):
-    sys.stderr.write("oxmp: refusing to start: %s\n" % reason)
-    sys.stderr.flush()
+    """Stop this process before anything of the command line runs: one line on stderr, exit status 2."""
+    say("refusing to start: %s" % reason)
     os._exit(REFUSED_EXIT)
+
+
+def say(message):
+    """Every line oxmp prints goes through here. A windowed app (Windows, console=False) has no stderr, and a process
+    started with descriptor 2 closed neither: then nothing is said, and nothing fails for it."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write("oxmp: %s\n" % message)
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 # --- The app: configure multiprocessing when it is imported ---------------------------------------------------------
 
-def configure_multiprocessing(settings, command):
-    """Apply oxmp's settings to a freshly imported multiprocessing, in the app's process."""
-    import atexit
+def configure_library(library, command):
+    """Apply oxmp's settings to a freshly imported multiprocessing library, in the app's process."""
+    from _oxmp_runtime import cpython
 
-    import multiprocessing
-
-    from _oxmp_runtime import cpython, settings as schema
-
-    # multiprocessing.util registers the handler that joins the app's child processes when it is first imported,
-    # which is after this; atexit runs handlers last-in first-out, so the helpers are stopped after the children.
-    # A onefile bundle deletes its files as soon as this process exits: a helper still running then fails.
-    atexit.register(cpython.stop_helpers)
-    multiprocessing.freeze_support = freeze_support
-
-    value, warning = schema.start_method_override(os.environ.get(schema.START_METHOD_ENV), sys.platform)
-    if warning:
-        sys.stderr.write(warning + "\n")
-    method = schema.resolve_start_method(value or settings["start_method"], sys.platform)
+    sys.modules[library.name].freeze_support = freeze_support
+    method = start_method_to_set()
     if method is not None:
-        cpython.set_default_start_method(method)
-    when_imported("multiprocessing.spawn", lambda spawn: configure_spawn(spawn, guard=command.kind != "app"))
+        cpython.set_default_start_method(method, library.name)
+    when_imported(library.module("spawn"), lambda spawn: configure_spawn(spawn, library, guard=command.kind != "app"))
 
 
-def configure_spawn(spawn, guard=False):
-    """What a process that starts processes needs, once multiprocessing.spawn is imported (every way of starting a
-    process imports it first): the app's process, and a worker that starts processes of its own."""
-    from multiprocessing import util
+_start_method = []  # [the start method to set, or None]: read once per process, with one warning at most
+
+
+def start_method_to_set():
+    """The default start method the settings and ``OXMP_START_METHOD`` ask for, or None to leave the libraries'."""
+    if not _start_method:
+        from _oxmp_runtime import settings as schema
+
+        value, warning = schema.start_method_override(os.environ.get(schema.START_METHOD_ENV), sys.platform)
+        if warning:
+            say(warning)
+        _start_method.append(schema.start_method_to_set(value or read_baked_settings()[0]["start_method"]))
+    return _start_method[0]
+
+
+def configure_spawn(spawn, library, guard=False):
+    """What a process that starts processes needs, once the library's spawn module is imported (every way of starting
+    a process imports it first): the app's process, and a worker that starts processes of its own."""
+    import importlib
 
     from _oxmp_runtime import cpython, pyinstaller
 
     spawn.freeze_support = freeze_support
     cpython.send_main_path_on_windows(spawn)
-    pyinstaller.share_onefile_folder(util)
+    if library.marks_workers:
+        spawn.get_command_line = mark_workers(spawn.get_command_line, library.name)
+    launcher_module, launcher = importlib.import_module(library.launcher[0]), library.launcher[1]
+    pyinstaller.share_onefile_folder(library, launcher_module)
     if guard:
         # auto_dispatch is off and the app runs in a process started as a worker or helper: until it calls
         # freeze_support(), starting a process from here would start the app again, without end.
         spawn.get_command_line = refuse_relaunch_unless_dispatched(spawn.get_command_line)
-        util.spawnv_passfds = refuse_relaunch_unless_dispatched(util.spawnv_passfds)
+        setattr(launcher_module, launcher, refuse_relaunch_unless_dispatched(getattr(launcher_module, launcher)))
+
+
+def mark_workers(get_command_line, name):
+    """A library whose frozen workers' command line is multiprocessing's (multiprocess) names itself on it, so that
+    the worker's classify() sends it to that library's spawn_main()."""
+    def get_command_line_marked(**kwds):
+        line = get_command_line(**kwds)
+        if len(line) >= 2 and line[1] == commands.WORKER_FLAG:  # the frozen form; the other names its module
+            line = list(line) + ["%s=%s" % (commands.LIBRARY_KEY, name)]
+        return line
+
+    return get_command_line_marked
+
+
+def stop_helpers():
+    if any(library.name in sys.modules for library in libraries.LIBRARIES):
+        from _oxmp_runtime import cpython
+
+        cpython.stop_helpers()
 
 
 def freeze_support():
@@ -250,51 +397,3 @@ def refuse_relaunch_unless_dispatched(start):
         return start(*args, **kwargs)
 
     return start_unless_relaunch
-
-
-def when_imported(name, callback):
-    """Call ``callback(module)`` right after the first import of module ``name`` finishes (now, if it has)."""
-    if name in sys.modules:
-        callback(sys.modules[name])
-    else:
-        sys.meta_path.insert(0, _AfterImport(name, callback))
-
-
-class _AfterImport:
-    """A meta path finder that finds nothing itself: it wraps the real loader of one module to run a callback."""
-
-    def __init__(self, name, callback):
-        self.name = name
-        self.callback = callback
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        import importlib.util
-
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _CallbackLoader(spec.loader, self.callback)
-        return spec
-
-    def invalidate_caches(self):
-        pass
-
-
-class _CallbackLoader:
-    def __init__(self, loader, callback):
-        self.loader = loader
-        self.callback = callback
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        # Leave no trace of the wrapper on the module.
-        module.__loader__ = module.__spec__.loader = self.loader
-        self.loader.exec_module(module)
-        self.callback(module)
-
-    def __getattr__(self, name):
-        return getattr(self.loader, name)

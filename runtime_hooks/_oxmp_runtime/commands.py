@@ -2,39 +2,78 @@
 
 multiprocessing starts ``sys.executable`` in two shapes, and a frozen app has to recognise both before its own code:
 
-* a worker: ``exe --multiprocessing-fork pipe_handle=7 tracker_fd=5`` (``parent_pid=`` instead of ``tracker_fd=`` on
+* a worker: ``exe --multiprocessing-fork tracker_fd=5 pipe_handle=7`` (``parent_pid=`` instead of ``tracker_fd=`` on
   Windows), or, when ``sys.frozen`` is false, ``exe <flags> -c "from multiprocessing.spawn import spawn_main;
   spawn_main(...)" --multiprocessing-fork``;
 * a helper: ``exe <flags> -c "<one import and one call>"``: the resource tracker and the forkserver (whose newest
   form also imports sys and passes ``sys_argv=sys.argv[1:]``, the parent's argv following the code);
 
 and loky (joblib's default backend) adds ``exe -m <loky>.backend.popen_loky_posix --process-name NAME --pipe FD`` for
-its workers, ``exe --multiprocessing-fork HANDLE`` for frozen Windows workers, and its own resource tracker.
+its workers, ``exe --multiprocessing-fork HANDLE`` for frozen Windows workers, and its own resource tracker. The forks
+of multiprocessing do the same under their own names: billiard (Celery) with ``--billiard-fork``, its semaphore
+tracker and forkserver; multiprocess (pathos, datasets) with multiprocessing's very flag, so an oxmp parent marks its
+workers ``library=multiprocess``, and its resource tracker and forkserver.
 
-Every form is listed once, in ``HELPERS``, ``WORKER_KEYS`` and ``MODULE_WORKERS``, and matched exactly. Arguments are parsed as data
-(integers, literal lists and dicts), never executed as code: anything that starts like a helper command but is not one
-of these forms is refused. ``classify()`` is a pure function of argv; the runtime acts on its answer.
+Every form is listed once, in ``HELPERS``, ``WORKER_KEYS`` and ``MODULE_WORKERS``, and matched exactly. Arguments are
+parsed as data (integers, literal lists and dicts), never executed as code: anything that starts like a helper command
+but is not one of these forms is refused. Each form also says which of its arguments are file descriptors and of what
+kind (``Command.descriptors``), so that the runtime can check them before anything reads from them.
+
+``classify()`` is a pure function of argv and total: whatever argv holds, it returns a ``Command`` and never raises.
+The runtime acts on its answer.
 """
 
 WORKER_FLAG = "--multiprocessing-fork"
 
-# spawn_main()'s keyword arguments (every version 3.8-3.14): `pipe_handle` always, `tracker_fd` on POSIX,
-# `parent_pid` on Windows. Each value is an integer; `parent_pid` and `tracker_fd` may be None.
-WORKER_KEYS = {"pipe_handle": False, "parent_pid": True, "tracker_fd": True}  # key -> may be None
+# The flags that mark a worker, and the library whose spawn_main() runs it. multiprocess's workers use
+# multiprocessing's flag (it is a copy of multiprocessing): an oxmp parent adds LIBRARY_KEY=multiprocess to their
+# command lines (boot.mark_workers), and nothing else may be named there.
+WORKER_FLAGS = {WORKER_FLAG: "multiprocessing", "--billiard-fork": "billiard"}
+LIBRARY_KEY = "library"
+MARKED_LIBRARIES = ("multiprocess",)
 
 # Literal types an argument may have.
 INT = "int"
 BOOL_OR_INT = "bool or int"
 STR = "str"
 STR_LIST = "list of str"
+MODULE_LIST = "list of module names"
 OPT_STR = "str or None"
 OPT_STR_LIST = "list of str or None"
 OPT_INT = "int or None"
 
-# Keyword arguments of multiprocessing.forkserver.main() across versions: main_path (passed from 3.13.8/3.14.0),
+# File descriptors, by what the parent hands over (POSIX; on Windows a worker's pipe_handle is a handle, checked by
+# multiprocessing itself). Each is an int; none may be 0, 1 or 2: a genuine parent never passes a standard stream.
+PIPE_READ = "read end of a pipe"
+PIPE_WRITE = "write end of a pipe"
+LISTENER = "listening Unix socket"
+OPT_PIPE_READ = PIPE_READ + " or None"
+OPT_PIPE_WRITE = PIPE_WRITE + " or None"
+DESCRIPTOR_KINDS = (PIPE_READ, PIPE_WRITE, LISTENER)
+
+# Integers on a command line are descriptors, handles and process ids: 18 digits are more than any of them needs, and
+# int() of a longer text may raise (Python 3.11+ limits the digits it converts).
+MAX_INT_DIGITS = 18
+
+# A `-c` text longer than this, or with brackets nested deeper than this (outside its strings), is refused before it
+# is parsed: the longest real one (a forkserver with the parent's sys.path) is a few KiB, the deepest nests 3 levels.
+# Deeper nesting makes the parser raise MemoryError or RecursionError, and Python 3.8's print a line of its own.
+MAX_HELPER_CODE = 64 * 1024
+MAX_HELPER_NESTING = 16
+
+# spawn_main()'s keyword arguments (every version 3.8-3.15): `pipe_handle` always, `tracker_fd` on POSIX,
+# `parent_pid` on Windows. Each value is an integer; `parent_pid` and `tracker_fd` may be None.
+WORKER_KEYS = {"pipe_handle": False, "parent_pid": True, "tracker_fd": True}  # key -> may be None
+# What the worker's descriptors are on POSIX: it reads its preparation data and task from pipe_handle, and holds
+# tracker_fd, its parent's end of the resource tracker's pipe, to register resources.
+WORKER_DESCRIPTORS = {"pipe_handle": PIPE_READ, "tracker_fd": PIPE_WRITE}
+
+# Keyword arguments of multiprocessing.forkserver.main() across versions: main_path (passed from 3.13.8/3.14.1),
 # sys_argv (3.13.12/3.14.3 in the dict, 3.13.13/3.14.4 as `sys_argv=sys.argv[1:]`), authkey_r (3.14), on_error (3.15).
+# The runtime also checks them against what this Python's main() accepts, and main_path against the bundle's own
+# entry-script code (forkserver.main() runs that file before it looks at its descriptors).
 FORKSERVER_KEYWORDS = {"main_path": OPT_STR, "sys_path": OPT_STR_LIST, "sys_argv": OPT_STR_LIST,
-                       "authkey_r": OPT_INT, "on_error": STR}
+                       "authkey_r": OPT_PIPE_READ, "on_error": STR}
 
 # The helper commands built for sys.executable, as (module, function) -> (positional argument types, keyword
 # argument types). Checked against CPython 3.8-3.15 and loky 3.x:
@@ -43,18 +82,30 @@ FORKSERVER_KEYWORDS = {"main_path": OPT_STR, "sys_path": OPT_STR_LIST, "sys_argv
 #            3.13.13+, 3.14.4+: 'import sys; from multiprocessing.forkserver import main; '
 #                               'main(%d, %d, %r, sys_argv=sys.argv[1:], **%r)', then the parent's argv
 #   loky's resource tracker: 'from <loky>.backend.resource_tracker import main; main(%d, %s)'
+#   multiprocess 0.70.12-0.70.19 (copies of CPython 3.8-3.15's): the same two, under `multiprocess.`
+#   billiard 4.x:     'from billiard.semaphore_tracker import main;main(%d)'
+#                     'from billiard.forkserver import main; main(%d, %d, %r, **%r)'
+# Descriptors: the trackers read their pipe; the forkserver accepts on its listener and reads alive_r (and authkey_r).
 HELPERS = {
-    ("multiprocessing.resource_tracker", "main"): ((INT,), {}),
-    ("multiprocessing.forkserver", "main"): ((INT, INT, STR_LIST), FORKSERVER_KEYWORDS),
-    ("joblib.externals.loky.backend.resource_tracker", "main"): ((INT, BOOL_OR_INT), {}),
-    ("loky.backend.resource_tracker", "main"): ((INT, BOOL_OR_INT), {}),
+    ("multiprocessing.resource_tracker", "main"): ((PIPE_READ,), {}),
+    ("multiprocessing.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS),
+    ("multiprocess.resource_tracker", "main"): ((PIPE_READ,), {}),
+    ("multiprocess.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS),
+    ("billiard.semaphore_tracker", "main"): ((PIPE_READ,), {}),
+    ("billiard.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}),
+    ("joblib.externals.loky.backend.resource_tracker", "main"): ((PIPE_READ, BOOL_OR_INT), {}),
+    ("loky.backend.resource_tracker", "main"): ((PIPE_READ, BOOL_OR_INT), {}),
 }
 
-# The worker form used when sys.frozen is false: spawn_main(**kwds) passed as code.
-SPAWN_MAIN = ("multiprocessing.spawn", "spawn_main")
+# The worker form used when sys.frozen is false: spawn_main(**kwds) passed as code, then the library's worker flag.
+SPAWN_MAINS = {
+    ("multiprocessing.spawn", "spawn_main"): WORKER_FLAG,
+    ("multiprocess.spawn", "spawn_main"): WORKER_FLAG,
+    ("billiard.spawn", "spawn_main"): "--billiard-fork",
+}
 
 # Workers started as `exe -m MODULE OPTIONS`: module -> {option: type}. loky's POSIX workers (loky >= 2.6).
-LOKY_POSIX_OPTIONS = {"--process-name": STR, "--pipe": INT}
+LOKY_POSIX_OPTIONS = {"--process-name": STR, "--pipe": PIPE_READ}
 MODULE_WORKERS = {
     "joblib.externals.loky.backend.popen_loky_posix": LOKY_POSIX_OPTIONS,
     "loky.backend.popen_loky_posix": LOKY_POSIX_OPTIONS,
@@ -67,8 +118,8 @@ LOKY_WINDOWS_MAINS = ("joblib.externals.loky.backend.popen_loky_win32", "loky.ba
 
 # A `-c` text (after interpreter flags) that starts like one of these is a helper command, and must match a form above
 # exactly. Anything else after `-c` is the app's own business (`app -c settings.toml`).
-HELPER_PREFIXES = ("from multiprocessing.", "import sys; from multiprocessing.", "from joblib.externals.loky.",
-                   "from loky.")
+HELPER_PREFIXES = ("from multiprocessing.", "import sys; from multiprocessing.", "from multiprocess.",
+                   "import sys; from multiprocess.", "from billiard.", "from joblib.externals.loky.", "from loky.")
 
 
 class Command:
@@ -76,22 +127,26 @@ class Command:
 
     kind is one of:
       "app"     - the app itself; nothing for oxmp to do.
-      "worker"  - multiprocessing's spawn worker: call multiprocessing.spawn.spawn_main(**kwargs).
+      "worker"  - a spawn worker: call `module`.spawn_main(**kwargs) (multiprocessing.spawn, or a fork's).
       "helper"  - import `module`, call `function(*args, **kwargs)` (any of `module` when it is a tuple: the first
                   that imports).
       "module"  - run `module` as __main__ with `args` as its command-line arguments (as `python -m`).
       "refused" - looks like a worker or helper but is malformed; `reason` says why.
+
+    descriptors: ``(name, fd, kind)`` for each file descriptor the command line names, ``kind`` one of
+    ``DESCRIPTOR_KINDS``; the runtime checks them before the worker or helper starts.
     """
 
-    __slots__ = ("kind", "module", "function", "args", "kwargs", "reason")
+    __slots__ = ("kind", "module", "function", "args", "kwargs", "reason", "descriptors")
 
-    def __init__(self, kind, module=None, function=None, args=(), kwargs=None, reason=None):
+    def __init__(self, kind, module=None, function=None, args=(), kwargs=None, reason=None, descriptors=()):
         self.kind = kind
         self.module = module
         self.function = function
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
         self.reason = reason
+        self.descriptors = tuple(descriptors)
 
     def __repr__(self):
         if self.kind == "refused":
@@ -107,13 +162,17 @@ def refused(reason):
 
 
 def classify(argv, platform=None):
-    """Classify a process's ``sys.argv``. Cheap for the app's own command lines: no imports unless ``-c`` is there."""
-    if len(argv) >= 2 and argv[1] == WORKER_FLAG:
-        if len(argv) == 3 and (platform or _platform()) == "win32" and _parse_int(argv[2]) is not None:
+    """Classify a process's ``sys.argv``. Cheap for the app's own command lines: no imports unless ``-c`` is there.
+
+    Total: returns a Command for any list of strings, and never raises.
+    """
+    posix = (platform or _platform()) != "win32"
+    if len(argv) >= 2 and argv[1] in WORKER_FLAGS:
+        if argv[1] == WORKER_FLAG and len(argv) == 3 and not posix and _parse_int(argv[2]) is not None:
             return Command("helper", LOKY_WINDOWS_MAINS, "main", kwargs={"pipe_handle": _parse_int(argv[2])})
-        return parse_worker_args(argv[2:])
+        return parse_worker_args(argv[2:], posix, WORKER_FLAGS[argv[1]])
     if len(argv) >= 3 and argv[1] == "-m" and argv[2] in MODULE_WORKERS:
-        return parse_module_worker(argv[2], argv[3:])
+        return parse_module_worker(argv[2], argv[3:], posix)
     if "-c" not in argv[1:]:
         return APP
     index = argv.index("-c", 1)
@@ -124,16 +183,19 @@ def classify(argv, platform=None):
     code, rest = argv[index + 1], argv[index + 2:]
     if not code.startswith(HELPER_PREFIXES):
         return APP
-    return parse_helper_code(code, rest)
+    return parse_helper_code(code, rest, posix)
 
 
-def parse_worker_args(args):
-    """Parse the ``key=value`` arguments that follow ``--multiprocessing-fork``."""
+def parse_worker_args(args, posix=True, library="multiprocessing"):
+    """Parse the ``key=value`` arguments that follow a worker flag of ``library``."""
     kwargs = {}
     for arg in args:
         key, sep, value = arg.partition("=")
+        if key == LIBRARY_KEY and library == "multiprocessing" and value in MARKED_LIBRARIES:
+            library = value  # at most once: the next one is refused below
+            continue
         if not sep or key not in WORKER_KEYS:
-            return refused("unexpected worker argument %r (expected %s)" % (arg, _key_list()))
+            return refused("unexpected worker argument %s (expected %s)" % (show(arg), _key_list()))
         if key in kwargs:
             return refused("worker argument %r given twice" % key)
         if value == "None" and WORKER_KEYS[key]:
@@ -141,51 +203,69 @@ def parse_worker_args(args):
             continue
         number = _parse_int(value)
         if number is None:
-            return refused("worker argument %r is not an integer" % arg)
+            return refused("worker argument %s is not an integer" % show(arg))
         kwargs[key] = number
     if kwargs.get("pipe_handle") is None:
         return refused("worker command has no pipe_handle=")
-    return Command("worker", *SPAWN_MAIN, kwargs=kwargs)
+    if not posix and kwargs.get("parent_pid") is None:
+        # CPython always names the parent on Windows; without one, spawn_main() would take pipe_handle as a handle of
+        # this process, such as its own standard input.
+        return refused("worker command has no parent_pid=")
+    descriptors = []
+    if posix:
+        descriptors = [(key, kwargs[key], kind) for key, kind in WORKER_DESCRIPTORS.items()
+                       if kwargs.get(key) is not None]
+    return _with_descriptors(Command("worker", library + ".spawn", "spawn_main", kwargs=kwargs), descriptors)
 
 
-def parse_module_worker(module, args):
+def parse_module_worker(module, args, posix=True):
     """Parse ``exe -m MODULE --option value ...`` against ``MODULE_WORKERS``."""
     options, values = MODULE_WORKERS[module], {}
     if len(args) % 2:
-        return refused("%s: options and values do not pair up: %r" % (module, list(args)))
+        return refused("%s: options and values do not pair up: %s" % (module, show(list(args))))
+    descriptors = []
     for option, value in zip(args[::2], args[1::2]):
         if option not in options:
-            return refused("%s: unexpected option %r" % (module, option))
+            return refused("%s: unexpected option %s" % (module, show(option)))
         if option in values:
             return refused("%s: option %s given twice" % (module, option))
-        if options[option] == INT and _parse_int(value) is None:
-            return refused("%s: %s %r is not an integer" % (module, option, value))
+        if options[option] in DESCRIPTOR_KINDS:
+            number = _parse_int(value)
+            if number is None:
+                return refused("%s: %s %s is not an integer" % (module, option, show(value)))
+            descriptors.append((option, number, options[option]))
         values[option] = value
     missing = [option for option in REQUIRED_MODULE_OPTIONS if option not in values]
     if missing:
         return refused("%s: missing %s" % (module, ", ".join(missing)))
-    return Command("module", module, args=args)
+    return _with_descriptors(Command("module", module, args=args), descriptors if posix else ())
 
 
-def parse_helper_code(code, rest=()):
+def parse_helper_code(code, rest=(), posix=True):
     """Match a ``-c`` text against ``HELPERS`` (and spawn_main's non-frozen worker form), as data."""
+    if len(code) > MAX_HELPER_CODE:
+        return refused("helper command is longer than %d characters" % MAX_HELPER_CODE)
+    if _nesting(code) > MAX_HELPER_NESTING:
+        return refused("helper command nests brackets more than %d deep: %s" % (MAX_HELPER_NESTING, show(code)))
     import ast  # only ever imported in a helper process
 
     try:
         body = ast.parse(code, mode="exec").body
-    except SyntaxError:
-        return refused("helper command is not valid Python: %r" % code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        # ValueError: a NUL character; UnicodeEncodeError (a ValueError): a byte that is not UTF-8 in argv, which
+        # Python passes on as a lone surrogate; RecursionError, MemoryError: nesting too deep to parse.
+        return refused("helper command is not valid Python: %s" % show(code))
     imports_sys = bool(body) and _is_import_sys(body[0])
     if imports_sys:
         body = body[1:]
     if len(body) != 2 or not isinstance(body[0], ast.ImportFrom) or not isinstance(body[1], ast.Expr):
-        return refused("helper command is not one import and one call: %r" % code)
+        return refused("helper command is not one import and one call: %s" % show(code))
     imported, call = body[0], body[1].value
     if imported.level != 0 or len(imported.names) != 1 or imported.names[0].asname is not None:
-        return refused("helper command imports in an unexpected way: %r" % code)
+        return refused("helper command imports in an unexpected way: %s" % show(code))
     module, function = imported.module, imported.names[0].name
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == function):
-        return refused("helper command does not call what it imports: %r" % code)
+        return refused("helper command does not call what it imports: %s" % show(code))
 
     takes_argv = False
     try:
@@ -199,28 +279,46 @@ def parse_helper_code(code, rest=()):
                 continue
             value = ast.literal_eval(keyword.value)
             if keyword.arg is not None:
-                kwargs[keyword.arg] = value
-            elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
-                kwargs.update(value)
-            else:
-                return refused("helper command passes ** something other than a dict: %r" % code)
-    except (ValueError, TypeError, MemoryError, RecursionError):  # what literal_eval raises for non-literals
-        return refused("helper command arguments are not literals: %r" % code)
+                value = {keyword.arg: value}
+            elif not (isinstance(value, dict) and all(isinstance(key, str) for key in value)):
+                return refused("helper command passes ** something other than a dict: %s" % show(code))
+            if set(value) & set(kwargs):
+                return refused("helper command passes a keyword twice: %s" % show(code))
+            kwargs.update(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # what literal_eval raises
+        return refused("helper command arguments are not literals: %s" % show(code))
 
-    if (module, function) == SPAWN_MAIN:
+    if (module, function) in SPAWN_MAINS:
         # Worker started as `python -c "... spawn_main(k=v, ...)" --multiprocessing-fork` (sys.frozen false).
-        if args or imports_sys or list(rest) != [WORKER_FLAG]:
-            return refused("spawn_main command in an unexpected form: %r" % code)
-        return parse_worker_args("%s=%r" % item for item in kwargs.items())
+        if args or imports_sys or list(rest) != [SPAWN_MAINS[module, function]]:
+            return refused("spawn_main command in an unexpected form: %s" % show(code))
+        if not all(value is None or type(value) is int for value in kwargs.values()):
+            return refused("spawn_main arguments are not integers: %s" % show(code))
+        return parse_worker_args(("%s=%r" % item for item in kwargs.items()), posix, module.partition(".")[0])
     if rest and not takes_argv:
-        return refused("unexpected arguments after a helper command: %r" % (list(rest),))
+        return refused("unexpected arguments after a helper command: %s" % show(list(rest)))
     signature = HELPERS.get((module, function))
     if signature is None:
         return refused("unknown helper %s.%s" % (module, function))
     problem = _check_arguments(signature, args, kwargs)
     if problem:
         return refused("%s.%s: %s" % (module, function, problem))
-    return Command("helper", module, function, args, kwargs)
+    positional, keywords = signature
+    descriptors = [("argument %d" % (index + 1), value, _descriptor_kind(wanted))
+                   for index, (value, wanted) in enumerate(zip(args, positional)) if _descriptor_kind(wanted)]
+    descriptors += [(key, value, _descriptor_kind(keywords[key])) for key, value in kwargs.items()
+                    if _descriptor_kind(keywords[key]) and value is not None]
+    return _with_descriptors(Command("helper", module, function, args, kwargs), descriptors if posix else ())
+
+
+def main_path_problem(main_path, entry_paths):
+    """Why a forkserver's ``main_path`` is refused, or None: it must be absent or one of the bundle's own entry-script
+    code files (``entry_paths``), which is all a genuine parent from the same bundle ever sends."""
+    import os.path
+
+    if main_path is None or os.path.normpath(main_path) in [os.path.normpath(path) for path in entry_paths]:
+        return None
+    return "forkserver main_path %s is not this bundle's entry script" % show(main_path)
 
 
 def is_interpreter_flag(token):
@@ -230,6 +328,39 @@ def is_interpreter_flag(token):
     if len(token) >= 2 and token[0] == "-" and token[1] in "WX" and len(token) > 2:
         return True
     return len(token) >= 2 and token[0] == "-" and len(set(token[1:])) == 1 and token[1] in "dvbO"
+
+
+def _with_descriptors(command, descriptors):
+    # A genuine parent never hands over a standard stream: with one, data from whoever runs the app (a pickle on
+    # stdin, a tracker's REGISTER lines) would be taken for the parent's.
+    for name, fd, kind in descriptors:
+        if not 3 <= fd < 2 ** 31:
+            return refused("%s=%d is not a descriptor a parent hands over (%s)" % (name, fd, kind))
+    command.descriptors = tuple(descriptors)
+    return command
+
+
+def _nesting(code):
+    """How deep ``code`` nests brackets outside its string literals (a rough scan: enough for a bound)."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for char in code:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
 
 
 def _flag_tokens(tokens):
@@ -264,20 +395,25 @@ def _check_arguments(signature, args, kwargs):
         return "expected %d positional arguments, got %d" % (len(positional), len(args))
     for index, (value, wanted) in enumerate(zip(args, positional)):
         if not _has_type(value, wanted):
-            return "argument %d is %r, expected %s" % (index + 1, value, wanted)
+            return "argument %d is %s, expected %s" % (index + 1, show(value), wanted)
     for key, value in kwargs.items():
         if key not in keywords:
-            return "unexpected keyword argument %r" % key
+            return "unexpected keyword argument %s" % show(key)
         if not _has_type(value, keywords[key]):
-            return "keyword %s=%r, expected %s" % (key, value, keywords[key])
+            return "keyword %s=%s, expected %s" % (key, show(value), keywords[key])
     return None
+
+
+def _descriptor_kind(wanted):
+    base = wanted[:-len(" or None")] if wanted.endswith(" or None") else wanted
+    return base if base in DESCRIPTOR_KINDS else None
 
 
 def _has_type(value, wanted):
     if wanted.endswith(" or None") and value is None:
         return True
     base = wanted[:-len(" or None")] if wanted.endswith(" or None") else wanted
-    if base == INT:
+    if base == INT or base in DESCRIPTOR_KINDS:
         return type(value) is int
     if base == BOOL_OR_INT:
         return type(value) in (bool, int)
@@ -285,14 +421,26 @@ def _has_type(value, wanted):
         return isinstance(value, str)
     if base == STR_LIST:
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if base == MODULE_LIST:
+        return isinstance(value, list) and all(isinstance(item, str) and _is_module_name(item) for item in value)
     raise AssertionError("unknown argument type %r" % wanted)
+
+
+def _is_module_name(text):
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def _parse_int(text):
     digits = text[1:] if text.startswith("-") else text
-    if not digits.isdigit() or not digits.isascii():
+    if not digits.isdigit() or not digits.isascii() or len(digits) > MAX_INT_DIGITS:
         return None
     return int(text)
+
+
+def show(value, limit=200):
+    # A refusal is one line of reasonable length, whatever argv held.
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
 
 
 def _platform():

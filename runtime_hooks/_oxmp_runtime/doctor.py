@@ -3,7 +3,7 @@
 ``boot.run()`` calls ``run()`` only when the doctor asked for it (see ``boot.doctor_requested()``), after oxmp's
 runtime is set up exactly as the app would get it and before any of the app's code. ``run()`` looks at
 multiprocessing as configured by oxmp, starts one worker per start method the platform offers, writes one JSON report
-to the file the doctor named, and exits. The doctor turns the report into checks and hints.
+as a new file (``REPORT_FILE``) in the folder the doctor made for this run, and exits. The doctor turns the report into checks and hints.
 
 None of the app's code runs here, nor in the workers: their target is ``echo`` below, and no script of the bundle is
 run in them (see ``hide_main_script``).
@@ -13,6 +13,9 @@ import json
 import os
 import sys
 import time
+
+# The report's name in the doctor's folder. It is created, never overwritten: no file that exists is written to.
+REPORT_FILE = "report.json"
 
 # Version of the report's layout: the doctor may be newer or older than the oxmp a bundle was built with.
 REPORT_FORMAT = 1
@@ -25,8 +28,8 @@ SMOKE_TIMEOUT = 10.0
 SMOKE_VALUE = {"text": "oxmp", "numbers": [1, 2.5, -3], "nested": ("tuple", None, True)}
 
 
-def run(report_path, settings, facts):
-    """Examine multiprocessing in this bundle, write the report to ``report_path``, exit. Does not return."""
+def run(folder, settings, facts):
+    """Examine multiprocessing in this bundle, write the report into ``folder``, exit. Does not return."""
     main_script = hide_main_script()
 
     import multiprocessing  # oxmp's import hook configures it here, as it would for the app
@@ -47,7 +50,7 @@ def run(report_path, settings, facts):
         "start_method_env": override,
         "start_method_env_warning": override_warning,
         "effective_settings": dict(settings, start_method=effective),
-        "effective_start_method": schema.resolve_start_method(effective, sys.platform),
+        "effective_start_method": schema.resolve_start_method(effective, sys.platform, sys.version_info),
         "sys_frozen": _plain(getattr(sys, "frozen", None)),
         "sys_executable": sys.executable,
         "spawn_executable": _text(spawn.get_executable()),
@@ -60,7 +63,8 @@ def run(report_path, settings, facts):
         "refused_exit_status": boot.REFUSED_EXIT,
         "smoke_tests": [smoke_test(method) for method in _in_fixed_order(offered)],
     }
-    with open(report_path, "w", encoding="utf-8") as out:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(os.path.join(folder, REPORT_FILE), flags, 0o600), "w", encoding="utf-8") as out:
         json.dump(report, out, indent=1, sort_keys=True)
     sys.exit(0)  # atexit handlers run: oxmp's stops the resource tracker and forkserver, as for the app
 

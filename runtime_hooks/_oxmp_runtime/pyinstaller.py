@@ -1,6 +1,6 @@
 """The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
-``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), sets up Python's signals (6.0.0-6.22.3) and on its
-importer (checked: 6.0.0-6.22.3)."""
+``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), sets up Python's signals (6.0.0-6.22.3), on its
+importer (checked: 6.0.0-6.22.3) and on how it gives ``__main__`` its loader (checked: 6.0.0-6.22.3)."""
 
 import os
 import sys
@@ -13,12 +13,14 @@ SHARED_FOLDER_ENV = "_PYI_APPLICATION_HOME_DIR"
 _environment_lock = None  # made by share_onefile_folder(), where it is needed: threading costs every app's start-up
 
 
-def share_onefile_folder(util):
-    """Make the processes multiprocessing starts from a onefile app reuse its unpacked files, on PyInstaller 6.0-6.9.
+def share_onefile_folder(library, launcher_module):
+    """Make the processes a multiprocessing library starts from a onefile app reuse its unpacked files, on PyInstaller
+    6.0-6.9.
 
     From 6.10 the bootloader does this by itself. Before, each worker and helper unpacked the whole app again unless
     ``_MEIPASS2`` named the folder while it was started, which PyInstaller's own runtime hook (the one oxmp replaces)
-    did around each launch; so does this, for the two ways multiprocessing starts ``sys.executable``.
+    did around each launch for multiprocessing; so does this, for the two ways a library starts ``sys.executable``:
+    its launcher on POSIX (``library.launcher`` in ``launcher_module``), its ``popen_spawn_win32.Popen`` on Windows.
     """
     global _environment_lock
 
@@ -26,9 +28,12 @@ def share_onefile_folder(util):
         return
     import threading
 
-    _environment_lock = threading.Lock()
+    if _environment_lock is None:
+        _environment_lock = threading.Lock()
     if sys.platform == "win32":
-        from multiprocessing import popen_spawn_win32
+        import importlib
+
+        popen_spawn_win32 = importlib.import_module(library.module("popen_spawn_win32"))
 
         class Popen(popen_spawn_win32.Popen):
             def __init__(self, *args, **kwargs):
@@ -37,13 +42,14 @@ def share_onefile_folder(util):
 
         popen_spawn_win32.Popen = Popen
     else:
-        spawnv_passfds = util.spawnv_passfds
+        attribute = library.launcher[1]
+        spawnv_passfds = getattr(launcher_module, attribute)
 
         def spawnv_passfds_sharing(path, args, passfds):
             with _shared_folder_in_environment():
                 return spawnv_passfds(path, args, passfds)
 
-        util.spawnv_passfds = spawnv_passfds_sharing
+        setattr(launcher_module, attribute, spawnv_passfds_sharing)
 
 
 class _shared_folder_in_environment:
@@ -89,3 +95,43 @@ def ignore_sigpipe_like_python():
 
     if hasattr(_signal, "SIGPIPE") and _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_DFL:
         _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+
+
+# Size of the header of the entry scripts' code files that oxmp's build hook writes: magic number, flags, and two
+# unused fields (oxmp_hooks/build.py write_entry_code).
+ENTRY_CODE_HEADER = 16
+
+
+def give_main_the_entry_loader(spawn, entry_paths):
+    """Give the ``__main__`` that spawn workers and forkserver children run the entry script in the loader PyInstaller
+    gives the app's own ``__main__``, so that ``__main__.__loader__.get_code("__main__")`` works there too (what
+    PyInstaller's own test_multiprocessing_main_module_code_in_process checks).
+
+    The bootloader sets ``__main__.__loader__`` once, before any runtime hook (``pyimod02_importers.install()``: a
+    ``PyiFrozenImporter`` in 6.0-6.9, a ``PyiFrozenEntryPointLoader`` from 6.10), and both answer
+    ``get_code("__main__")`` with ``sys.modules["__main__"]._pyi_main_co``, the code it ran. A stock worker runs the
+    entry script as ``__main__`` first and keeps it; an oxmp worker dispatches before the entry script, and CPython
+    then runs it with ``runpy.run_path()``, whose module has no loader (as under plain Python). This wraps
+    ``spawn._fixup_main_from_path`` (CPython 3.8-3.15: module global, looked up at call time by ``prepare()`` and
+    ``import_main_path()``) to give that module the same loader and code.
+    """
+    main = sys.modules["__main__"]
+    loader = getattr(main, "__loader__", None)
+    fixup = spawn._fixup_main_from_path
+    if loader is None or getattr(fixup, "oxmp_wrapped", False):
+        return
+    entry_paths = [os.path.normpath(path) for path in entry_paths]
+
+    def fixup_main_from_path(main_path):
+        fixup(main_path)
+        module = sys.modules["__main__"]
+        if module is main or os.path.normpath(main_path) not in entry_paths or module.__dict__.get("__loader__"):
+            return
+        import marshal
+
+        with open(main_path, "rb") as code_file:
+            module._pyi_main_co = marshal.loads(code_file.read()[ENTRY_CODE_HEADER:])
+        module.__loader__ = loader
+
+    fixup_main_from_path.oxmp_wrapped = True
+    spawn._fixup_main_from_path = fixup_main_from_path

@@ -20,7 +20,8 @@ BAKED_FILE = "settings.txt"
 
 
 class Setting:
-    """One setting: its key in ``hooksconfig``, its type, default, allowed values and documentation."""
+    """One setting: its key in ``hooksconfig``, its type, default, allowed values, PyOxidizer's name for it (None if
+    PyOxidizer has no such setting) and documentation."""
 
     __slots__ = ("key", "type", "default", "choices", "pyoxidizer_name", "doc")
 
@@ -36,8 +37,9 @@ class Setting:
 SETTINGS = (
     Setting(
         "start_method", str, "auto", START_METHODS, "multiprocessing_start_method",
-        "Start method that multiprocessing reports and uses unless the app sets one: `auto` is `spawn` on Windows "
-        "and `fork` elsewhere; `none` leaves the interpreter's default.",
+        "Start method that multiprocessing (and multiprocess, billiard) report and use unless the app sets one: "
+        "`auto` is what `python app.py` uses (`spawn` on Windows and macOS, `fork` on Linux up to Python 3.13, "
+        "`forkserver` from 3.14); `none` leaves the interpreter's default.",
     ),
     Setting(
         "auto_dispatch", bool, True, None, "multiprocessing_auto_dispatch",
@@ -47,6 +49,13 @@ SETTINGS = (
     Setting(
         "sys_frozen", bool, True, None, "sys_frozen",
         "Make sure `sys.frozen` is truthy when the app's code starts; off, it is left as the freezer set it.",
+    ),
+    Setting(
+        "defer_pyinstaller_hooks", bool, True, None, None,
+        "Run PyInstaller's runtime hooks for `inspect` and `pkgutil` right after the app (or a worker) first imports "
+        "that module, instead of at every start-up; only hook versions checked to patch nothing but that module are "
+        "deferred. Applies to every bundle built with oxmp, with or without multiprocessing; off, they run at "
+        "start-up as without oxmp.",
     ),
 )
 
@@ -64,13 +73,32 @@ def allowed_start_methods(platform):
     return ("auto", "none") + platform_start_methods(platform)
 
 
-def resolve_start_method(value, platform):
-    """The concrete start method for a ``start_method`` value, or None for `none` (leave the interpreter's)."""
+def python_start_method(platform, version_info):
+    """The start method ``python app.py`` uses with multiprocessing on ``platform`` and Python ``version_info``: what
+    `auto` means. CPython: spawn on Windows and macOS (3.8+), fork elsewhere up to 3.13, forkserver from 3.14 (spawn
+    where the platform cannot pass descriptors or, from 3.14.9, has no writable temporary folder)."""
+    if platform in ("win32", "darwin"):
+        return "spawn"
+    return "forkserver" if tuple(version_info[:2]) >= (3, 14) else "fork"
+
+
+def resolve_start_method(value, platform, version_info):
+    """The concrete start method a ``start_method`` value stands for, or None for `none` (the interpreter's)."""
     if value == "none":
         return None
     if value == "auto":
-        return "spawn" if platform == "win32" else "fork"
+        return python_start_method(platform, version_info)
     return value
+
+
+def start_method_to_set(value):
+    """The start method oxmp sets as the default of each multiprocessing library, or None to leave their own.
+
+    `auto` sets nothing: the interpreter's own default in a bundle is the one ``python app.py`` uses, and so is each
+    fork's (multiprocess and billiard keep fork on macOS and on Linux with 3.14, unlike multiprocessing); `none` sets
+    nothing by definition.
+    """
+    return None if value in ("auto", "none") else value
 
 
 def start_method_override(env_value, platform):
@@ -80,7 +108,7 @@ def start_method_override(env_value, platform):
     allowed = allowed_start_methods(platform)
     if env_value in allowed:
         return env_value, None
-    return None, "oxmp: ignoring %s=%r: allowed values are %s" % (START_METHOD_ENV, env_value, ", ".join(allowed))
+    return None, "ignoring %s=%r: allowed values are %s" % (START_METHOD_ENV, env_value, ", ".join(allowed))
 
 
 def encode(settings, facts=None):

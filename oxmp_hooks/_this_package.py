@@ -1,0 +1,22 @@
+"""Make ``oxmp_hooks`` mean the package in this folder, for the hook files beside it.
+
+PyInstaller loads each ``hook-*.py`` by its path. Named with ``--additional-hooks-dir`` or ``hookspath=[...]``, this
+folder may be a checkout that is not installed, or another copy than an installed one: a hook must use the package it
+came with. Each hook file runs this file (``runpy.run_path``) and calls ``load()``, then imports what it needs.
+"""
+
+import importlib.util
+import os
+import sys
+
+
+def load():
+    here = os.path.dirname(os.path.abspath(__file__))
+    package = sys.modules.get("oxmp_hooks")
+    if package is None or os.path.dirname(os.path.abspath(package.__file__)) != here:
+        spec = importlib.util.spec_from_file_location(
+            "oxmp_hooks", os.path.join(here, "__init__.py"), submodule_search_locations=[here])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["oxmp_hooks"] = package
+        spec.loader.exec_module(package)
+    return package

@@ -1,0 +1,77 @@
+"""The one record a build bakes into a bundle: the validated settings and the build facts, ``_oxmp/settings.txt``.
+
+Every oxmp build hook that PyInstaller runs for a bundle asks for it: ``hook-multiprocessing.py`` (through
+``build.py``), and ``hook-inspect.py`` and ``hook-pkgutil.py`` (through ``deferred.py``), so that a bundle without
+multiprocessing has its settings too. The first to ask validates ``hooksconfig["multiprocessing"]``, logs the
+settings and writes the file; the others get the same file. What it holds depends only on the spec and on the
+PyInstaller that builds, never on which hook asked first.
+"""
+
+import os
+import sys
+import weakref
+
+from oxmp_hooks import __version__, config
+
+# Per Analysis (one build of one spec's Analysis): its validated settings, and the `datas` entry of its settings file.
+_baked = weakref.WeakKeyDictionary()
+
+
+def settings_datas(hook_api):
+    """Validate the settings, log them and write the file, once per Analysis; returns the ``datas`` to collect."""
+    return list(_bake(hook_api.analysis)[1])
+
+
+def settings(hook_api):
+    """The validated settings of this build (all keys)."""
+    return dict(_bake(hook_api.analysis)[0])
+
+
+def _bake(analysis):
+    if analysis not in _baked:
+        from PyInstaller.config import CONF
+
+        values, path = write_settings(analysis, outdir(analysis, CONF["workpath"]))
+        _baked[analysis] = values, [(path, config.schema.BAKED_DIR)]
+    return _baked[analysis]
+
+
+def outdir(analysis, workpath):
+    """A folder for the files oxmp writes for this Analysis: a spec may have several, with settings of their own."""
+    name = os.path.splitext(os.path.basename(getattr(analysis, "tocfilename", "") or "Analysis"))[0]
+    path = os.path.join(workpath, "oxmp", name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_settings(analysis, folder):
+    """Validate ``hooksconfig["multiprocessing"]``, log it and write the settings file in ``folder``; returns
+    (settings, the file's path)."""
+    from PyInstaller.utils.hooks import logger
+
+    values, errors = config.validate(analysis.hooksconfig.get(config.SECTION), sys.platform)
+    if errors:
+        raise SystemExit("ERROR: oxmp: invalid multiprocessing settings in the spec file:\n"
+                         + "\n".join("  - " + error for error in errors))
+    logger.info(config.describe(values, sys.platform))
+    facts = dict(build_facts(), entry_scripts=",".join(entry_code_name(script) for script in analysis.inputs))
+    path = os.path.join(folder, config.schema.BAKED_FILE)
+    with open(path, "w", encoding="utf-8") as baked:
+        baked.write(config.schema.encode(values, facts))
+    return values, path
+
+
+def build_facts():
+    import PyInstaller
+
+    return {
+        "oxmp": __version__,
+        "pyinstaller": PyInstaller.__version__,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "platform": sys.platform,
+    }
+
+
+def entry_code_name(script):
+    """The name of an entry script's code file in the bundle: ``<script name>.py``, as the bootloader names it."""
+    return os.path.splitext(os.path.basename(script))[0] + ".py"

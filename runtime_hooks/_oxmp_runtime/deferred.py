@@ -1,0 +1,57 @@
+"""PyInstaller's own runtime hooks for ``inspect`` and ``pkgutil``, run right after the module they patch is imported.
+
+PyInstaller's ``pyi_rth_inspect.py`` and ``pyi_rth_pkgutil.py`` each import one module and patch it so that it works
+in a bundle (``inspect.getsourcefile``, ``pkgutil.iter_modules``). As runtime hooks they run in every process of a
+bundle, before the app's code, and ``inspect`` (with ``zipfile``, and a read of base_library.zip) is most of the
+start-up time of a small bundle. oxmp's runtime hooks for these two modules replace PyInstaller's and call ``run()``:
+it runs the same hook code, compiled from the files of the PyInstaller that built the bundle, right after the app (or
+a worker) first imports the module, or at once if it is imported already. Nothing else changes: whoever imports the
+module gets it patched, exactly as before, and nobody pays for a module that nobody imports.
+
+The build decides, per module, when the code runs (``oxmp_hooks/deferred.py``): at first import if every hook file is
+a version oxmp has checked and ``defer_pyinstaller_hooks`` is on; otherwise at start-up, where PyInstaller would have
+run it. This module is also loaded at build time for its names: it imports only ``os`` and ``sys`` at the top, and
+never ``boot`` (whose functions import multiprocessing, which would then be bundled with every app).
+"""
+
+import os
+import sys
+
+# Where the build hook puts PyInstaller's hooks for MODULE, relative to sys._MEIPASS: one file, marshal.dumps() of
+# (WHEN, a tuple of code objects). PyInstaller may list several hook files for a module; they run in its order.
+CODE_DIR = "_oxmp/pyinstaller_rthooks"
+CODE_SUFFIX = ".marshal"
+AT_FIRST_IMPORT = "first import"
+AT_START = "start-up"
+
+
+def code_path(module_name):
+    return os.path.join(sys._MEIPASS, *(CODE_DIR.split("/") + [module_name + CODE_SUFFIX]))
+
+
+def run(module_name):
+    """oxmp's runtime hook for ``module_name``: run PyInstaller's hooks for it now, or once it is imported."""
+    import marshal
+
+    try:
+        with open(code_path(module_name), "rb") as code_file:
+            when, codes = marshal.loads(code_file.read())
+    except OSError:
+        # oxmp's build hook for this module did not run: another hook of higher priority for the same module (in the
+        # spec's hookspath) was used instead. PyInstaller's fix for the module is then missing from the bundle.
+        sys.stderr.write("oxmp: PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of "
+                         "higher priority than oxmp's was used to build it)\n" % (module_name, module_name))
+        return
+    if when == AT_FIRST_IMPORT:
+        from _oxmp_runtime.after_import import when_imported
+
+        when_imported(module_name, lambda module: run_codes(codes))
+    else:
+        run_codes(codes)
+
+
+def run_codes(codes):
+    for code in codes:
+        # As the bootloader runs a runtime hook, except in a namespace of its own: __main__'s belongs to the app by
+        # now (and to oxmp's runtime hook, at start-up). The hook keeps all it needs in its own function's closure.
+        exec(code, {"__name__": "__main__", "__file__": os.path.join(sys._MEIPASS, code.co_filename)})

