@@ -55,10 +55,10 @@ def pyinstaller_hook_files(module_name):
 
     import PyInstaller
 
-    rthooks_dir = os.path.join(os.path.dirname(os.path.abspath(PyInstaller.__file__)), "hooks")
-    with open(os.path.join(rthooks_dir, "rthooks.dat"), encoding="utf-8") as dat:
+    hooks_dir = os.path.join(os.path.dirname(os.path.abspath(PyInstaller.__file__)), "hooks")
+    with open(os.path.join(hooks_dir, "rthooks.dat"), encoding="utf-8") as dat:
         names = ast.literal_eval(dat.read()).get(module_name, [])
-    return [os.path.join(rthooks_dir, "rthooks", name) for name in names]
+    return [os.path.join(hooks_dir, "rthooks", name) for name in names]
 
 
 def digest(path):
@@ -94,7 +94,7 @@ def hook(hook_api):
                     os.path.basename(path))
     for path in paths:
         # What PyInstaller does with a runtime hook: collect what it imports. Its code is not run here.
-        hook_api.analysis.graph.add_script(path)
+        hook_api.module_graph.add_script(path)
     hook_api.add_imports("_oxmp_runtime.deferred")
     code = write_code(module_name, when_to_run(settings, module_name, paths), paths,
                       baked.outdir(hook_api.analysis, CONF["workpath"]))

@@ -85,6 +85,7 @@ class FakeHookAPI:
     def __init__(self, module_name, analysis):
         self.__name__ = module_name
         self.analysis = analysis
+        self.module_graph = analysis.graph
         self.imports, self.datas = [], []
 
     def add_imports(self, *names):
@@ -99,7 +100,7 @@ class FakeAnalysis:
         self.hooksconfig = hooksconfig
         self.inputs = [os.path.join(workpath, "app.py")]
         self.tocfilename = os.path.join(workpath, "Analysis-00.toc")
-        self.graph = self
+        self.graph = self  # the module graph: only its add_script() is used
         self.scripts = []
 
     def add_script(self, path):
