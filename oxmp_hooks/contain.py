@@ -2,7 +2,8 @@
 
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
 and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root, so as root the app runs as an
-unprivileged user (``nobody``), and a watchdog also counts the session's processes where ``/proc`` exists.
+unprivileged user of its own (see ``unprivileged_ids``), and a watchdog also counts the session's processes where
+``/proc`` exists.
 """
 
 import os
@@ -19,7 +20,11 @@ if os.name == "posix":
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
 TIMEOUT_STATUS = 124  # like timeout(1)
-UNPRIVILEGED_USER = "nobody"
+# As root, contained runs use an unprivileged user id of their own: UNPRIVILEGED_UID_BASE plus the runner's process id.
+# RLIMIT_NPROC counts every process of a user; with a shared one (`nobody`), another test run or service of that user
+# would spend this run's budget, and an app could not start the workers it is allowed. No account is needed: the
+# bundles' files are readable by others, and each run gets a writable folder of its own.
+UNPRIVILEGED_UID_BASE = 2000000
 
 
 class Result:
@@ -47,10 +52,9 @@ def drops_privileges():
 
 
 def unprivileged_ids():
-    import pwd
-
-    entry = pwd.getpwnam(UNPRIVILEGED_USER)
-    return entry.pw_uid, entry.pw_gid
+    """The user and group ids contained runs of this process use as root: no other process shares them."""
+    uid = UNPRIVILEGED_UID_BASE + os.getpid()
+    return uid, uid
 
 
 def make_accessible(path):
@@ -81,7 +85,7 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         unprivileged=True, watch=True, stdin=None, pass_fds=(), stderr_closed=False):
     """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its group.
 
-    ``unprivileged``: as root, run as ``nobody`` so that the process cap binds (the files must be readable: see
+    ``unprivileged``: as root, run as an unprivileged user of this runner's own so that the process cap binds (the files must be readable: see
     ``make_accessible``). ``watch``: also count the group's processes and kill it past ``max_procs``. At least one
     of the two must hold when running as root. ``stdin``: bytes the app reads from a pipe on its standard input
     (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
