@@ -23,7 +23,9 @@ def test_spawn_without_freeze_support_relaunches_until_stopped(builder, run):
     # It stops only at the cap: the watchdog kills it, or fork() fails (EAGAIN) once the process limit is reached.
     # The watchdog samples, so it may see fewer than the cap; and it sees nothing where there is no /proc (macOS).
     assert result.bombed or result.timed_out or result.peak_procs >= 16 or CAP_REACHED in result.stderr, result
-    assert result.stdout.count("MAIN-BLOCK") > 10, result
+    # The main block ran in workers, which started workers of their own. Not how many times: on a busy machine the
+    # cap is reached while most of the processes have not got that far yet.
+    assert result.stdout.count("MAIN-BLOCK") >= 3, result
 
 
 def test_argparse_app_rejects_the_worker_arguments(builder, run):
