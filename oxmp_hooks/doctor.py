@@ -143,7 +143,7 @@ def run_diagnostic(executable, timeout):
             gate.write(token)  # the bundle's sign that the doctor, and nothing else, asks
         env = dict(os.environ)
         env[DOCTOR_ENV] = "%s:%s" % (token, folder)
-        # As root: the process cap is enforced by the watchdog rather than by running as `nobody`, so that the
+        # As root: the process cap is enforced by the watchdog rather than by an unprivileged user, so that the
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
         result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder,
                              unprivileged=False, watch=True)

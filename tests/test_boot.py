@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from _oxmp_runtime import boot, commands, descriptors, libraries
+from _oxmp_runtime import boot, commands, descriptors, libraries, messages
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file descriptors and owners are POSIX")
 TOKEN = "0123456789abcdef" * 2
@@ -65,17 +65,17 @@ def test_keywords_are_checked_against_this_pythons_function():
 
 def test_say_without_a_stderr(monkeypatch):
     monkeypatch.setattr(sys, "stderr", None)
-    boot.say("nowhere to go")  # a windowed app: nothing said, nothing raised
+    messages.say("nowhere to go")  # a windowed app: nothing said, nothing raised
     closed = io.StringIO()
     closed.close()
     monkeypatch.setattr(sys, "stderr", closed)
-    boot.say("nowhere either")
+    messages.say("nowhere either")
 
 
 def test_say_writes_one_line(monkeypatch):
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
-    boot.say("refusing to start: x")
+    messages.say("refusing to start: x")
     assert stream.getvalue() == "oxmp: refusing to start: x\n"
 
 

@@ -16,6 +16,7 @@ import sys
 
 from _oxmp_runtime import commands, libraries
 from _oxmp_runtime.after_import import when_imported
+from _oxmp_runtime.messages import say
 
 # Exit status of a process whose worker or helper command line oxmp refused.
 REFUSED_EXIT = 2
@@ -295,19 +296,6 @@ def refuse(reason):
     """Stop this process before anything of the command line runs: one line on stderr, exit status 2."""
     say("refusing to start: %s" % reason)
     os._exit(REFUSED_EXIT)
-
-
-def say(message):
-    """Every line oxmp prints goes through here. A windowed app (Windows, console=False) has no stderr, and a process
-    started with descriptor 2 closed neither: then nothing is said, and nothing fails for it."""
-    stream = sys.stderr
-    if stream is None:
-        return
-    try:
-        stream.write("oxmp: %s\n" % message)
-        stream.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 # --- The app: configure multiprocessing when it is imported ---------------------------------------------------------

@@ -39,8 +39,10 @@ def run(module_name):
     except OSError:
         # oxmp's build hook for this module did not run: another hook of higher priority for the same module (in the
         # spec's hookspath) was used instead. PyInstaller's fix for the module is then missing from the bundle.
-        sys.stderr.write("oxmp: PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of "
-                         "higher priority than oxmp's was used to build it)\n" % (module_name, module_name))
+        from _oxmp_runtime.messages import say
+
+        say("PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than "
+            "oxmp's was used to build it)" % (module_name, module_name))
         return
     if when == AT_FIRST_IMPORT:
         from _oxmp_runtime.after_import import when_imported
