@@ -63,6 +63,9 @@ def lane(request):
             shutil.rmtree(root, ignore_errors=True)
         report(request, "Windows lane: %.0f s in all; set-up %s" % (
             time.monotonic() - started, ", ".join("%s %.1f s" % item for item in lane.timings.items())))
+        for argv, stderr in lane.start_failures:
+            report(request, "Windows lane: run again after Wine failed to start a process of %s:\n%s" % (
+                " ".join(argv), stderr))
 
 
 @pytest.fixture(scope="session")

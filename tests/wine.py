@@ -17,6 +17,9 @@ that prefix (``/proc/PID/environ`` names it) that are not Wine's own, and past t
 a run that timed out or left processes behind, and at the end of the session. Nothing is killed by name.
 
 Wine 8 quirks handled here (see tests/apps/wine_shim.py for two more):
+- without Wine's preloader (Debian ships none), a process now and then fails to start when address randomisation puts
+  its heap where Windows' shared user data goes: Wine runs with randomisation off (``fixed_layout()``), and a run that
+  still meets that failure is run once more and reported (``wine_start_failure()``);
 - a Unix regular file as stdin/stdout/stderr reaches Windows as a handle CPython rejects at start-up: pipes only;
 - ``platform``'s WMI module (``_wmi.pyd``) crashes under Wine; without it, ``platform`` asks
   ``sys.getwindowsversion()``;
@@ -31,6 +34,7 @@ import glob
 import io
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -91,6 +95,21 @@ def find_wine():
     return wine, server
 
 
+def fixed_layout():
+    """``setarch MACHINE -R``, to put before Wine's command (or nothing where there is no setarch).
+
+    Debian's Wine 8 has no preloader (``wine64-preloader``), which would reserve the addresses a Windows process needs
+    before Linux's loader maps anything. Without it, the Unix heap of every Wine process starts at a random place
+    above the ``wine64`` binary (linked at 0x7d000000; Linux 6.x spreads it over about 1 GiB there), and now and then
+    over Windows' shared user data at 0x7ffe0000: the new process ends before it has started ("failed to map the
+    shared user data: c0000018", exit status 1, nothing printed with WINEDEBUG=-all), and its parent's CreateProcess
+    fails with ERROR_INTERNAL_ERROR. Seen about once per lane run. With randomisation off (``setarch -R``, inherited
+    by every process Wine starts) the heap starts right after the binary, every time.
+    """
+    setarch = shutil.which("setarch")
+    return [setarch, platform.machine(), "-R"] if setarch else []
+
+
 def is_wine_program(argv0):
     """True for Wine's own processes (its server, services, desktop and launcher), from their argv[0]. An app's
     processes are named by the path they were started with."""
@@ -141,6 +160,7 @@ class Lane:
 
     def __init__(self, cache=None):
         self.wine, self.wineserver = find_wine()
+        self.wine_command = fixed_layout() + [self.wine]  # how every Windows program is started
         self.cache = os.path.abspath(os.path.expanduser(cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
         self.downloads = os.path.join(self.cache, "downloads")
         self.prefix = os.path.join(self.cache, "prefix")
@@ -150,6 +170,7 @@ class Lane:
         self.stock_python = os.path.join(self.stock_python_dir, "python.exe")
         self.root = None  # the session's folder for bundles and runs (set by the test fixture)
         self.timings = {}  # step -> seconds, for the report
+        self.start_failures = []  # runs started again after Wine failed to start one of their processes
         self._anchor = None  # see start()
         self._lock_file = None
 
@@ -226,8 +247,8 @@ class Lane:
         self.stop()
         shutil.rmtree(self.prefix, ignore_errors=True)
         # "failed to open ...syswow64\rundll32.exe" and the like: harmless in a 64-bit-only Wine.
-        self._quiet([self.wine, "wineboot", "--init"], check=False)
-        self._quiet([self.wine, "winecfg", "-v", "win10"])  # Wine 8 reports Windows 7 by default
+        self._quiet(self.wine_command + ["wineboot", "--init"], check=False)
+        self._quiet(self.wine_command + ["winecfg", "-v", "win10"])  # Wine 8 reports Windows 7 by default
         self.stop()
         open(stamp, "w").close()
 
@@ -313,17 +334,17 @@ class Lane:
             return
         if not any(os.path.basename(argv0).startswith("wineserver") for argv0 in self.processes().values()):
             self._quiet([self.wineserver, "-p"])
-        self._quiet([self.wine, "cmd", "/c", "exit"])  # starts the services
+        self._quiet(self.wine_command + ["cmd", "/c", "exit"])  # starts the services
         # Wine's desktop exits about a second after the last program that is not one of Wine's own: an anchor program
         # (cmd waiting on a pipe that is never written) keeps it up for the whole session.
         if self._anchor is None or self._anchor.poll() is not None:
-            self._anchor = subprocess.Popen([self.wine, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
+            self._anchor = subprocess.Popen(self.wine_command + ["cmd", "/c", "pause"], stdin=subprocess.PIPE,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env(),
                                             start_new_session=True)
         if not self._desktop_running():
             # Named by its Unix path: a bare "explorer.exe" goes through start.exe, which would stay too.
             explorer = os.path.join(self.prefix, "drive_c", "windows", "explorer.exe")
-            subprocess.Popen([self.wine, explorer, "/desktop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            subprocess.Popen(self.wine_command + [explorer, "/desktop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=self.env(), start_new_session=True)
         deadline = time.monotonic() + 30
         while not self._desktop_running():
@@ -374,10 +395,21 @@ class Lane:
 
     def run(self, argv, timeout=60, max_procs=16, cwd=None, env=None, linger=2.0, stdin=None):
         """Run a Windows program (argv[0]: a Unix or Windows path) under Wine, contained; returns a
-        contain.Result. Output comes through pipes; stdin is /dev/null, or a pipe that carries the bytes ``stdin``."""
+        contain.Result. Output comes through pipes; stdin is /dev/null, or a pipe that carries the bytes ``stdin``.
+
+        A run in which Wine failed to start one of the program's processes (see wine_start_failure) is run once
+        more, and noted in ``start_failures``: that failure happens before any code of the program or of oxmp runs
+        in the new process."""
+        result = self._run_once(argv, timeout, max_procs, cwd, env, linger, stdin)
+        if wine_start_failure(result):
+            self.start_failures.append((list(argv), result.stderr[-500:]))
+            result = self._run_once(argv, timeout, max_procs, cwd, env, linger, stdin)
+        return result
+
+    def _run_once(self, argv, timeout, max_procs, cwd, env, linger, stdin):
         self.start()
         start = time.monotonic()
-        process = subprocess.Popen([self.wine] + list(argv), stdin=subprocess.DEVNULL if stdin is None else
+        process = subprocess.Popen(self.wine_command + list(argv), stdin=subprocess.DEVNULL if stdin is None else
                                    subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
                                    env=self.env(env), start_new_session=True)
         output = {}
@@ -419,6 +451,21 @@ class Lane:
             if not left or time.monotonic() >= deadline:
                 return left
             time.sleep(0.05)
+
+
+def wine_start_failure(result):
+    """True when a run failed because Wine could not start one of its processes (see fixed_layout for the cause
+    seen). Wine 8's NtCreateUserProcess returns STATUS_INTERNAL_ERROR when the new process ended before it had
+    finished starting (dlls/ntdll/unix/process.c), which the parent sees as ERROR_INTERNAL_ERROR (1359): Python
+    raises ``[WinError 1359]``, a onefile bootloader says it failed to create its child. When the program itself is
+    the process that could not start, it exits with status 1 before printing anything, and before the watchdog has
+    seen it. A run that timed out or was stopped by the watchdog is never one of these."""
+    if result.returncode == 0 or result.timed_out or result.bombed:
+        return False
+    if result.returncode == 1 and not result.stdout and not result.stderr and result.peak_procs == 0:
+        return True
+    return ("[WinError 1359]" in result.stderr
+            or ("Failed to create child process" in result.stderr and "Internal error" in result.stderr))
 
 
 # --- Windows bundles ------------------------------------------------------------------------------------------------
