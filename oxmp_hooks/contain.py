@@ -114,12 +114,8 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         watchdog = Watchdog(lambda: len(group_members(process.pid)), lambda: _kill_group(process.pid), max_procs)
         if watch:
             watchdog.start()
-        timed_out = False
         try:
-            try:
-                returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out, returncode = True, TIMEOUT_STATUS
+            returncode, timed_out = wait_at_most(process, timeout)
             seconds = time.monotonic() - start
             leftovers = _wait_for_group(process.pid, linger) if not timed_out else []
         finally:  # also when the caller is interrupted
@@ -132,6 +128,14 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         err.seek(0)
         return Result(argv, returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
                       seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+
+
+def wait_at_most(process, timeout):
+    """(exit status, False) of a process that ends within ``timeout`` seconds, else (TIMEOUT_STATUS, True)."""
+    try:
+        return process.wait(timeout=timeout), False
+    except subprocess.TimeoutExpired:
+        return TIMEOUT_STATUS, True
 
 
 # prctl(PR_SET_PDEATHSIG, SIGKILL): the app dies with the process that runs it, should that one die before it can kill

@@ -126,3 +126,68 @@ def test_descriptor_kinds():
         for fd in (read_end, write_end):
             os.close(fd)
         listener.close()
+
+
+# --- A worker running the entry script ------------------------------------------------------------------------------
+
+ENTRY_SCRIPT = """
+def target():
+    return "defined before freeze_support()"
+
+import multiprocessing
+multiprocessing.freeze_support()
+raise SystemExit("a worker ran the script past freeze_support()")
+"""
+
+
+@pytest.fixture
+def worker_main(monkeypatch):
+    """A process's __main__ as a worker has it before spawn runs the entry script (no loader), restored after."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    monkeypatch.delitem(sys.modules, "__mp_main__", raising=False)
+
+
+@pytest.mark.parametrize("calls", ["multiprocessing.freeze_support", "spawn.freeze_support"])
+def test_a_worker_stops_the_entry_script_at_freeze_support(tmp_path, monkeypatch, worker_main, calls):
+    import multiprocessing
+    import multiprocessing.spawn
+    import types
+
+    from _oxmp_runtime import pyinstaller
+
+    script = tmp_path / "app.py"
+    script.write_text(ENTRY_SCRIPT.replace("multiprocessing.freeze_support()", calls.replace(
+        "spawn.", "multiprocessing.spawn.") + "()").replace("import multiprocessing", "import multiprocessing.spawn"))
+    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path)
+    monkeypatch.setattr(multiprocessing, "freeze_support", boot.freeze_support)  # as prepare() sets them
+    monkeypatch.setattr(multiprocessing.spawn, "freeze_support", boot.freeze_support)
+    monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [str(script)])
+
+    spawn._fixup_main_from_path(str(script))  # CPython's, through oxmp's wrapper: what prepare() calls
+    main = sys.modules["__main__"]
+    assert main is sys.modules["__mp_main__"] and main.__name__ == "__mp_main__"
+    assert main.target() == "defined before freeze_support()"
+    assert not pyinstaller.running_entry_script()
+
+
+def test_another_script_runs_whole(tmp_path, monkeypatch, worker_main):
+    import multiprocessing.spawn
+    import types
+
+    from _oxmp_runtime import pyinstaller
+
+    script = tmp_path / "other.py"
+    script.write_text(ENTRY_SCRIPT)
+    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path)
+    monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [str(tmp_path / "app.py")])
+    with pytest.raises(SystemExit):  # not an entry script of the bundle: CPython's behaviour, untouched
+        spawn._fixup_main_from_path(str(script))
+
+
+def test_freeze_support_in_the_app_is_harmless(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["app", "--verbose"])
+    assert boot.freeze_support() is None

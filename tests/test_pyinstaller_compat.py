@@ -25,3 +25,28 @@ def test_main_module_code_in_process(app, run, method):
     got = bundles.only_result(result)
     assert got["exitcode"] == 0
     assert {"process_function", "freeze_support", "set_start_method"} <= set(got["names"]), got
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def no_main_block(builder, request):
+    return builder.build("no_main_block", onefile=request.param == "onefile")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scenario", ["process", "pool"])
+def test_script_without_main_block(no_main_block, run, scenario, method):
+    # PyInstaller's test_multiprocess_spawn_process and test_multiprocess_spawn_pool (there with spawn only): the
+    # script calls freeze_support() and then starts processes at module level. A worker runs its module-level code, to
+    # find its targets, and stops at freeze_support(), as a stock worker does: under plain python, the worker would go
+    # on and fail (set_start_method() again, a process started while bootstrapping).
+    result = run(no_main_block, scenario, method)
+    assert result.returncode == 0, result
+    assert not result.bombed and not result.timed_out, result
+    assert "Traceback" not in result.stderr, result
+    assert result.stdout.count("In main") == 1, result
+    if scenario == "process":
+        assert "In subprocess" in result.stdout and "exitcode 0" in result.stdout, result
+    else:
+        assert "in pool" in result.stdout, result
+    if method != "fork":  # the worker (or the forkserver) did run the script's module-level code
+        assert result.stderr.count("MODULE-LEVEL") >= 2, result

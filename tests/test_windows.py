@@ -215,6 +215,22 @@ def test_argparse_example_never_sees_the_worker_arguments(lane, windows_builder,
     assert plain.stdout == result.stdout, plain
 
 
+# --- An app written for stock PyInstaller without a main block ------------------------------------------------------
+
+@pytest.mark.parametrize("scenario", ["process", "pool"])
+def test_script_without_main_block(lane, windows_builder, scenario):
+    # PyInstaller's own test_multiprocess_spawn_process and test_multiprocess_spawn_pool: the worker runs the script's
+    # module-level code to find its targets, and stops at freeze_support() as a stock worker does.
+    bundle = windows_builder.build("no_main_block")
+    result, _ = run_bundle(lane, bundle, scenario, "spawn")
+    assert result.returncode == 0, result
+    assert not result.timed_out and not result.bombed and result.leftovers == [], result
+    assert "Traceback" not in result.stderr, result
+    assert result.stdout.count("In main") == 1, result
+    assert ("In subprocess" if scenario == "process" else "in pool") in result.stdout, result
+    assert result.stderr.count("MODULE-LEVEL") >= 2, result  # the workers did run it
+
+
 # --- joblib's loky backend: its frozen Windows worker ---------------------------------------------------------------
 
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])

@@ -421,12 +421,9 @@ class Lane:
             reader.start()
         watchdog = contain.Watchdog(lambda: len(self.app_processes()), self.stop, max_procs, interval=0.1)
         watchdog.start()
-        timed_out = False
+        timed_out = False  # read below when the wait is interrupted
         try:
-            try:
-                returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out, returncode = True, contain.TIMEOUT_STATUS
+            returncode, timed_out = contain.wait_at_most(process, timeout)
             seconds = time.monotonic() - start
             leftovers = [] if timed_out or watchdog.bombed else self._wait_for_apps(linger)
         finally:

@@ -198,8 +198,12 @@ def prepare(command):
 
         library = libraries.of_module(command.module if isinstance(command.module, str) else command.module[0])
         spawn = importlib.import_module(library.module("spawn"))
-        # Spawn workers and the forkserver's children see the entry script's __main__ as PyInstaller gives it.
-        pyinstaller.give_main_the_entry_loader(spawn, entry_script_paths())
+        # Spawn workers and the forkserver run the entry script as __mp_main__, as under python, and stop it at a
+        # freeze_support() outside its main block, as PyInstaller's workers do: oxmp's freeze_support() must be the
+        # one the script calls, in every form (the library's, its spawn module's).
+        sys.modules[library.name].freeze_support = freeze_support
+        spawn.freeze_support = freeze_support
+        pyinstaller.run_entry_script_like_stock_workers(spawn, entry_script_paths())
     if command.kind == "worker":
         configure_spawn(spawn, library)  # for the processes this worker may start itself
         return lambda: start_worker(spawn, command.kwargs)
@@ -369,8 +373,14 @@ def freeze_support():
     """multiprocessing.freeze_support() in an oxmp bundle: dispatch a worker or helper, strictly; else do nothing.
 
     With auto_dispatch on, workers and helpers never get this far, so this is a no-op; with it off, this is what
-    runs them. Unlike CPython's, it works on every platform and for every start method.
+    runs them. Unlike CPython's, it works on every platform and for every start method. Called outside the main block
+    while a worker runs the entry script to find its targets, it stops the script there, as it would in a stock
+    PyInstaller worker (pyinstaller.run_entry_script_like_stock_workers).
     """
+    from _oxmp_runtime import pyinstaller
+
+    if pyinstaller.running_entry_script():
+        pyinstaller.stop_entry_script()  # does not return
     command = commands.classify(sys.argv)
     if command.kind != "app":
         dispatch(command)

@@ -102,30 +102,66 @@ def ignore_sigpipe_like_python():
 ENTRY_CODE_HEADER = 16
 
 
-def give_main_the_entry_loader(spawn, entry_paths):
-    """Give the ``__main__`` that spawn workers and forkserver children run the entry script in the loader PyInstaller
-    gives the app's own ``__main__``, so that ``__main__.__loader__.get_code("__main__")`` works there too (what
-    PyInstaller's own test_multiprocessing_main_module_code_in_process checks).
+class FreezeSupportReached(BaseException):
+    """freeze_support() called while a worker runs the entry script to find its targets (see run_entry_script)."""
 
-    The bootloader sets ``__main__.__loader__`` once, before any runtime hook (``pyimod02_importers.install()``: a
-    ``PyiFrozenImporter`` in 6.0-6.9, a ``PyiFrozenEntryPointLoader`` from 6.10), and both answer
-    ``get_code("__main__")`` with ``sys.modules["__main__"]._pyi_main_co``, the code it ran. A stock worker runs the
-    entry script as ``__main__`` first and keeps it; an oxmp worker dispatches before the entry script, and CPython
-    then runs it with ``runpy.run_path()``, whose module has no loader (as under plain Python). This wraps
-    ``spawn._fixup_main_from_path`` (CPython 3.8-3.15: module global, looked up at call time by ``prepare()`` and
-    ``import_main_path()``) to give that module the same loader and code.
+    def __init__(self, namespace):
+        super().__init__()
+        self.namespace = namespace
+
+
+_running_entry_script = []  # [path] while this process runs the entry script for a worker (run_entry_script)
+
+
+def running_entry_script():
+    return bool(_running_entry_script)
+
+
+def run_entry_script_like_stock_workers(spawn, entry_paths):
+    """Make spawn workers and the forkserver run the entry script (as ``__mp_main__``) as PyInstaller's workers do.
+
+    CPython runs the parent's main script in these processes, with ``runpy.run_path()`` in
+    ``spawn._fixup_main_from_path`` (3.8-3.15: a module global, looked up at call time by ``prepare()`` and
+    ``import_main_path()``), so that its functions and classes can be unpickled; an oxmp worker dispatches before the
+    entry script, so this is how its module-level code runs there, as under plain Python. This wraps that function
+    for the bundle's entry scripts, with two differences from plain Python that stock PyInstaller workers have:
+
+    - A freeze_support() call outside the main block stops the script there (freeze_support() raises
+      FreezeSupportReached while the script runs): a stock worker runs the script as ``__main__`` until that call,
+      which then runs the worker and exits. Apps without a main block rely on this (PyInstaller's own
+      test_multiprocess_spawn_process and test_multiprocess_spawn_pool): past that call they start processes, which a
+      worker cannot do. The worker keeps what the script defined before the call, as a stock worker does.
+    - The module gets the loader PyInstaller gives the app's own ``__main__``, so that
+      ``__main__.__loader__.get_code("__main__")`` works there too (PyInstaller's own
+      test_multiprocessing_main_module_code_in_process). The bootloader sets ``__main__.__loader__`` once, before any
+      runtime hook (``pyimod02_importers.install()``: a ``PyiFrozenImporter`` in 6.0-6.9, a
+      ``PyiFrozenEntryPointLoader`` from 6.10), and both answer ``get_code("__main__")`` with
+      ``sys.modules["__main__"]._pyi_main_co``, the code it ran; ``run_path()``'s module has no loader.
     """
+    fixup = spawn._fixup_main_from_path
+    if getattr(fixup, "oxmp_wrapped", False):
+        return
     main = sys.modules["__main__"]
     loader = getattr(main, "__loader__", None)
-    fixup = spawn._fixup_main_from_path
-    if loader is None or getattr(fixup, "oxmp_wrapped", False):
-        return
     entry_paths = [os.path.normpath(path) for path in entry_paths]
 
     def fixup_main_from_path(main_path):
-        fixup(main_path)
+        if os.path.normpath(main_path) not in entry_paths:
+            return fixup(main_path)
+        _running_entry_script.append(main_path)
+        try:
+            fixup(main_path)
+        except FreezeSupportReached as reached:
+            # What CPython's _fixup_main_from_path does with the namespace run_path() returns (3.8-3.15).
+            import types
+
+            module = types.ModuleType("__mp_main__")
+            module.__dict__.update(reached.namespace)
+            sys.modules["__main__"] = sys.modules["__mp_main__"] = module
+        finally:
+            _running_entry_script.pop()
         module = sys.modules["__main__"]
-        if module is main or os.path.normpath(main_path) not in entry_paths or module.__dict__.get("__loader__"):
+        if loader is None or module is main or module.__dict__.get("__loader__"):
             return
         import marshal
 
@@ -135,3 +171,9 @@ def give_main_the_entry_loader(spawn, entry_paths):
 
     fixup_main_from_path.oxmp_wrapped = True
     spawn._fixup_main_from_path = fixup_main_from_path
+
+
+def stop_entry_script():
+    """Called by freeze_support() while the entry script runs for a worker: stop it there, keeping what it has
+    defined. ``runpy.run_path()`` runs it in a temporary module registered as ``__mp_main__`` (3.8-3.15)."""
+    raise FreezeSupportReached(dict(sys.modules["__mp_main__"].__dict__))
