@@ -195,7 +195,9 @@ def test_runtime_says_when_the_code_is_missing(fake_bundle, capsys):
 # --- Real bundles ---------------------------------------------------------------------------------------------------
 
 def included_runtime_hooks(bundle):
-    return [line.split("'")[1] for line in bundle.log.splitlines() if "Including run-time hook '" in line]
+    # The file names: PyInstaller 6.0 logs each hook's full path, later versions its name and then its folder.
+    return [os.path.basename(line.split("'")[1]) for line in bundle.log.splitlines()
+            if "Including run-time hook '" in line]
 
 
 def assert_deferred_build(bundle):
@@ -224,7 +226,8 @@ def test_deferral_off_runs_pyinstallers_hooks_at_start(builder, run):
     bundle = builder.build("deferred_probe", hooksconfig=DEFER_OFF)
     assert "defer_pyinstaller_hooks=False" in bundle.log
     report = bundles.only_result(run(bundle))
-    assert report["imported_at_start"] == ["inspect", "pkgutil", "zipfile"]
+    # PyInstaller's hooks import both at start, and zipfile where its inspect hook does (not 6.0's).
+    assert report["imported_at_start"][:2] == ["inspect", "pkgutil"]
     assert as_source_names(report["source_file"]) == os.path.join("json", "decoder.py")
     assert {"decoder", "encoder", "scanner"} <= set(report["json_modules"])
 
