@@ -48,7 +48,7 @@ exe = EXE(pyz, a.scripts, a.binaries, a.datas, [], name={name!r}, console=True)
 
 class BuildFailed(Exception):
     def __init__(self, returncode, log):
-        super().__init__("PyInstaller exited with %d" % returncode)
+        super().__init__("PyInstaller exited with %d; the end of its log:\n%s" % (returncode, log[-3000:]))
         self.returncode = returncode
         self.log = log
 

@@ -292,6 +292,23 @@ def test_brackets_in_strings_do_not_count_as_nesting():
         .startswith("helper command nests brackets more than 16 deep")
 
 
+@pytest.mark.parametrize("code, problem", [
+    ("main(" + "-" * 60000 + "1)", "uses the operator '-'"),  # enough for Python 3.8's parser to overflow
+    ("main(" + "not " * 2000 + "1)", "uses the keyword 'not'"),
+    ("main(2" + "**2" * 3 + ")", "uses ** more than 2 times"),
+    ("main(lambda: 1)", "uses the keyword 'lambda'"),
+    ("main(1 if 1 else 2)", "uses the keyword 'if'"),
+    ("main(5 or 6)", "uses the keyword 'or'"),
+    ("main(\"\"\"a\"b\"\"\"" + "[" * 17 + ")", "nests brackets more than 16 deep"),  # a triple-quoted string first
+    ("main('unterminated)", "is not valid Python"),
+    ("main(5)\0", "is not valid Python"),
+])
+def test_helper_code_outside_every_known_shape_is_refused_before_parsing(code, problem):
+    code = "from multiprocessing.resource_tracker import main;" + code
+    reason = classify(*FLAGS, "-c", code).reason
+    assert reason.startswith("helper command %s" % problem), reason
+
+
 def test_a_keyword_given_twice_is_refused():
     code = "from multiprocessing.forkserver import main; main(5, 7, [], sys_path=['/a'], **{'sys_path': ['/b']})"
     assert "a keyword twice" in classify(*FLAGS, "-c", code).reason

@@ -43,3 +43,22 @@ def test_a_form_oxmp_does_not_know_fails_the_build(monkeypatch):
     with pytest.raises(SystemExit) as failure:
         selfcheck.check()
     assert "ERROR: oxmp: this Python starts multiprocessing's processes with command lines" in str(failure.value)
+
+
+def test_only_libraries_the_bundle_collects_are_checked():
+    # An app's `try: import billiard` without billiard installed (or with billiard excluded) leaves a node without a
+    # file in the graph: the build must not try to import billiard to check it (it crashed the build on Python 3.8,
+    # where the test extra has no billiard).
+    from PyInstaller.lib.modulegraph.modulegraph import ExcludedModule, MissingModule, Package
+
+    from oxmp_hooks import build
+
+    package = Package("multiprocess")
+    package.filename = "/site-packages/multiprocess/__init__.py"
+    nodes = {"multiprocess": package, "billiard": MissingModule("billiard"), "loky": ExcludedModule("loky")}
+
+    class Graph:
+        find_node = staticmethod(nodes.get)
+
+    assert [name for name in ("multiprocess", "billiard", "loky", "multiprocessing")
+            if build.collected(Graph, name)] == ["multiprocess"]

@@ -55,11 +55,16 @@ DESCRIPTOR_KINDS = (PIPE_READ, PIPE_WRITE, LISTENER)
 # int() of a longer text may raise (Python 3.11+ limits the digits it converts).
 MAX_INT_DIGITS = 18
 
-# A `-c` text longer than this, or with brackets nested deeper than this (outside its strings), is refused before it
-# is parsed: the longest real one (a forkserver with the parent's sys.path) is a few KiB, the deepest nests 3 levels.
-# Deeper nesting makes the parser raise MemoryError or RecursionError, and Python 3.8's print a line of its own.
+# A `-c` text is refused before it is parsed when it is longer than this, nests brackets deeper than this, or uses
+# any operator or keyword outside these (one import and one call of literals need no other): the longest real one
+# (a forkserver with the parent's sys.path) is a few KiB, the deepest nests 3 levels, and none has more than one `**`.
+# Anything past these bounds could reach the parser's own limits: MemoryError or RecursionError, and, on Python 3.8,
+# a line of its own on stderr ("s_push: parser stack overflow": 60,000 minus signs are enough).
 MAX_HELPER_CODE = 64 * 1024
 MAX_HELPER_NESTING = 16
+HELPER_OPERATORS = frozenset(["(", ")", "[", "]", "{", "}", ",", ":", ";", ".", "=", "**"])
+MAX_HELPER_DOUBLE_STARS = 2
+HELPER_KEYWORDS = frozenset(["from", "import", "True", "False", "None"])
 
 # spawn_main()'s keyword arguments (every version 3.8-3.15): `pipe_handle` always, `tracker_fd` on POSIX,
 # `parent_pid` on Windows. Each value is an integer; `parent_pid` and `tracker_fd` may be None.
@@ -245,8 +250,9 @@ def parse_helper_code(code, rest=(), posix=True):
     """Match a ``-c`` text against ``HELPERS`` (and spawn_main's non-frozen worker form), as data."""
     if len(code) > MAX_HELPER_CODE:
         return refused("helper command is longer than %d characters" % MAX_HELPER_CODE)
-    if _nesting(code) > MAX_HELPER_NESTING:
-        return refused("helper command nests brackets more than %d deep: %s" % (MAX_HELPER_NESTING, show(code)))
+    problem = _shape_problem(code)
+    if problem:
+        return refused("helper command %s: %s" % (problem, show(code)))
     import ast  # only ever imported in a helper process
 
     try:
@@ -340,27 +346,40 @@ def _with_descriptors(command, descriptors):
     return command
 
 
-def _nesting(code):
-    """How deep ``code`` nests brackets outside its string literals (a rough scan: enough for a bound)."""
-    depth = deepest = 0
-    quote = None
-    escaped = False
-    for char in code:
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    return deepest
+def _shape_problem(code):
+    """What, outside its string literals, puts ``code`` beyond the shape of every helper command (see HELPER_OPERATORS),
+    or None. Read token by token with tokenize, which handles every kind of string literal and has no depth limit of
+    its own; it stops at the first problem."""
+    import io
+    import keyword
+    import tokenize  # only ever imported in a helper process
+
+    depth = double_stars = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.OP:
+                if token.string not in HELPER_OPERATORS:
+                    return "uses the operator %r" % token.string
+                if token.string in "([{":
+                    depth += 1
+                    if depth > MAX_HELPER_NESTING:
+                        return "nests brackets more than %d deep" % MAX_HELPER_NESTING
+                elif token.string in ")]}":
+                    depth -= 1
+                elif token.string == "**":
+                    double_stars += 1
+                    if double_stars > MAX_HELPER_DOUBLE_STARS:
+                        return "uses ** more than %d times" % MAX_HELPER_DOUBLE_STARS
+            elif token.type == tokenize.NAME and keyword.iskeyword(token.string) \
+                    and token.string not in HELPER_KEYWORDS:
+                return "uses the keyword %r" % token.string
+            elif token.type == tokenize.ERRORTOKEN:
+                return "is not valid Python"
+    except (tokenize.TokenError, SyntaxError, ValueError, MemoryError, RecursionError):
+        # SyntaxError: Python 3.12+'s tokenizer on bad input; ValueError: a NUL, or a lone surrogate (argv bytes that
+        # are not UTF-8).
+        return "is not valid Python"
+    return None
 
 
 def _flag_tokens(tokens):
