@@ -128,6 +128,22 @@ def test_descriptor_kinds():
         listener.close()
 
 
+@POSIX_ONLY
+@pytest.mark.parametrize("name, accepted", [
+    ("listener-a1b2c3d4", True),  # CPython 3.8-3.12 and early 3.13 releases, billiard
+    ("sock-a1b2c3d4", True),  # CPython 3.14+ and later 3.13 releases (gh-132124), multiprocess's copy of 3.13
+    ("app.sock", False),  # someone else's listening socket: a service manager's, say
+])
+def test_the_forkservers_listener_is_known_by_its_name(tmp_path, name, accepted):
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(tmp_path / name))
+        listener.listen()
+        assert (descriptors.problem("a", listener.fileno(), commands.LISTENER) is None) == accepted
+    finally:
+        listener.close()
+
+
 # --- A worker running the entry script ------------------------------------------------------------------------------
 
 ENTRY_SCRIPT = """

@@ -37,9 +37,11 @@ def problem(name, fd, kind):
     return None
 
 
-# multiprocessing names the forkserver's socket connection.arbitrary_address("AF_UNIX"): a new file
-# `listener-XXXXXXXX` in its temporary folder (3.8-3.15), or the same name in Linux's abstract namespace.
-LISTENER_PREFIX = "listener-"
+# multiprocessing names the forkserver's socket connection.arbitrary_address("AF_UNIX"): a new file in its temporary
+# folder, `listener-XXXXXXXX` in 3.8-3.12 and the first 3.13 releases (in some versions on Linux, the same name in the
+# abstract namespace), `sock-XXXXXXXX` in 3.14, 3.15 and later 3.13 releases (gh-132124, a shorter path: checked in
+# 3.13.5, 3.13.18, 3.14.10, 3.15.2); multiprocess's copy of each version does the same.
+LISTENER_PREFIXES = ("listener-", "sock-")
 
 
 def _is_listening_unix_socket(fd):
@@ -56,7 +58,7 @@ def _is_listening_unix_socket(fd):
         address = sock.getsockname()
         if isinstance(address, bytes):  # abstract namespace
             address = address.lstrip(b"\0").decode("utf-8", "replace")
-        return os.path.basename(address).startswith(LISTENER_PREFIX)
+        return os.path.basename(address).startswith(LISTENER_PREFIXES)
     except OSError:
         return False
     finally:
