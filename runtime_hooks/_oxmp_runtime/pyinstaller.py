@@ -103,14 +103,16 @@ ENTRY_CODE_HEADER = 16
 
 
 class FreezeSupportReached(BaseException):
-    """freeze_support() called while a worker runs the entry script to find its targets (see run_entry_script)."""
+    """freeze_support() called while a worker runs the entry script to find its targets (see
+    run_entry_script_like_stock_workers)."""
 
     def __init__(self, namespace):
         super().__init__()
         self.namespace = namespace
 
 
-_running_entry_script = []  # [path] while this process runs the entry script for a worker (run_entry_script)
+# [path] while this process runs the entry script for a worker (run_entry_script_like_stock_workers).
+_running_entry_script = []
 
 
 def running_entry_script():
