@@ -5,7 +5,7 @@
 
 It builds the apps in benchmarks/apps/ with oxmp (the Python running this script, where oxmp is installed) and with
 stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs every bundle contained
-(oxmp_hooks.contain), interleaves the variants it compares, and prints one table of medians and their ratios:
+(tests/contain.py), interleaves the variants it compares, and prints one table of medians and their ratios:
 
   P1  start-up of hello.py, which has multiprocessing in its graph but never imports it: wall time of the whole process,
       from outside. Baseline: the same script built with excludes=["multiprocessing"] (the same file, so that the
@@ -50,7 +50,7 @@ sys.path[:0] = [REPO, os.path.join(REPO, "runtime_hooks")]  # as the tests' pyth
 from tests import bundles  # noqa: E402
 
 APPS_DIR = os.path.join(REPO, "benchmarks", "apps")
-METHODS = ("fork", "spawn", "forkserver")
+METHODS = bundles.START_METHODS  # POSIX only (see main): fork, forkserver, spawn
 OXMP, STOCK, BASELINE = "oxmp", "stock", "baseline"
 
 # Room for the app's processes under the contained run's process cap, which also counts the processes other runs of

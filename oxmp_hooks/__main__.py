@@ -1,4 +1,4 @@
-"""`python -m oxmp_hooks COMMAND`: `doctor` checks a bundle; `run` runs one contained."""
+"""`python -m oxmp_hooks COMMAND`: `doctor` checks a bundle (see `doctor --help`); `run` runs one contained."""
 
 import argparse
 import sys
@@ -7,19 +7,14 @@ import sys
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["doctor"]:
-        # The doctor parses its own options: argparse.REMAINDER below would reject `doctor --json EXE` and take
-        # `doctor --help` for its own.
-        from oxmp_hooks import doctor as doctor_module
+        # The doctor parses its own options (`doctor --json EXE`, `doctor --help`).
+        from oxmp_hooks.tools import doctor
 
-        return doctor_module.main(argv[1:])
+        return doctor.main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="python -m oxmp_hooks", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-
-    doctor = commands.add_parser("doctor", help="check how multiprocessing works in a bundle (see `doctor --help`)")
-    doctor.add_argument("args", nargs=argparse.REMAINDER)
-
     run = commands.add_parser(
         "run", help="run a frozen app contained: own session, process cap, time limit, group killed afterwards")
     run.add_argument("--timeout", type=float, default=120, help="seconds before the app is killed (default 120)")
@@ -28,10 +23,10 @@ def main(argv=None):
     run.add_argument("args", nargs=argparse.REMAINDER)
 
     options = parser.parse_args(argv)
-    from oxmp_hooks import contain
+    from oxmp_hooks.tools import contain
 
     result = contain.run([options.executable] + options.args, timeout=options.timeout, max_procs=options.max_procs,
-                         unprivileged=False, watch=True)
+                         watch=True)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     if result.bombed:

@@ -1,4 +1,5 @@
-"""The one record a build bakes into a bundle: the validated settings and the build facts, ``_oxmp/settings.txt``.
+"""The one record a build hands the runtime (``settings.Baked`` in ``_oxmp/settings.txt``): the validated settings,
+where the entry scripts' code lies in the bundle, and the build facts.
 
 Every oxmp build hook that PyInstaller runs for a bundle asks for it: ``hook-multiprocessing.py`` (through
 ``build.py``), and ``hook-inspect.py`` and ``hook-pkgutil.py`` (through ``deferred.py``), so that a bundle without
@@ -8,10 +9,17 @@ PyInstaller that builds, never on which hook asked first.
 """
 
 import os
+import posixpath
 import sys
 import weakref
 
 from oxmp_hooks import __version__, config
+
+# The entry scripts' code goes to sys._MEIPASS/<script name>.py (``entry_code_name``): the path PyInstaller's bootloader
+# gives the entry script as __main__.__file__. multiprocessing's spawn and forkserver workers run that path as
+# __mp_main__, exactly as under plain Python, so the entry script's functions and classes work as worker targets.
+# build.py puts the files there; the record tells the runtime their paths.
+ENTRY_CODE_DIR = "."
 
 # Per Analysis (one build of one spec's Analysis): its validated settings, and the `datas` entry of its settings file.
 _baked = weakref.WeakKeyDictionary()
@@ -32,7 +40,7 @@ def _bake(analysis):
         from PyInstaller.config import CONF
 
         values, path = write_settings(analysis, outdir(analysis, CONF["workpath"]))
-        _baked[analysis] = values, [(path, config.schema.BAKED_DIR)]
+        _baked[analysis] = values, [(path, posixpath.dirname(config.schema.BAKED_PATH))]
     return _baked[analysis]
 
 
@@ -54,10 +62,11 @@ def write_settings(analysis, folder):
         raise SystemExit("ERROR: oxmp: invalid multiprocessing settings in the spec file:\n"
                          + "\n".join("  - " + error for error in errors))
     logger.info(config.describe(values, sys.platform))
-    facts = dict(build_facts(), entry_scripts=",".join(entry_code_name(script) for script in analysis.inputs))
-    path = os.path.join(folder, config.schema.BAKED_FILE)
+    entry_code = [posixpath.normpath(posixpath.join(ENTRY_CODE_DIR, entry_code_name(script)))
+                  for script in analysis.inputs]
+    path = os.path.join(folder, posixpath.basename(config.schema.BAKED_PATH))
     with open(path, "w", encoding="utf-8") as baked:
-        baked.write(config.schema.encode(values, facts))
+        baked.write(config.schema.Baked(values, entry_code, build_facts()).encode())
     return values, path
 
 

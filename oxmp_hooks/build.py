@@ -7,11 +7,6 @@ import sys
 
 from oxmp_hooks import baked
 
-# The entry scripts' code goes to sys._MEIPASS/<script name>.py: the path PyInstaller's bootloader gives the entry
-# script as __main__.__file__. multiprocessing's spawn and forkserver workers run that path as __mp_main__, exactly
-# as under plain Python, so the entry script's functions and classes work as worker targets.
-ENTRY_CODE_DEST = "."
-
 
 def hook(hook_api):
     """oxmp's build hook for multiprocessing (``hook-multiprocessing.py``)."""
@@ -48,7 +43,7 @@ def bake(hook_api, hooksconfig, workpath):
     analysis = hook_api.analysis
     optimize = getattr(analysis, "optimize", -1)  # Analysis(optimize=...) exists from PyInstaller 6.6
     entry_files = [write_entry_code(script, os.path.join(outdir, "entry"), optimize) for script in analysis.inputs]
-    return baked.settings_datas(hook_api) + [(path, ENTRY_CODE_DEST) for path in entry_files]
+    return baked.settings_datas(hook_api) + [(path, baked.ENTRY_CODE_DIR) for path in entry_files]
 
 
 def write_entry_code(script, outdir, optimize):

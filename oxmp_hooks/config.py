@@ -46,19 +46,17 @@ def validate(section, platform):
     method = settings["start_method"]
     if method not in schema.allowed_start_methods(platform):
         errors.append('hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
-                      % (SECTION, method, _platform_name(platform), ", ".join(schema.platform_start_methods(platform))))
+                      % (SECTION, method, schema.platform_name(platform),
+                         ", ".join(schema.platform_start_methods(platform))))
     return settings, errors
 
 
 def describe(settings, platform, version_info=sys.version_info):
     """The one INFO line the build log gets (for a bundle of this Python)."""
-    method = settings["start_method"]
-    if method == "auto":
-        method = "auto (%s on %s with Python %d.%d, as python uses)" % (
-            schema.python_start_method(platform, version_info), _platform_name(platform), version_info[0],
-            version_info[1])
-    elif method == "none":
-        method = "none (the interpreter's default)"
+    # What it comes to in the bundle, before any OXMP_START_METHOD at run time.
+    found = schema.effective_start_method(settings["start_method"], None, platform, version_info)
+    where = "%s with Python %d.%d" % (schema.platform_name(platform), version_info[0], version_info[1])
+    method = schema.show_start_method(found.value, found.method, where)
     return ("oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
             "defer_pyinstaller_hooks=%s" % (method, settings["auto_dispatch"], settings["sys_frozen"],
                                             settings["defer_pyinstaller_hooks"]))
@@ -73,13 +71,3 @@ def _unknown_key(key):
     if close:
         return message + "; did you mean %r? Valid keys: %s" % (PYOXIDIZER_NAMES.get(close[0], close[0]), ", ".join(valid))
     return message + "; valid keys: %s" % ", ".join(valid)
-
-
-def _platform_name(platform):
-    if platform == "win32":
-        return "Windows"
-    if platform == "darwin":
-        return "macOS"
-    if platform.startswith("linux"):
-        return "Linux"
-    return platform

@@ -19,7 +19,7 @@ TRACKERS = {
     "billiard": ("semaphore_tracker", "SemaphoreTracker"),
 }
 # loky's resource tracker, joblib's copy and loky's own.
-LOKY_TRACKERS = ("joblib.externals.loky.backend.resource_tracker", "loky.backend.resource_tracker")
+LOKY_TRACKERS = tuple(package + ".backend.resource_tracker" for package in runtime_module("commands").LOKY_PACKAGES)
 
 
 class _Stopped(Exception):

@@ -1,8 +1,8 @@
 """Build real PyInstaller bundles once per test run, and run them contained.
 
 Every distinct bundle (app, settings, onedir/onefile, way in) is built once per session by ``Builder.build()``; the
-tests share them. Every run goes through ``oxmp_hooks.contain``: own session, a process cap that binds even root, a
-time limit, and a kill of the whole process group.
+tests share them. Every run goes through ``tests/contain.py`` (``oxmp_hooks.tools.contain``, as an unprivileged user
+when root): own session, a process cap that binds even root, a time limit, and a kill of the whole process group.
 """
 
 import json
@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from _oxmp_runtime import settings as schema
-from oxmp_hooks import contain
+from tests import contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOOKS_DIR = os.path.join(REPO, "oxmp_hooks")
@@ -24,6 +24,8 @@ EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 
 # The start methods this platform offers, and what `auto` means here: what `python app.py` uses.
 START_METHODS = list(schema.platform_start_methods(sys.platform))
+# Those of them that start the bundle's executable again (every one but fork): workers and helpers that dispatch.
+NEW_PROCESS_START_METHODS = [method for method in START_METHODS if method != "fork"]
 AUTO_START_METHOD = schema.python_start_method(sys.platform, sys.version_info)
 
 # How oxmp gets into a build:

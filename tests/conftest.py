@@ -35,7 +35,7 @@ def builder(bundle_root):
 
 @pytest.fixture
 def run(bundle_root):
-    """run(bundle, *args, env=..., ...) -> oxmp_hooks.contain.Result, contained, in a fresh scratch directory."""
+    """run(bundle, *args, env=..., ...) -> contain.Result, contained, in a fresh scratch directory."""
 
     def run(bundle, *args, **kwargs):
         kwargs.setdefault("root", bundle_root)

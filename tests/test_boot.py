@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from _oxmp_runtime import boot, commands, descriptors, libraries, messages
+from _oxmp_runtime import boot, commands, descriptors, doctor, libraries, messages
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file descriptors and owners are POSIX")
 TOKEN = "0123456789abcdef" * 2
@@ -19,36 +19,36 @@ TOKEN = "0123456789abcdef" * 2
 @pytest.fixture
 def gate(tmp_path, monkeypatch):
     """A folder with a gate file holding TOKEN, and the variable naming both."""
-    (tmp_path / boot.DOCTOR_GATE).write_text(TOKEN)
-    monkeypatch.setenv(boot.DOCTOR_ENV, "%s:%s" % (TOKEN, tmp_path))
+    (tmp_path / doctor.DOCTOR_GATE).write_text(TOKEN)
+    monkeypatch.setenv(doctor.DOCTOR_ENV, "%s:%s" % (TOKEN, tmp_path))
     return tmp_path
 
 
 def test_the_doctors_gate_opens_for_its_token(gate):
-    assert boot.doctor_requested()
-    assert boot.doctor_folder() == str(gate)
+    assert doctor.requested()
+    assert doctor.folder() == str(gate)
 
 
 @pytest.mark.parametrize("value", ["", "x", TOKEN, TOKEN + ":", TOKEN[:-1] + ":/tmp", "%s:relative/folder" % TOKEN,
                                    "f" * 32 + ":{folder}", "%s:{folder}/missing" % TOKEN])
 def test_the_doctors_gate_stays_shut(gate, monkeypatch, value):
-    monkeypatch.setenv(boot.DOCTOR_ENV, value.format(folder=gate))
-    assert not boot.doctor_requested()
+    monkeypatch.setenv(doctor.DOCTOR_ENV, value.format(folder=gate))
+    assert not doctor.requested()
 
 
 @POSIX_ONLY
 def test_the_gate_is_no_link(gate, tmp_path_factory):
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "token"
     elsewhere.write_text(TOKEN)
-    os.remove(str(gate / boot.DOCTOR_GATE))
-    os.symlink(str(elsewhere), str(gate / boot.DOCTOR_GATE))
-    assert not boot.doctor_requested()
+    os.remove(str(gate / doctor.DOCTOR_GATE))
+    os.symlink(str(elsewhere), str(gate / doctor.DOCTOR_GATE))
+    assert not doctor.requested()
 
 
 @POSIX_ONLY
 def test_the_gate_is_the_users_own(gate, monkeypatch):
     monkeypatch.setattr(os, "getuid", lambda: os.stat(str(gate)).st_uid + 1)
-    assert not boot.doctor_requested()
+    assert not doctor.requested()
 
 
 # --- Keywords, messages, marks --------------------------------------------------------------------------------------
@@ -207,3 +207,120 @@ def test_another_script_runs_whole(tmp_path, monkeypatch, worker_main):
 def test_freeze_support_in_the_app_is_harmless(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["app", "--verbose"])
     assert boot.freeze_support() is None
+
+
+# --- What run() decides, before the app's code ----------------------------------------------------------------------
+
+@pytest.fixture
+def bundle_dir(tmp_path, monkeypatch):
+    """A bundle's sys._MEIPASS, with no record yet; boot's once-per-process reads start afresh."""
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setattr(boot, "_baked", [])
+    monkeypatch.setattr(boot, "_start_method", [])
+    monkeypatch.delenv("OXMP_START_METHOD", raising=False)
+    monkeypatch.delenv(doctor.DOCTOR_ENV, raising=False)
+    return tmp_path
+
+
+def bake(folder, **settings):
+    from _oxmp_runtime import settings as schema
+
+    record = schema.Baked(dict(schema.DEFAULTS, **settings), ["app.py", "tools/other.py"], {"oxmp": "0.1.0"})
+    (folder / "_oxmp").mkdir()
+    (folder / "_oxmp" / "settings.txt").write_text(record.encode())
+    return record
+
+
+def test_the_record_is_read_once_from_the_bundle(bundle_dir):
+    record = bake(bundle_dir, start_method="spawn", auto_dispatch=False)
+    assert boot.baked() == record
+    assert boot.entry_script_paths() == [str(bundle_dir / "app.py"), str(bundle_dir / "tools" / "other.py")]
+    (bundle_dir / "_oxmp" / "settings.txt").unlink()
+    assert boot.baked() is boot.baked() == record  # read once per process
+
+
+def test_a_bundle_without_a_record_has_the_defaults(bundle_dir):
+    from _oxmp_runtime import settings as schema
+
+    assert boot.baked().settings == schema.DEFAULTS and boot.entry_script_paths() == []
+
+
+@pytest.mark.parametrize("baked_value, env, to_set, warned", [
+    ("auto", None, None, False),  # python's own default: nothing set
+    ("none", None, None, False),
+    ("spawn", None, "spawn", False),
+    ("spawn", "forkserver", "forkserver", False),  # OXMP_START_METHOD wins over the spec
+    ("spawn", "auto", None, False),
+    ("fork", "thread", "fork", True),  # a bad value is ignored, with one line
+])
+def test_the_start_method_of_this_process(bundle_dir, monkeypatch, capsys, baked_value, env, to_set, warned):
+    bake(bundle_dir, start_method=baked_value)
+    monkeypatch.setattr(sys, "platform", "linux")
+    if env is not None:
+        monkeypatch.setenv("OXMP_START_METHOD", env)
+    assert boot.start_method().to_set == to_set
+    assert boot.start_method() is boot.start_method()  # decided once, said once
+    said = capsys.readouterr().err
+    assert said == ("oxmp: ignoring OXMP_START_METHOD='thread': allowed values are auto, none, fork, forkserver, "
+                    "spawn\n" if warned else "")
+
+
+class Dispatched(Exception):
+    pass
+
+
+@pytest.fixture
+def quiet_run(bundle_dir, monkeypatch):
+    """run() with its effects on this process recorded instead: dispatching, atexit handlers, import hooks."""
+    import atexit
+
+    from _oxmp_runtime import pyinstaller
+
+    calls = {"dispatched": [], "atexit": [], "when_imported": []}
+
+    def dispatch(command):
+        calls["dispatched"].append(command)
+        raise Dispatched
+
+    monkeypatch.setattr(boot, "dispatch", dispatch)
+    monkeypatch.setattr(atexit, "register", lambda function, *args: calls["atexit"].append(function))
+    monkeypatch.setattr(boot, "when_imported", lambda name, hook: calls["when_imported"].append(name))
+    monkeypatch.setattr(pyinstaller, "ignore_sigpipe_like_python", lambda: None)
+    monkeypatch.setattr(boot, "occupy_standard_descriptors", lambda: None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    return calls
+
+
+def test_a_worker_is_dispatched_before_the_apps_code(quiet_run, bundle_dir, monkeypatch):
+    bake(bundle_dir)
+    monkeypatch.setattr(sys, "argv", ["app", "--multiprocessing-fork", "pipe_handle=7"])
+    with pytest.raises(Dispatched):
+        boot.run()
+    (command,) = quiet_run["dispatched"]
+    assert command.kind == "worker" and quiet_run["when_imported"] == []
+
+
+def test_without_auto_dispatch_the_app_runs_and_is_watched(quiet_run, bundle_dir, monkeypatch):
+    bake(bundle_dir, auto_dispatch=False)
+    monkeypatch.setattr(sys, "argv", ["app", "--multiprocessing-fork", "pipe_handle=7"])
+    boot.run()
+    assert quiet_run["dispatched"] == []
+    assert boot.report_undispatched in quiet_run["atexit"] and boot.stop_helpers in quiet_run["atexit"]
+    assert quiet_run["when_imported"] == [library.name for library in libraries.LIBRARIES]
+
+
+@pytest.mark.parametrize("sys_frozen, frozen_after", [(True, True), (False, None)])
+def test_the_app_gets_sys_frozen_as_set(quiet_run, bundle_dir, monkeypatch, sys_frozen, frozen_after):
+    bake(bundle_dir, sys_frozen=sys_frozen)
+    monkeypatch.setattr(sys, "argv", ["app", "--verbose"])
+    monkeypatch.delattr(sys, "frozen")
+    boot.run()
+    assert getattr(sys, "frozen", None) is frozen_after
+    assert quiet_run["dispatched"] == [] and quiet_run["atexit"] == [boot.stop_helpers]
+
+
+def test_a_loky_worker_on_windows_gets_its_parent(monkeypatch):
+    command = commands.classify(["app.exe", "--multiprocessing-fork", "1234"], platform="win32")
+    assert command.module == commands.LOKY_WINDOWS_MAINS
+    kwargs = boot.helper_kwargs(command)
+    assert kwargs["parent_pid"] == os.getppid() and kwargs["pipe_handle"] == 1234

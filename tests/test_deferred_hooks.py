@@ -15,14 +15,15 @@ import sys
 import pytest
 
 from _oxmp_runtime import deferred as runtime
-from oxmp_hooks import contain, deferred
+from oxmp_hooks import deferred
+from tests import contain
 from tests import bundles
 from tests.test_hooks_contrib import pyinstaller40_hook_dirs, runtime_hook_modules
 
 DEFER_OFF = {"multiprocessing": {"defer_pyinstaller_hooks": False}}
 OXMP_RTHOOKS = {"inspect": "pyi_rth_oxmp_inspect.py", "pkgutil": "pyi_rth_oxmp_pkgutil.py"}
 LOG_LINE = "oxmp: multiprocessing settings: "
-METHODS = ["spawn"] if sys.platform == "win32" else ["spawn", "forkserver"]
+METHODS = bundles.NEW_PROCESS_START_METHODS
 
 
 # --- The digest list and the hook folders ---------------------------------------------------------------------------
@@ -123,9 +124,9 @@ def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, 
     settings_entries = [entry for hook_api in hook_apis for entry in hook_api.datas if entry[1] == "_oxmp"]
     assert len(set(settings_entries)) == 1  # one record, baked once for every hook that asks
     with open(settings_entries[0][0], encoding="utf-8") as text:
-        values, facts = runtime_schema().decode(text.read())
-    assert values["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
-    assert facts["entry_scripts"] == "app.py"
+        record = runtime_schema().Baked.decode(text.read())
+    assert record.settings["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
+    assert record.entry_code == ["app.py"]
     for hook_api in hook_apis:
         assert hook_api.imports == ["_oxmp_runtime.deferred"]
         (code_entry,) = [entry for entry in hook_api.datas if entry[1] == runtime.CODE_DIR]

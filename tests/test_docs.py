@@ -6,7 +6,7 @@ import re
 import pytest
 
 from _oxmp_runtime import settings as schema
-from oxmp_hooks import docs
+from oxmp_hooks.tools import docs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,7 +17,7 @@ def read(*path):
 
 
 def test_readme_settings_table_is_the_schemas():
-    # To fix a failure: python -m oxmp_hooks.docs README.md
+    # To fix a failure: python -m oxmp_hooks.tools.docs README.md
     assert docs.table_in(read("README.md")) == docs.settings_table()
 
 

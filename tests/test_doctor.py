@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-from oxmp_hooks import __main__ as command_line, __version__, doctor
+from _oxmp_runtime import doctor as runtime_doctor
+from oxmp_hooks import __main__ as command_line, __version__
+from oxmp_hooks.tools import doctor
 from tests import bundles
 
 pytestmark = pytest.mark.bundle
@@ -126,7 +128,7 @@ def test_auto_dispatch_off_fails_the_smoke_tests_that_start_the_executable(build
     assert report["runtime"]["auto_dispatch"] == "off"
     tests = {test["start_method"]: test for test in report["smoke_tests"]}
     assert tests["fork"]["passed"] and tests["fork"]["hint"] is None  # fork starts no executable
-    for method in ("forkserver", "spawn"):
+    for method in bundles.NEW_PROCESS_START_METHODS:
         assert not tests[method]["passed"]
         assert "turn auto_dispatch on" in tests[method]["hint"]
         assert "multiprocessing.freeze_support() first thing" in tests[method]["hint"]
@@ -174,7 +176,7 @@ def test_not_a_bundle(bundle_root, capsys):
 def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
     # The variable alone does not switch the app into diagnostic mode: it must name a token and a folder whose gate
     # file (of the user running the app, not a link) holds that token. Otherwise the app runs, and nothing is written.
-    from oxmp_hooks import contain
+    from tests import contain
 
     bundle = builder.build("probe")
     token = "0123456789abcdef" * 2
@@ -182,7 +184,7 @@ def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
     for case in ("right-token", "wrong-token", "gate-is-a-link", "no-gate", "short-token"):
         folder = bundles.scratch_dir(bundle_root)
         cases[case] = folder
-        gate = os.path.join(folder, doctor.DOCTOR_GATE)
+        gate = os.path.join(folder, runtime_doctor.DOCTOR_GATE)
         if case == "gate-is-a-link":
             target = os.path.join(folder, "elsewhere")
             with open(target, "w") as other:
@@ -198,18 +200,12 @@ def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
     results = {}
     for case, folder in cases.items():
         value = "%s:%s" % (token[:8] if case == "short-token" else token, folder)
-        results[case] = run(bundle, env={doctor.DOCTOR_ENV: value}, cwd=folder)
+        results[case] = run(bundle, env={runtime_doctor.DOCTOR_ENV: value}, cwd=folder)
     # The control: with everything right, the bundle writes the doctor's report instead of running the app.
     assert "RESULT" not in results.pop("right-token").stdout
-    assert os.path.isfile(os.path.join(cases["right-token"], doctor.REPORT_FILE))
+    assert os.path.isfile(os.path.join(cases["right-token"], runtime_doctor.REPORT_FILE))
     for case, result in results.items():
         assert result.returncode == 0, (case, result)
         assert bundles.only_result(result)["start_method"] == AUTO, case
-        assert not os.path.exists(os.path.join(cases[case], doctor.REPORT_FILE)), case
+        assert not os.path.exists(os.path.join(cases[case], runtime_doctor.REPORT_FILE)), case
 
-
-def test_host_and_runtime_agree_on_the_variable_and_the_report_format():
-    from _oxmp_runtime import boot, doctor as runtime_doctor
-
-    assert (doctor.DOCTOR_ENV, doctor.DOCTOR_GATE) == (boot.DOCTOR_ENV, boot.DOCTOR_GATE)
-    assert (doctor.REPORT_FORMAT, doctor.REPORT_FILE) == (runtime_doctor.REPORT_FORMAT, runtime_doctor.REPORT_FILE)

@@ -2,8 +2,6 @@
 
 import os
 import re
-import sys
-
 import pytest
 
 from tests import bundles

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from oxmp_hooks import contain
+from tests import contain
 from tests import bundles
 from tests.test_refusals import FLAGS, assert_refused
 

@@ -46,6 +46,18 @@ def test_wheel_holds_the_hook_folder_and_the_runtime(wheel_names):
 
 
 @slow
+def test_wheel_holds_the_tools_apart_and_no_test_harness(wheel, wheel_names):
+    for name in ("oxmp_hooks/__main__.py", "oxmp_hooks/tools/doctor.py", "oxmp_hooks/tools/bundle_info.py",
+                 "oxmp_hooks/tools/contain.py", "oxmp_hooks/runtime_hooks/_oxmp_runtime/doctor.py"):
+        assert name in wheel_names
+    # Switching users and opening folders to them is the test suite's business (tests/contain.py).
+    for name in wheel_names:
+        if name.endswith(".py"):
+            text = wheel.read(name).decode()
+            assert "setuid" not in text and "make_accessible" not in text, name
+
+
+@slow
 def test_wheel_adds_no_other_top_level_name(wheel_names):
     top_level = {name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"oxmp_hooks"}

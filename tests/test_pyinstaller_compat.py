@@ -1,7 +1,5 @@
 """What PyInstaller's own multiprocessing tests check, on oxmp bundles: apps written for stock PyInstaller keep it."""
 
-import sys
-
 import pytest
 
 from tests import bundles

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from oxmp_hooks import contain
+from tests import contain
 from tests import bundles
 
 pytestmark = pytest.mark.bundle
@@ -116,7 +116,7 @@ def test_workers_find_the_bundle_however_it_was_started(matrix, run, bundle_root
         argv = [os.path.basename(matrix.exe)]
     else:
         argv = [os.path.relpath(matrix.exe, cwd)]
-    for method in ("spawn", "forkserver"):
+    for method in bundles.NEW_PROCESS_START_METHODS:
         result = run(argv, "pool_map", "--method", method, cwd=cwd, env=env)
         assert result.returncode == 0, result
         assert bundles.only_result(result)["squares"] == SCENARIOS["pool_map"]["squares"]

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from _oxmp_runtime import settings as schema
 from tests import bundles
 
 pytestmark = pytest.mark.bundle
@@ -35,7 +36,7 @@ def test_auto_is_what_python_uses(builder, run):
 
 
 @POSIX_ONLY
-@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+@pytest.mark.parametrize("method", schema.POSIX_START_METHODS)
 def test_fixed_start_method(builder, run, method):
     report, _ = probe(builder, run, {"start_method": method})
     assert report["start_method"] == method
@@ -108,7 +109,7 @@ def test_auto_dispatch_off_without_freeze_support_fails_instead_of_relaunching(b
 
 
 @POSIX_ONLY
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("method", bundles.NEW_PROCESS_START_METHODS)
 def test_auto_dispatch_off_with_freeze_support_works(builder, run, method):
     bundle = builder.build("stock_style", hooksconfig={"multiprocessing": {"auto_dispatch": False}})
     result = run(bundle, "--method", method)
@@ -121,7 +122,7 @@ def test_auto_dispatch_off_with_freeze_support_works(builder, run, method):
 @pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
 def test_apps_written_for_stock_pyinstaller_keep_working(builder, run, onefile):
     bundle = builder.build("stock_style", onefile=onefile)
-    for method in (["spawn"] if sys.platform == "win32" else ["spawn", "forkserver", "fork"]):
+    for method in bundles.START_METHODS:
         result = run(bundle, "--method", method)
         assert result.returncode == 0, result
         assert result.stdout.count("MAIN-BLOCK") == 1

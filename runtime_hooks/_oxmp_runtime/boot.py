@@ -9,17 +9,17 @@
    at sys.argv.
 3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
    (doctor.py), and exit.
+
+What the build hands over (settings, entry scripts' code, build facts) is one record, ``baked()``; the start method
+that the settings and ``OXMP_START_METHOD`` come to is ``start_method()`` (both from settings.py).
 """
 
 import os
 import sys
 
-from _oxmp_runtime import commands, libraries
+from _oxmp_runtime import commands, doctor, libraries
 from _oxmp_runtime.after_import import when_imported
-from _oxmp_runtime.messages import say
-
-# Exit status of a process whose worker or helper command line oxmp refused.
-REFUSED_EXIT = 2
+from _oxmp_runtime.messages import REFUSED_EXIT, say
 
 
 def run():
@@ -35,10 +35,9 @@ def run():
     except Exception as error:  # classify() is total (tested); this is the net under it
         refuse("could not read the command line (%s)" % type(error).__name__)
     if command.kind != "app":
-        settings = read_baked_settings()[0]
-        if settings["auto_dispatch"]:
+        if baked().settings["auto_dispatch"]:
             dispatch(command)  # does not return
-        if doctor_requested():
+        if doctor.requested():
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
         # auto_dispatch is off: the app is about to run in a process started as a worker or helper, and is expected
@@ -47,7 +46,7 @@ def run():
 
     # The app's own start-up reads no settings (PyInstaller has set sys.frozen already): they are read when they are
     # first needed, which is when the app imports multiprocessing.
-    if not getattr(sys, "frozen", False) and read_baked_settings()[0]["sys_frozen"]:
+    if not getattr(sys, "frozen", False) and baked().settings["sys_frozen"]:
         sys.frozen = True
     # Registered before any library's own exit handler (multiprocessing.util's joins the app's child processes), so
     # that it runs after them: atexit runs handlers last-in first-out.
@@ -55,11 +54,9 @@ def run():
     for library in libraries.LIBRARIES:
         when_imported(library.name, lambda module, library=library: configure_library(library, command))
 
-    if command.kind == "app" and doctor_requested():
+    if command.kind == "app" and doctor.requested():
         # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
-        from _oxmp_runtime import doctor
-
-        doctor.run(doctor_folder(), *read_baked_settings())  # does not return
+        doctor.run(doctor.folder(), baked(), start_method(), freeze_support)  # does not return
 
 
 def occupy_standard_descriptors():
@@ -78,70 +75,21 @@ def occupy_standard_descriptors():
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
 
 
-_baked = None
+_baked = []  # [the Baked record]: read once per process
 
 
-def read_baked_settings():
-    """Settings and build facts the build hook wrote into the bundle (defaults if the file is missing); read once."""
-    global _baked
-
-    if _baked is None:
+def baked():
+    """The record the build hook wrote into the bundle (settings.Baked: settings, entry scripts' code, build facts)."""
+    if not _baked:
         from _oxmp_runtime import settings as schema
 
-        path = os.path.join(getattr(sys, "_MEIPASS", ""), schema.BAKED_DIR, schema.BAKED_FILE)
-        try:
-            with open(path, encoding="utf-8") as baked:
-                _baked = schema.decode(baked.read())
-        except OSError:
-            _baked = dict(schema.DEFAULTS), {}
-    return _baked
+        _baked.append(schema.read_baked(getattr(sys, "_MEIPASS", None)))
+    return _baked[0]
 
 
 def entry_script_paths():
     """The entry scripts' code files in this bundle, where the bootloader's ``__main__.__file__`` points."""
-    names = read_baked_settings()[1].get("entry_scripts", "")
-    return [os.path.join(sys._MEIPASS, name) for name in names.split(",") if name]
-
-
-# --- Diagnostic mode ------------------------------------------------------------------------------------------------
-
-# Set by `python -m oxmp_hooks doctor` only, to `TOKEN:FOLDER`: FOLDER is a folder it created for this one run, and
-# holds DOCTOR_GATE, a file with TOKEN in it (see doctor_requested).
-DOCTOR_ENV = "_OXMP_DOCTOR"
-DOCTOR_GATE = "gate"
-DOCTOR_TOKEN_LENGTH = 32  # hexadecimal digits
-
-
-def doctor_requested():
-    """True if `python -m oxmp_hooks doctor` runs this process: its variable names a token and a folder, and the
-    folder holds a gate file of this user's with that token in it.
-
-    A variable alone, left set by accident, does nothing; every process of the doctor's run (the app's, and its
-    workers) sees the same answer for as long as the run lasts; links are not followed. The app's arguments play no
-    part.
-    """
-    value = os.environ.get(DOCTOR_ENV)
-    if not value:
-        return False
-    token, _, folder = value.partition(":")
-    if len(token) != DOCTOR_TOKEN_LENGTH or not os.path.isabs(folder):
-        return False
-    try:
-        gate = os.open(os.path.join(folder, DOCTOR_GATE), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except (OSError, ValueError):
-        return False
-    try:
-        if os.name == "posix" and os.fstat(gate).st_uid != os.getuid():
-            return False
-        return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
-    except OSError:
-        return False
-    finally:
-        os.close(gate)
-
-
-def doctor_folder():
-    return os.environ[DOCTOR_ENV].partition(":")[2]
+    return [os.path.join(sys._MEIPASS, *path.split("/")) for path in baked().entry_code]
 
 
 # --- Workers and helpers --------------------------------------------------------------------------------------------
@@ -309,24 +257,25 @@ def configure_library(library, command):
     from _oxmp_runtime import cpython
 
     sys.modules[library.name].freeze_support = freeze_support
-    method = start_method_to_set()
+    method = start_method().to_set
     if method is not None:
         cpython.set_default_start_method(method, library.name)
     when_imported(library.module("spawn"), lambda spawn: configure_spawn(spawn, library, guard=command.kind != "app"))
 
 
-_start_method = []  # [the start method to set, or None]: read once per process, with one warning at most
+_start_method = []  # [settings.StartMethod]: read once per process, with one warning at most
 
 
-def start_method_to_set():
-    """The default start method the settings and ``OXMP_START_METHOD`` ask for, or None to leave the libraries'."""
+def start_method():
+    """What the baked ``start_method`` and ``OXMP_START_METHOD`` come to in this process (settings.StartMethod)."""
     if not _start_method:
         from _oxmp_runtime import settings as schema
 
-        value, warning = schema.start_method_override(os.environ.get(schema.START_METHOD_ENV), sys.platform)
-        if warning:
-            say(warning)
-        _start_method.append(schema.start_method_to_set(value or read_baked_settings()[0]["start_method"]))
+        found = schema.effective_start_method(baked().settings["start_method"],
+                                              os.environ.get(schema.START_METHOD_ENV), sys.platform, sys.version_info)
+        if found.warning:
+            say(found.warning)
+        _start_method.append(found)
     return _start_method[0]
 
 

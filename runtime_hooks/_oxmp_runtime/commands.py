@@ -91,16 +91,20 @@ FORKSERVER_KEYWORDS = {"main_path": OPT_STR, "sys_path": OPT_STR_LIST, "sys_argv
 #   billiard 4.x:     'from billiard.semaphore_tracker import main;main(%d)'
 #                     'from billiard.forkserver import main; main(%d, %d, %r, **%r)'
 # Descriptors: the trackers read their pipe; the forkserver accepts on its listener and reads alive_r (and authkey_r).
-HELPERS = {
-    ("multiprocessing.resource_tracker", "main"): ((PIPE_READ,), {}),
-    ("multiprocessing.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS),
-    ("multiprocess.resource_tracker", "main"): ((PIPE_READ,), {}),
-    ("multiprocess.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS),
-    ("billiard.semaphore_tracker", "main"): ((PIPE_READ,), {}),
-    ("billiard.forkserver", "main"): ((LISTENER, PIPE_READ, MODULE_LIST), {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}),
-    ("joblib.externals.loky.backend.resource_tracker", "main"): ((PIPE_READ, BOOL_OR_INT), {}),
-    ("loky.backend.resource_tracker", "main"): ((PIPE_READ, BOOL_OR_INT), {}),
-}
+# loky's two homes: joblib's vendored copy, and loky itself. Every loky form below exists under both.
+LOKY_PACKAGES = ("joblib.externals.loky", "loky")
+# multiprocessing and multiprocess (a copy of it) start the same helpers the same way.
+CPYTHON_LIKE = ("multiprocessing", "multiprocess")
+
+HELPERS = dict(
+    [((package + ".resource_tracker", "main"), ((PIPE_READ,), {})) for package in CPYTHON_LIKE]
+    + [((package + ".forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS))
+       for package in CPYTHON_LIKE]
+    + [(("billiard.semaphore_tracker", "main"), ((PIPE_READ,), {})),
+       (("billiard.forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST),
+                                          {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}))]
+    + [((package + ".backend.resource_tracker", "main"), ((PIPE_READ, BOOL_OR_INT), {})) for package in LOKY_PACKAGES]
+)
 
 # The worker form used when sys.frozen is false: spawn_main(**kwds) passed as code, then the library's worker flag.
 SPAWN_MAINS = {
@@ -111,20 +115,18 @@ SPAWN_MAINS = {
 
 # Workers started as `exe -m MODULE OPTIONS`: module -> {option: type}. loky's POSIX workers (loky >= 2.6).
 LOKY_POSIX_OPTIONS = {"--process-name": STR, "--pipe": PIPE_READ}
-MODULE_WORKERS = {
-    "joblib.externals.loky.backend.popen_loky_posix": LOKY_POSIX_OPTIONS,
-    "loky.backend.popen_loky_posix": LOKY_POSIX_OPTIONS,
-}
+MODULE_WORKERS = {package + ".backend.popen_loky_posix": LOKY_POSIX_OPTIONS for package in LOKY_PACKAGES}
 REQUIRED_MODULE_OPTIONS = ("--pipe",)
 
 # loky's frozen Windows worker: `exe --multiprocessing-fork HANDLE`, handled by popen_loky_win32.main() (to which
 # the runtime adds the parent_pid that this command line leaves out).
-LOKY_WINDOWS_MAINS = ("joblib.externals.loky.backend.popen_loky_win32", "loky.backend.popen_loky_win32")
+LOKY_WINDOWS_MAINS = tuple(package + ".backend.popen_loky_win32" for package in LOKY_PACKAGES)
 
 # A `-c` text (after interpreter flags) that starts like one of these is a helper command, and must match a form above
 # exactly. Anything else after `-c` is the app's own business (`app -c settings.toml`).
-HELPER_PREFIXES = ("from multiprocessing.", "import sys; from multiprocessing.", "from multiprocess.",
-                   "import sys; from multiprocess.", "from billiard.", "from joblib.externals.loky.", "from loky.")
+HELPER_PREFIXES = tuple(
+    [prefix + package + "." for package in CPYTHON_LIKE for prefix in ("from ", "import sys; from ")]
+    + ["from billiard."] + ["from %s." % package for package in LOKY_PACKAGES])
 
 
 class Command:

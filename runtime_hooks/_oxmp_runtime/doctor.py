@@ -1,18 +1,24 @@
 """Diagnostic mode: what ``python -m oxmp_hooks doctor`` learns from inside a bundle, in place of the app.
 
-``boot.run()`` calls ``run()`` only when the doctor asked for it (see ``boot.doctor_requested()``), after oxmp's
-runtime is set up exactly as the app would get it and before any of the app's code. ``run()`` looks at
-multiprocessing as configured by oxmp, starts one worker per start method the platform offers, writes one JSON report
-as a new file (``REPORT_FILE``) in the folder the doctor made for this run, and exits. The doctor turns the report into checks and hints.
+The doctor (``oxmp_hooks/tools/doctor.py``) runs the bundle with ``DOCTOR_ENV`` set to ``TOKEN:FOLDER``: FOLDER is a
+folder it created for this one run, and holds ``DOCTOR_GATE``, a file with TOKEN in it. ``boot.run()`` asks
+``requested()``, and only then calls ``run()``, after oxmp's runtime is set up exactly as the app would get it and
+before any of the app's code. ``run()`` looks at multiprocessing as configured by oxmp, starts one worker per start
+method the platform offers, writes one JSON report as a new file (``REPORT_FILE``) in that folder, and exits. The
+doctor turns the report into checks and hints; it reads this module's names (at build time, by path).
 
 None of the app's code runs here, nor in the workers: their target is ``echo`` below, and no script of the bundle is
-run in them (see ``hide_main_script``).
+run in them (see ``hide_main_script``). Every app's start-up imports this module (for ``requested()``): it imports
+nothing else until ``run()``.
 """
 
-import json
 import os
 import sys
-import time
+
+# The doctor's door: the variable, the gate file in the folder it names, and the token's length (hexadecimal digits).
+DOCTOR_ENV = "_OXMP_DOCTOR"
+DOCTOR_GATE = "gate"
+DOCTOR_TOKEN_LENGTH = 32
 
 # The report's name in the doctor's folder. It is created, never overwritten: no file that exists is written to.
 REPORT_FILE = "report.json"
@@ -28,29 +34,67 @@ SMOKE_TIMEOUT = 10.0
 SMOKE_VALUE = {"text": "oxmp", "numbers": [1, 2.5, -3], "nested": ("tuple", None, True)}
 
 
-def run(folder, settings, facts):
-    """Examine multiprocessing in this bundle, write the report into ``folder``, exit. Does not return."""
+def requested():
+    """True if `python -m oxmp_hooks doctor` runs this process: its variable names a token and a folder, and the
+    folder holds a gate file of this user's with that token in it.
+
+    A variable alone, left set by accident, does nothing; every process of the doctor's run (the app's, and its
+    workers) sees the same answer for as long as the run lasts; links are not followed. The app's arguments play no
+    part.
+    """
+    value = os.environ.get(DOCTOR_ENV)
+    if not value:
+        return False
+    token, _, folder = value.partition(":")
+    if len(token) != DOCTOR_TOKEN_LENGTH or not os.path.isabs(folder):
+        return False
+    try:
+        gate = os.open(os.path.join(folder, DOCTOR_GATE), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (OSError, ValueError):
+        return False
+    try:
+        if os.name == "posix" and os.fstat(gate).st_uid != os.getuid():
+            return False
+        return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
+    except OSError:
+        return False
+    finally:
+        os.close(gate)
+
+
+def folder():
+    """The doctor's folder for this run (call only when ``requested()``)."""
+    return os.environ[DOCTOR_ENV].partition(":")[2]
+
+
+def run(folder, baked, start_method, oxmp_freeze_support):
+    """Examine multiprocessing in this bundle, write the report into ``folder``, exit. Does not return.
+
+    ``baked`` is the bundle's record (settings.Baked), ``start_method`` what it comes to here (settings.StartMethod),
+    ``oxmp_freeze_support`` the function oxmp installs as ``multiprocessing.freeze_support``.
+    """
+    import json
+
     main_script = hide_main_script()
 
     import multiprocessing  # oxmp's import hook configures it here, as it would for the app
     from multiprocessing import spawn
 
-    from _oxmp_runtime import boot, settings as schema
+    from _oxmp_runtime import messages, settings as schema
 
-    override = os.environ.get(schema.START_METHOD_ENV)
-    valid_override, override_warning = schema.start_method_override(override, sys.platform)
-    effective = valid_override or settings["start_method"]
+    settings = baked.settings
     offered = multiprocessing.get_all_start_methods()
     report = {
         "format": REPORT_FORMAT,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "platform": sys.platform,
-        "build": facts,
+        "build": baked.facts,
+        "entry_code": baked.entry_code,
         "settings": settings,
-        "start_method_env": override,
-        "start_method_env_warning": override_warning,
-        "effective_settings": dict(settings, start_method=effective),
-        "effective_start_method": schema.resolve_start_method(effective, sys.platform, sys.version_info),
+        "start_method_env": os.environ.get(schema.START_METHOD_ENV),
+        "start_method_env_warning": start_method.warning,
+        "effective_settings": dict(settings, start_method=start_method.value),
+        "effective_start_method": start_method.method,
         "sys_frozen": _plain(getattr(sys, "frozen", None)),
         "sys_executable": sys.executable,
         "spawn_executable": _text(spawn.get_executable()),
@@ -59,8 +103,9 @@ def run(folder, settings, facts):
         "auto_dispatch": settings["auto_dispatch"],
         "freeze_support": "%s.%s" % (multiprocessing.freeze_support.__module__,
                                      multiprocessing.freeze_support.__qualname__),
+        "freeze_support_is_oxmps": multiprocessing.freeze_support is oxmp_freeze_support,
         "main_script_hidden_from_workers": main_script,
-        "refused_exit_status": boot.REFUSED_EXIT,
+        "refused_exit_status": messages.REFUSED_EXIT,
         "smoke_tests": [smoke_test(method) for method in _in_fixed_order(offered)],
     }
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -88,6 +133,7 @@ def hide_main_script():
 def smoke_test(method):
     """Start one worker with ``method``, send it ``SMOKE_VALUE``, get it back, let it exit. Never raises."""
     import multiprocessing
+    import time
 
     result = {"start_method": method, "passed": False, "seconds": None, "error": None, "exitcode": None}
     context = multiprocessing.get_context(method)
@@ -130,6 +176,8 @@ def echo(connection):
 
 
 def _finish(process, start):
+    import time
+
     # Wait for the worker's exit within what is left of SMOKE_TIMEOUT, then kill it. Returns its exit status.
     if process is None or process.pid is None:
         return None

@@ -3,6 +3,9 @@
 
 import sys
 
+# Exit status of a process whose worker or helper command line oxmp refused (boot.refuse).
+REFUSED_EXIT = 2
+
 
 def say(message):
     """Write ``oxmp: <message>`` to stderr. A windowed app (Windows, console=False) has no stderr, and a process

@@ -1,8 +1,10 @@
-"""The one description of oxmp's settings.
+"""The one description of oxmp's settings, and of the record a build hands the runtime.
 
-The build hook validates a spec file's ``hooksconfig["multiprocessing"]`` against ``SETTINGS`` and writes the result
-into the bundle with ``encode()``; the runtime reads it back with ``decode()``; the README's settings table and the
-doctor are checked against the same ``SETTINGS``. This module runs inside bundles: it imports nothing.
+The build hook validates a spec file's ``hooksconfig["multiprocessing"]`` against ``SETTINGS`` and writes a
+``Baked`` record into the bundle (``Baked.encode()``); the runtime reads it back (``read_baked()``). The effective
+start method of a process (setting, ``OXMP_START_METHOD``, platform) is ``effective_start_method()``, and its text for
+people ``show_start_method()``: the runtime, the doctor and the build log all use these. This module runs inside
+bundles: it imports nothing.
 """
 
 START_METHODS = ("auto", "none", "fork", "forkserver", "spawn")
@@ -14,9 +16,8 @@ POSIX_START_METHODS = ("fork", "forkserver", "spawn")
 # Run-time override of `start_method`; takes the same values.
 START_METHOD_ENV = "OXMP_START_METHOD"
 
-# Where the build hook puts the baked settings and build facts, relative to sys._MEIPASS.
-BAKED_DIR = "_oxmp"
-BAKED_FILE = "settings.txt"
+# Where the build hook puts the baked record: its path relative to sys._MEIPASS, and its name in a onefile archive.
+BAKED_PATH = "_oxmp/settings.txt"
 
 
 class Setting:
@@ -26,12 +27,8 @@ class Setting:
     __slots__ = ("key", "type", "default", "choices", "pyoxidizer_name", "doc")
 
     def __init__(self, key, type, default, choices, pyoxidizer_name, doc):
-        self.key = key
-        self.type = type
-        self.default = default
-        self.choices = choices
-        self.pyoxidizer_name = pyoxidizer_name
-        self.doc = doc
+        self.key, self.type, self.default, self.choices = key, type, default, choices
+        self.pyoxidizer_name, self.doc = pyoxidizer_name, doc
 
 
 SETTINGS = (
@@ -61,6 +58,109 @@ SETTINGS = (
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
 DEFAULTS = {setting.key: setting.default for setting in SETTINGS}
+
+
+# --- What the build hands the runtime ---------------------------------------------------------------------------------
+
+# The key of an entry script's code file in the record: one line each, as a name may hold any character but a newline.
+ENTRY_CODE_KEY = "entry_code"
+
+
+class Baked:
+    """What a bundle carries from its build, in one file (``BAKED_PATH``): the validated ``settings`` (every key), the
+    entry scripts' code files ``entry_code`` (paths relative to sys._MEIPASS, '/'-separated), and ``facts`` about the
+    build (versions of oxmp, PyInstaller and Python; the platform)."""
+
+    __slots__ = ("settings", "entry_code", "facts")
+
+    def __init__(self, settings=None, entry_code=(), facts=None):
+        self.settings = dict(DEFAULTS if settings is None else settings)
+        self.entry_code = list(entry_code)
+        self.facts = dict(facts or {})
+
+    def __eq__(self, other):
+        return isinstance(other, Baked) and (self.settings, self.entry_code, self.facts) == (
+            other.settings, other.entry_code, other.facts)
+
+    def __repr__(self):
+        return "Baked(%r, %r, %r)" % (self.settings, self.entry_code, self.facts)
+
+    def encode(self):
+        """The file's text: a ``key=value`` line per setting, an ``entry_code=`` line per entry script, then one
+        ``build.*`` line per fact."""
+        lines = ["%s=%s" % (setting.key, _format(self.settings[setting.key])) for setting in SETTINGS]
+        lines += ["%s=%s" % (ENTRY_CODE_KEY, path) for path in self.entry_code]
+        lines += ["build.%s=%s" % item for item in sorted(self.facts.items())]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def decode(cls, text):
+        """Inverse of ``encode()``. Keys it does not know are ignored, and missing settings default."""
+        baked = cls()
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            if key.startswith("build."):
+                baked.facts[key[len("build."):]] = value
+            elif key == ENTRY_CODE_KEY:
+                baked.entry_code.append(value)
+            elif key in BY_KEY:
+                baked.settings[key] = _parse(BY_KEY[key], value)
+        return baked
+
+
+def read_baked(meipass):
+    """The ``Baked`` record of the bundle unpacked at ``meipass`` (sys._MEIPASS; defaults where it has none)."""
+    if not meipass:
+        return Baked()
+    try:
+        with open(meipass + "/" + BAKED_PATH, encoding="utf-8") as baked:
+            return Baked.decode(baked.read())
+    except OSError:
+        return Baked()
+
+
+# --- What start_method comes to ---------------------------------------------------------------------------------------
+
+class StartMethod:
+    """What ``start_method`` comes to in one process: ``value``, the setting after ``OXMP_START_METHOD``; ``method``,
+    the start method it stands for (None: the interpreter's own); ``to_set``, what oxmp sets as the libraries' default
+    (None: nothing); ``warning``, why ``OXMP_START_METHOD`` was ignored (or None)."""
+
+    __slots__ = ("value", "method", "to_set", "warning")
+
+    def __init__(self, value, method, to_set, warning):
+        self.value, self.method, self.to_set, self.warning = value, method, to_set, warning
+
+
+def effective_start_method(baked_value, env_value, platform, version_info):
+    """The ``StartMethod`` of a bundle whose baked ``start_method`` is ``baked_value``, run with
+    ``OXMP_START_METHOD=env_value`` (None: unset) on ``platform`` with Python ``version_info``."""
+    override, warning = start_method_override(env_value, platform)
+    value = override or baked_value
+    return StartMethod(value, resolve_start_method(value, platform, version_info), start_method_to_set(value), warning)
+
+
+def show_start_method(value, method, where=None):
+    """A ``start_method`` value for people: `auto` and `none` with the start method they stand for (``method``, from
+    ``resolve_start_method()``), `auto` also with ``where`` that is, if given ("Linux with Python 3.11")."""
+    if value == "none":
+        return "none (the interpreter's default)"
+    if value != "auto":
+        return value
+    return "auto (%s on %s, as python uses)" % (method, where) if where else "auto (%s)" % method
+
+
+def platform_name(platform):
+    """A ``sys.platform`` value as people name the system."""
+    if platform == "win32":
+        return "Windows"
+    if platform == "darwin":
+        return "macOS"
+    if platform.startswith("linux"):
+        return "Linux"
+    return platform
 
 
 def platform_start_methods(platform):
@@ -102,35 +202,14 @@ def start_method_to_set(value):
 
 
 def start_method_override(env_value, platform):
-    """Read ``OXMP_START_METHOD``: returns ``(value or None, warning or None)``. A bad value is ignored, with a warning."""
+    """Read ``OXMP_START_METHOD``: returns ``(value or None, warning or None)``; a bad value is ignored, with a
+    warning."""
     if env_value is None or env_value == "":
         return None, None
     allowed = allowed_start_methods(platform)
     if env_value in allowed:
         return env_value, None
     return None, "ignoring %s=%r: allowed values are %s" % (START_METHOD_ENV, env_value, ", ".join(allowed))
-
-
-def encode(settings, facts=None):
-    """Text the build hook writes into the bundle: one ``key=value`` line per setting, then ``build.*`` facts."""
-    lines = ["%s=%s" % (setting.key, _format(settings[setting.key])) for setting in SETTINGS]
-    lines += ["build.%s=%s" % item for item in sorted((facts or {}).items())]
-    return "\n".join(lines) + "\n"
-
-
-def decode(text):
-    """Inverse of ``encode()``: returns ``(settings, facts)``. Keys it does not know are ignored, missing ones default."""
-    settings = dict(DEFAULTS)
-    facts = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if not sep:
-            continue
-        if key.startswith("build."):
-            facts[key[len("build."):]] = value
-        elif key in BY_KEY:
-            settings[key] = _parse(BY_KEY[key], value)
-    return settings, facts
 
 
 def _format(value):

@@ -29,6 +29,6 @@ report = {
 }
 boot = sys.modules.get("_oxmp_runtime.boot")
 if boot is not None:
-    report["baked"] = boot.read_baked_settings()[0]
+    report["baked"] = boot.baked().settings
 multiprocessing.freeze_support()  # harmless in the app process
 print("RESULT " + json.dumps(report))

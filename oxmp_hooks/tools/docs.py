@@ -1,6 +1,6 @@
 """Documentation generated from the settings schema, so that it cannot drift from what the code accepts.
 
-``python -m oxmp_hooks.docs README.md`` rewrites the settings table in a README between ``TABLE_START`` and
+``python -m oxmp_hooks.tools.docs README.md`` rewrites the settings table in a README between ``TABLE_START`` and
 ``TABLE_END``; ``tests/test_docs.py`` fails when the README's table differs from ``settings_table()``.
 """
 

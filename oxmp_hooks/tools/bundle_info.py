@@ -7,8 +7,11 @@ executable instead (``_internal/`` since PyInstaller 6). The format is the bootl
 own ``archive/readers.py`` reads it, so the doctor does not depend on PyInstaller's private modules.
 """
 
+import ast
 import os
 import struct
+
+from oxmp_hooks import HOOKS_DIR, runtime_module
 
 # At the end of the archive: magic, archive length, TOC offset, TOC length, Python version (major * 100 + minor),
 # name of the Python shared library.
@@ -26,11 +29,16 @@ STDLIB_ARCHIVE = "base_library.zip"
 # 6's default, PyInstaller 5 (beside the executable), and a macOS .app bundle.
 CONTENTS_CANDIDATES = ("_internal", ".", os.path.join("..", "Frameworks"), os.path.join("..", "Resources"))
 
-OXMP_RUNTIME_HOOK = "pyi_rth_oxmp_multiprocessing"
 STOCK_RUNTIME_HOOK = "pyi_rth_multiprocessing"
 BOOTSTRAP_SCRIPT_PREFIX = "pyiboot"
 RUNTIME_HOOK_PREFIX = "pyi_rth_"
-BAKED_SETTINGS = "_oxmp/settings.txt"  # settings.BAKED_DIR / settings.BAKED_FILE, as an archive name
+BAKED_PATH = runtime_module("settings").BAKED_PATH
+
+
+def oxmp_runtime_hook():
+    """The name of oxmp's runtime hook for multiprocessing, as its ``rthooks.dat`` gives it (without ``.py``)."""
+    with open(os.path.join(HOOKS_DIR, "rthooks.dat"), encoding="utf-8") as dat:
+        return os.path.splitext(ast.literal_eval(dat.read())["multiprocessing"][0])[0]
 
 
 class ArchiveError(Exception):
@@ -125,7 +133,7 @@ def inspect(executable):
         info.runtime_hooks = [name for name in scripts if name.startswith(RUNTIME_HOOK_PREFIX)]
         info.entry_scripts = [name for name in scripts
                               if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))]
-        if OXMP_RUNTIME_HOOK in info.runtime_hooks:
+        if oxmp_runtime_hook() in info.runtime_hooks:
             info.multiprocessing_hook, info.has_oxmp = "oxmp", True
         elif STOCK_RUNTIME_HOOK in info.runtime_hooks:
             info.multiprocessing_hook, info.has_oxmp = "stock", False
@@ -136,7 +144,7 @@ def inspect(executable):
         info.layout = "onefile"
         info.layout_evidence = "%s is inside the executable, unpacked to a temporary folder at each start" \
             % STDLIB_ARCHIVE
-        baked = archive.read(BAKED_SETTINGS)
+        baked = archive.read(BAKED_PATH)
     else:
         info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
         baked = None
@@ -145,7 +153,7 @@ def inspect(executable):
             info.layout_evidence = "%s beside the executable holds %s" % (
                 _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
                 STDLIB_ARCHIVE)
-            baked = _read_file(os.path.join(info.contents_dir, *BAKED_SETTINGS.split("/")))
+            baked = _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))
             if baked is None:
                 info.has_oxmp = False  # oxmp's build hook always puts its settings there
         elif archive is not None:

@@ -14,21 +14,18 @@ import shutil
 import sys
 import tempfile
 
-from oxmp_hooks import bundle_info, contain, runtime_module
+from oxmp_hooks import runtime_module
+from oxmp_hooks.tools import bundle_info, contain
 
 schema = runtime_module("settings")
-
-# Must match boot.DOCTOR_ENV, DOCTOR_GATE and doctor.REPORT_FILE in the runtime: the bundle enters diagnostic mode
-# only if the variable names a token and a folder whose gate file holds that token (boot.doctor_requested()).
-DOCTOR_ENV = "_OXMP_DOCTOR"
-DOCTOR_GATE = "gate"
-REPORT_FILE = "report.json"
+# The other half of the doctor, inside the bundle: its door (DOCTOR_ENV, DOCTOR_GATE), its report (REPORT_FILE,
+# REPORT_FORMAT). The bundle enters diagnostic mode only if the variable names a token and a folder whose gate file
+# holds that token (runtime.requested()).
+runtime = runtime_module("doctor")
 
 DEFAULT_TIMEOUT = 60.0  # the diagnostic run: start-up, and three smoke tests of at most about 10 s each
 OUTPUT_LINES = 40  # of the diagnostic run's stdout and stderr, kept in the report
 MAX_PROCS = 16  # the diagnostic run needs at most four at once: itself, a worker, the resource tracker, a forkserver
-OXMP_FREEZE_SUPPORT = "_oxmp_runtime.boot.freeze_support"
-REPORT_FORMAT = 1  # the layout of the report the runtime writes (_oxmp_runtime/doctor.py REPORT_FORMAT)
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
 
@@ -65,6 +62,7 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         "bundle": info.as_dict(),
         "oxmp": info.has_oxmp,
         "build": {},
+        "entry_code": [],
         "settings": None,
         "runtime": None,
         "checks": [],
@@ -73,8 +71,9 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         "passed": False,
     }
     if info.baked_settings is not None:
-        baked, report["build"] = schema.decode(info.baked_settings)
-        report["settings"] = {"baked": baked}
+        baked = schema.Baked.decode(info.baked_settings)
+        report["build"], report["entry_code"] = baked.facts, baked.entry_code
+        report["settings"] = {"baked": baked.settings}
     checks = report["checks"]
     # Each of these stops the doctor before it runs anything: without oxmp's diagnostic mode a bundle runs the app,
     # and a onedir executable without its folder cannot start.
@@ -99,15 +98,14 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
                             "the bundle wrote no diagnostic report (%s)" % _how_it_ended(run),
                             _hint_no_answer(run, timeout)))
         return report
-    if answer.get("format") != REPORT_FORMAT:
+    if answer.get("format") != runtime.REPORT_FORMAT:
         checks.append(check("the doctor reads the bundle's report", False,
-                            "report format %r, this doctor reads %d" % (answer.get("format"), REPORT_FORMAT),
+                            "report format %r, this doctor reads %d" % (answer.get("format"), runtime.REPORT_FORMAT),
                             "use the doctor of the oxmp version the bundle was built with (%s)"
-                            % (answer.get("build") or {}).get("oxmp", "unknown")))
+                            % report["build"].get("oxmp", "unknown")))
         return report
 
     report["oxmp"] = True
-    report["build"] = answer.get("build") or report["build"]
     report["settings"] = {
         "baked": answer["settings"],
         schema.START_METHOD_ENV: answer["start_method_env"],
@@ -139,16 +137,15 @@ def run_diagnostic(executable, timeout):
     folder = tempfile.mkdtemp(prefix="oxmp-doctor-")  # this user's, for this run only
     try:
         token = secrets.token_hex(16)
-        with open(os.path.join(folder, DOCTOR_GATE), "x") as gate:
+        with open(os.path.join(folder, runtime.DOCTOR_GATE), "x") as gate:
             gate.write(token)  # the bundle's sign that the doctor, and nothing else, asks
         env = dict(os.environ)
-        env[DOCTOR_ENV] = "%s:%s" % (token, folder)
+        env[runtime.DOCTOR_ENV] = "%s:%s" % (token, folder)
         # As root: the process cap is enforced by the watchdog rather than by an unprivileged user, so that the
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
-        result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder,
-                             unprivileged=False, watch=True)
+        result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder, watch=True)
         try:
-            with open(os.path.join(folder, REPORT_FILE), encoding="utf-8") as written:
+            with open(os.path.join(folder, runtime.REPORT_FILE), encoding="utf-8") as written:
                 text = written.read()
             answer = json.loads(text) if text else None
         except (OSError, ValueError):
@@ -167,7 +164,7 @@ def runtime_checks(answer, run):
     checks = [check("oxmp's runtime answered", True, "in %.2f s" % run.seconds)]
 
     problems = []
-    if answer["freeze_support"] != OXMP_FREEZE_SUPPORT:
+    if not answer["freeze_support_is_oxmps"]:
         problems.append("multiprocessing.freeze_support is %s, not oxmp's" % answer["freeze_support"])
     wanted = answer["effective_start_method"]
     if wanted is not None and answer["start_method"] != wanted:
@@ -227,7 +224,7 @@ def _why_no_oxmp(info):
         return "it has PyInstaller's own multiprocessing runtime hook (pyi_rth_multiprocessing), not oxmp's"
     if info.multiprocessing_hook == "none":
         return "it has no runtime hook for multiprocessing: PyInstaller found no import of multiprocessing in the app"
-    return "it holds no %s" % bundle_info.BAKED_SETTINGS
+    return "it holds no %s" % bundle_info.BAKED_PATH
 
 
 def _hint_no_oxmp(info):
@@ -267,7 +264,7 @@ def render(report):
         ("layout", "%s (%s)" % (bundle["layout"] or "unknown", bundle["layout_evidence"])),
         ("oxmp", {True: build.get("oxmp", "yes"), False: "NOT IN THIS BUNDLE", None: "unknown"}[report["oxmp"]]),
         ("built with", _built_with(build, bundle)),
-        ("entry script", _entry_scripts(build, bundle)),
+        ("entry script", _entry_scripts(report["entry_code"], bundle)),
     ])
     if report["oxmp"] is False:
         lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
@@ -279,8 +276,8 @@ def render(report):
         for setting in schema.SETTINGS:
             # A bundle of an older oxmp may not know every setting.
             value = settings["effective"].get(setting.key, "-")
-            if value in ("auto", "none"):
-                value = "%s (%s)" % (value, settings["effective_start_method"] or "the interpreter's default")
+            if setting.key == "start_method":
+                value = schema.show_start_method(value, settings["effective_start_method"])
             lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, settings["baked"].get(setting.key, "-"), value))
         env = settings[schema.START_METHOD_ENV]
         lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
@@ -313,10 +310,10 @@ def render(report):
 _SETTING_WIDTH = max(len(setting.key) for setting in schema.SETTINGS) + 2
 
 
-def _entry_scripts(build, bundle):
+def _entry_scripts(entry_code, bundle):
     # oxmp's build knows the entry scripts; the archive's script list also holds custom runtime hooks.
-    if build.get("entry_scripts"):
-        return ", ".join(os.path.splitext(name)[0] for name in build["entry_scripts"].split(","))
+    if entry_code:
+        return ", ".join(os.path.splitext(os.path.basename(path))[0] for path in entry_code)
     return ", ".join(bundle["entry_scripts"]) or None
 
 

@@ -1,9 +1,9 @@
-"""Run a frozen app so that it cannot fork-bomb the machine. Used by the doctor, the tests and the benchmark.
+"""Run a frozen app so that it cannot fork-bomb the machine: the doctor's runs and ``python -m oxmp_hooks run``.
 
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
-and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root, so as root the app runs as an
-unprivileged user of its own (see ``unprivileged_ids``), and a watchdog also counts the session's processes where
-``/proc`` exists.
+and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts the
+session's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
+test suite does: ``tests/contain.py``).
 """
 
 import os
@@ -20,11 +20,6 @@ if os.name == "posix":
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
 TIMEOUT_STATUS = 124  # like timeout(1)
-# As root, contained runs use an unprivileged user id of their own: UNPRIVILEGED_UID_BASE plus the runner's process id.
-# RLIMIT_NPROC counts every process of a user; with a shared one (`nobody`), another test run or service of that user
-# would spend this run's budget, and an app could not start the workers it is allowed. No account is needed: the
-# bundles' files are readable by others, and each run gets a writable folder of its own.
-UNPRIVILEGED_UID_BASE = 2000000
 
 
 class Result:
@@ -47,66 +42,31 @@ class Result:
                    self.stdout[-3000:], self.stderr[-3000:]))
 
 
-def drops_privileges():
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def unprivileged_ids():
-    """The user and group ids contained runs of this process use as root: no other process shares them."""
-    uid = UNPRIVILEGED_UID_BASE + os.getpid()
-    return uid, uid
-
-
-def make_accessible(path):
-    """Let the unprivileged user read ``path`` and everything under it, run what is executable, and reach it."""
-    if not drops_privileges():
-        return
-    for root, dirs, files in os.walk(path):
-        for name in dirs:
-            _add_mode(os.path.join(root, name), 0o055)
-        for name in files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                _add_mode(full, 0o055 if os.stat(full).st_mode & 0o100 else 0o044)
-    _add_mode(path, 0o055)
-    parent = os.path.dirname(os.path.abspath(path))
-    while parent != os.path.dirname(parent):
-        _add_mode(parent, 0o001)  # search only, so nothing above becomes listable
-        parent = os.path.dirname(parent)
-
-
-def _add_mode(path, bits):
-    mode = os.stat(path).st_mode
-    if mode & bits != bits:
-        os.chmod(path, mode | bits)
-
-
-def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0,
-        unprivileged=True, watch=True, stdin=None, pass_fds=(), stderr_closed=False):
+def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0, user=None,
+        watch=True, stdin=None, pass_fds=(), stderr_closed=False):
     """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its group.
 
-    ``unprivileged``: as root, run as an unprivileged user of this runner's own so that the process cap binds (the files must be readable: see
-    ``make_accessible``). ``watch``: also count the group's processes and kill it past ``max_procs``. At least one
-    of the two must hold when running as root. ``stdin``: bytes the app reads from a pipe on its standard input
-    (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
+    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
+    ``switch()``, called in the child before the cap is set. ``watch``: also count the group's processes and kill it
+    past ``max_procs``; as root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
+    standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
     ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
     """
     if os.name != "posix":
         return _run_windows(argv, timeout, env, cwd)
-    ids = unprivileged_ids() if unprivileged and drops_privileges() else None
-    if ids is None and drops_privileges() and not watch:
-        raise ValueError("as root, a contained run needs unprivileged=True or watch=True")
+    if user is None and os.geteuid() == 0 and not watch:
+        raise ValueError("as root, a contained run needs a user to switch to, or watch=True")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already.
-        cap = max_procs + count_tasks_of(ids[0] if ids else os.getuid())
+        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid)
         prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
         stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out, stderr=err,
                 env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
-                preexec_fn=lambda: _limit(cap, ids, prctl, stderr_closed),
+                preexec_fn=lambda: _limit(cap, user, prctl, stderr_closed),
             )
         finally:
             if stdin_pipe is not None:
@@ -164,18 +124,15 @@ def _pipe_holding(data):
     return read_end
 
 
-def _limit(max_procs, ids, prctl, stderr_closed=False):
-    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become an unprivileged user first.
-    if ids is not None:
-        uid, gid = ids
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
+def _limit(max_procs, user, prctl, stderr_closed=False):
+    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become the caller's user first.
+    if user is not None:
+        user.switch()
     hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     cap = max_procs if hard == resource.RLIM_INFINITY else min(max_procs, hard)  # above the hard limit: ValueError
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
     if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the switch of user, which clears it
     if stderr_closed:
         os.close(2)
 
