@@ -1,8 +1,8 @@
 """Build real PyInstaller bundles once per test run, and run them contained.
 
-Every distinct bundle (app, settings, onedir/onefile, way in) is built once per session by ``Builder.build()``; the
-tests share them. Every run goes through ``oxmp_hooks.contain``: own session, a process cap that binds even root, a
-time limit, and a kill of the whole process group.
+Every distinct bundle (app, settings as validated, onedir/onefile, way in) is built once per session by
+``Builder.build()``; the tests share them. Every run goes through ``oxmp_hooks.contain``: own session, a process cap
+that binds even root, a time limit, and a kill of the whole process group.
 """
 
 import json
@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from _oxmp_runtime import settings as schema
-from oxmp_hooks import contain
+from oxmp_hooks import config, contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOOKS_DIR = os.path.join(REPO, "oxmp_hooks")
@@ -104,7 +104,7 @@ class Builder(BuildCache):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
         runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first; returns a Bundle, or raises
         BuildFailed (also cached)."""
-        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes), tuple(runtime_hooks))
+        key = (app, settings_key(hooksconfig), onefile, way, cli, tuple(excludes), tuple(runtime_hooks))
         return self._cached(key, lambda: self._build(app, hooksconfig, onefile, way, name, cli, list(excludes),
                                                      list(runtime_hooks)))
 
@@ -155,6 +155,17 @@ class Builder(BuildCache):
         onefile = not os.path.isfile(onedir_exe)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe
         return Bundle(name, exe, log, onefile, build_seconds)
+
+
+def settings_key(hooksconfig):
+    """What a build's ``hooksconfig`` means, for the build cache: oxmp's section as the build hook validates it (so
+    that ``None``, ``{}`` and ``{"multiprocessing": {"sys_frozen": True}}`` share one bundle), and any other section as
+    written. Invalid settings keep a key of their own, as written: their build fails."""
+    others = dict(hooksconfig or {})
+    section = others.pop(config.SECTION, None)
+    settings, errors = config.validate(section, sys.platform)  # the platform a Builder builds for
+    meaning = {"invalid": section} if errors else {"settings": settings}
+    return json.dumps([meaning, others], sort_keys=True, default=repr)
 
 
 def _pyinstaller(python, workdir, arguments):
