@@ -30,7 +30,10 @@ def builder(bundle_root):
             stock["python"] = bundles.make_stock_python(bundle_root)
         return stock["python"]
 
-    return bundles.Builder(bundle_root, stock_python)
+    # The bundles' archives hold their files uncompressed (zlib level 0: still zlib streams, which the bootloader reads
+    # as it reads any): a onefile build spends most of its time compressing at PyInstaller's level 9, and a onefile run
+    # decompressing. And a bundle's second layout reuses the first's Analysis.
+    return bundles.Builder(bundle_root, stock_python, zlib_level=0, share_analysis=True)
 
 
 @pytest.fixture
