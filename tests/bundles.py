@@ -1,8 +1,9 @@
 """Build real PyInstaller bundles once per test run, and run them contained.
 
-Every distinct bundle (app, settings, onedir/onefile, way in) is built once per session by ``Builder.build()``; the
-tests share them. Every run goes through ``tests/contain.py`` (``oxmp_hooks.tools.contain``, as an unprivileged user
-when root): own session, a process cap that binds even root, a time limit, and a kill of the whole process group.
+Every distinct bundle (app, settings as validated, onedir/onefile, way in) is built once per session by
+``Builder.build()``; the tests share them. Every run goes through ``tests/contain.py`` (``oxmp_hooks.tools.contain``,
+as an unprivileged user when root): own session, a process cap that binds even root, a time limit, and a kill of the
+whole process group.
 """
 
 import json
@@ -14,6 +15,7 @@ import tempfile
 import time
 
 from _oxmp_runtime import settings as schema
+from oxmp_hooks import config
 from tests import contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,22 +95,29 @@ class BuildCache:
 
 
 class Builder(BuildCache):
-    """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one."""
+    """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one.
 
-    def __init__(self, root, stock_python=None, apps_dir=APPS):
+    ``share_analysis``: build the onedir and onefile layouts of a bundle (``build()``
+    without a ``name``) in one work folder, so that the second layout reuses the first's Analysis, as PyInstaller does
+    when a spec is built again.
+    """
+
+    def __init__(self, root, stock_python=None, apps_dir=APPS, share_analysis=False):
         super().__init__()
         self.root = root
         self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
         self.apps_dir = apps_dir  # where build(app) finds <app>.py
+        self.share_analysis = share_analysis
+        self._families = {}  # with share_analysis: (name, hooksconfig, logs) of a bundle's work folder, by its key
 
     def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
               runtime_hooks=()):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
         runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first; returns a Bundle, or raises
         BuildFailed (also cached)."""
-        key = (app, json.dumps(hooksconfig, sort_keys=True), onefile, way, cli, tuple(excludes), tuple(runtime_hooks))
-        return self._cached(key, lambda: self._build(app, hooksconfig, onefile, way, name, cli, list(excludes),
-                                                     list(runtime_hooks)))
+        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks))
+        return self._cached(family + (onefile,), lambda: self._build(
+            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family))
 
     def build_spec(self, spec):
         """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
@@ -119,12 +128,20 @@ class Builder(BuildCache):
         """
         return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks=()):
+    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family):
+        logs = []
+        if self.share_analysis and name is None:
+            # The other layout's work folder, if it was built: the same spec but for its last lines, and the same
+            # hooksconfig (one that validates the same may be written otherwise), so that its Analysis is up to date.
+            name, hooksconfig, logs = self._families.setdefault(
+                family, ("%s-%d" % (app, len(self._built)), hooksconfig, []))
         name = name or "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
-        os.makedirs(workdir)
+        distpath = os.path.join(workdir, "dist-onefile" if onefile and self.share_analysis else "dist")
         script = os.path.join(workdir, app + ".py")
-        shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
+        if not os.path.isfile(script):  # a new copy would be newer than the Analysis
+            os.makedirs(workdir)
+            shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
         runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]
         if cli:
@@ -145,10 +162,12 @@ class Builder(BuildCache):
             with open(target, "w") as spec_file:
                 spec_file.write(spec)
         python = sys.executable if way == ENTRY_POINT else self.stock_python()
-        log, build_seconds = _pyinstaller(python, workdir, options + [target])
-        exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else \
-            os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
-        return Bundle(name, exe, log, onefile, build_seconds)
+        log, build_seconds = _pyinstaller(python, workdir, options + [target], distpath)
+        logs.append(log)
+        exe = os.path.join(distpath, name + EXE_SUFFIX) if onefile else \
+            os.path.join(distpath, name, name + EXE_SUFFIX)
+        # The log of every build in the work folder: a layout that reused the other's Analysis logged none.
+        return Bundle(name, exe, "".join(logs), onefile, build_seconds)
 
     def _build_spec(self, spec):
         name, workdir, spec = self._copy_of_spec(spec)
@@ -159,10 +178,21 @@ class Builder(BuildCache):
         return Bundle(name, exe, log, onefile, build_seconds)
 
 
-def _pyinstaller(python, workdir, arguments):
-    """Run PyInstaller in ``workdir`` (dist/ and build/ go there); returns its log and wall time, or raises BuildFailed.
-    Leaves ``workdir`` readable by the unprivileged user the bundles run as."""
-    options = ["--noconfirm", "--log-level", "INFO", "--distpath", os.path.join(workdir, "dist"),
+def settings_key(hooksconfig):
+    """What a build's ``hooksconfig`` means, for the build cache: oxmp's section as the build hook validates it (so
+    that ``None``, ``{}`` and ``{"multiprocessing": {"sys_frozen": True}}`` share one bundle), and any other section as
+    written. Invalid settings keep a key of their own, as written: their build fails."""
+    others = dict(hooksconfig or {})
+    section = others.pop(config.SECTION, None)
+    settings, errors = config.validate(section, sys.platform)  # the platform a Builder builds for
+    meaning = {"invalid": section} if errors else {"settings": settings}
+    return json.dumps([meaning, others], sort_keys=True, default=repr)
+
+
+def _pyinstaller(python, workdir, arguments, distpath=None):
+    """Run PyInstaller in ``workdir`` (build/ and, unless ``distpath`` says otherwise, dist/ go there); returns its log
+    and wall time, or raises BuildFailed. Leaves ``workdir`` readable by the unprivileged user the bundles run as."""
+    options = ["--noconfirm", "--log-level", "INFO", "--distpath", distpath or os.path.join(workdir, "dist"),
                "--workpath", os.path.join(workdir, "build")]
     start = time.perf_counter()
     process = subprocess.run([python, "-m", "PyInstaller"] + options + arguments, cwd=workdir,

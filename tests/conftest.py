@@ -30,7 +30,9 @@ def builder(bundle_root):
             stock["python"] = bundles.make_stock_python(bundle_root)
         return stock["python"]
 
-    return bundles.Builder(bundle_root, stock_python)
+    # A bundle's second layout (onedir, onefile) reuses the first's Analysis, as PyInstaller does when a spec is built
+    # again. The archives keep PyInstaller's own compression: onefile bundles unpack as users' do.
+    return bundles.Builder(bundle_root, stock_python, share_analysis=True)
 
 
 @pytest.fixture
