@@ -4,11 +4,16 @@ import tempfile
 
 import pytest
 
-from tests import bundles
+from tests import bundles, reporting
 
 
 def pytest_addoption(parser):
     parser.addoption("--keep-bundles", action="store_true", help="keep the bundles built by this run")
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller, when a worker has finished
+def pytest_testnodedown(node, error):
+    reporting.relay(node.config, getattr(node, "workeroutput", None))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ Runs wherever Wine is installed (Linux); skips elsewhere, or fails when OXMP_REQ
 not Windows: the GitHub workflow's Windows jobs remain the check on the real thing.
 """
 
-import contextlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import time
 import pytest
 
 from tests import bundles, wine
+from tests.reporting import report
 
 pytestmark = [pytest.mark.windows, pytest.mark.bundle]
 
@@ -61,10 +61,10 @@ def lane(request):
         lane.unlock()
         if not request.config.getoption("--keep-bundles"):
             shutil.rmtree(root, ignore_errors=True)
-        report(request, "Windows lane: %.0f s in all; set-up %s" % (
+        report(request.config, "Windows lane: %.0f s in all; set-up %s" % (
             time.monotonic() - started, ", ".join("%s %.1f s" % item for item in lane.timings.items())))
         for argv, stderr in lane.start_failures:
-            report(request, "Windows lane: run again after Wine failed to start a process of %s:\n%s" % (
+            report(request.config, "Windows lane: run again after Wine failed to start a process of %s:\n%s" % (
                 " ".join(argv), stderr))
 
 
@@ -72,18 +72,8 @@ def lane(request):
 def windows_builder(lane, request):
     builder = wine.WindowsBuilder(lane, lane.root)
     yield builder
-    report(request, "Windows lane: builds %s" % ", ".join("%s %.0f s" % item for item in builder.build_seconds.items()))
-
-
-def report(request, line):
-    """A line in pytest's output (not captured), where CI logs keep it."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.suppress():
-        reporter.ensure_newline()
-        reporter.write_line(line)
+    report(request.config, "Windows lane: builds %s" % ", ".join(
+        "%s %.0f s" % item for item in builder.build_seconds.items()))
 
 
 @pytest.fixture(scope="session", params=["onedir", "onefile"])
