@@ -38,10 +38,12 @@ LAUNCHER_SECONDS = 30  # the windowed app's own time limit, inside the launcher
 
 
 # --- Fixtures -------------------------------------------------------------------------------------------------------
+# Module-scoped: the lane is this file's alone. It stops (its wineserver) and reports when the file is done, not when
+# the session of the worker that ran the file ends.
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lane(request):
-    """The prepared lane (Wine prefix, Windows Pythons, oxmp from this checkout), stopped at the end of the session."""
+    """The prepared lane (Wine prefix, Windows Pythons, oxmp from this checkout), stopped when this file is done."""
     try:
         lane = wine.Lane()
     except wine.WineUnavailable as missing:
@@ -68,7 +70,7 @@ def lane(request):
                 " ".join(argv), stderr))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def windows_builder(lane, request):
     builder = wine.WindowsBuilder(lane, lane.root)
     yield builder
@@ -76,12 +78,12 @@ def windows_builder(lane, request):
         "%s %.0f s" % item for item in builder.build_seconds.items()))
 
 
-@pytest.fixture(scope="session", params=["onedir", "onefile"])
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
 def win_matrix(windows_builder, request):
     return windows_builder.build("mp_matrix", onefile=request.param == "onefile")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def win_windowed(windows_builder):
     return windows_builder.build("windowed_app", console=False)
 
