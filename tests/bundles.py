@@ -211,12 +211,13 @@ def scratch_dir(root):
     return path
 
 
-def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0,
+def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0, wrapper=(),
         **contain_options):
-    """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment.
+    """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment. ``wrapper``: a
+    command that starts the bundle (its argv follows), such as a shell that rearranges descriptors, contained with it.
 
     ``contain_options`` go to ``contain.run()`` (``unprivileged``, ``watch``)."""
-    argv = [bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv)
+    argv = list(wrapper) + ([bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv))
     cwd = cwd or scratch_dir(root or tempfile.gettempdir())
     clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8"}
     if contain.drops_privileges():

@@ -1,11 +1,16 @@
 """Unit tests of the command-line table: every form each supported Python and loky produces, and what is refused."""
 
 import os
+import shutil
+import subprocess
+import sys
+import warnings
 
 import pytest
 
 from _oxmp_runtime import commands
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ["-B", "-S", "-I"]
 EXE = "/opt/app/app"
 FORKSERVER_DICT_38 = "{'sys_path': ['/tmp/_MEI1/base_library.zip', '/tmp/_MEI1']}"
@@ -222,9 +227,14 @@ def test_interpreter_flag_grammar():
 
 def test_each_form_says_which_arguments_are_descriptors_and_of_what_kind():
     worker = classify("--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8")
-    assert set(worker.descriptors) == {("pipe_handle", 8, commands.PIPE_READ), ("tracker_fd", 6, commands.PIPE_WRITE)}
+    # The pipes a parent keeps writing to while its child starts are of their own kind; loky's worker pipe and the
+    # forkserver's authkey pipe are closed by the parent once written, and the forkserver's alive pipe carries no data.
+    assert set(worker.descriptors) == {("pipe_handle", 8, commands.PIPE_FROM_PARENT),
+                                       ("tracker_fd", 6, commands.PIPE_WRITE)}
     tracker = classify(*FLAGS, "-c", "from multiprocessing.resource_tracker import main;main(5)")
-    assert tracker.descriptors == (("argument 1", 5, commands.PIPE_READ),)
+    assert tracker.descriptors == (("argument 1", 5, commands.PIPE_FROM_PARENT),)
+    loky_tracker = classify(*FLAGS, "-c", "from loky.backend.resource_tracker import main; main(5, False)")
+    assert loky_tracker.descriptors == (("argument 1", 5, commands.PIPE_FROM_PARENT),)
     forkserver = classify(*FLAGS, "-c", "from multiprocessing.forkserver import main; main(5, 7, [], **%s)"
                           % FORKSERVER_DICT_314)
     assert forkserver.descriptors == (("argument 1", 5, commands.LISTENER), ("argument 2", 7, commands.PIPE_READ),
@@ -312,3 +322,58 @@ def test_helper_code_outside_every_known_shape_is_refused_before_parsing(code, p
 def test_a_keyword_given_twice_is_refused():
     code = "from multiprocessing.forkserver import main; main(5, 7, [], sys_path=['/a'], **{'sys_path': ['/b']})"
     assert "a keyword twice" in classify(*FLAGS, "-c", code).reason
+
+
+# --- Linear work, no output (docs/security.md: "in time linear in its size", "one line") ----------------------------
+
+# Each shape: a Python expression for an argv of about n items.
+LONG_ARGV_SHAPES = {
+    # 190,000 of these took seconds to refuse when the flags were joined with list.pop(0).
+    "flags before -c": '["app"] + ["-B"] * n + ["-c", "from multiprocessing.resource_tracker import main;main(5)"]',
+    "-W pairs before -c": '["app"] + ["-W", "ignore"] * (n // 2) + ["-c", "from multiprocessing.x import y"]',
+    "the app's own arguments": '["app"] + ["--verbose"] * n',
+    "a long worker argument": '["app", "--multiprocessing-fork", "pipe_handle=" + "7" * n]',
+}
+COUNT_INSTRUCTIONS = """
+import sys
+from _oxmp_runtime import commands
+n = {n}
+argv = {shape}
+commands.classify(argv, platform="linux")
+"""
+
+
+def instructions(code, folder):
+    """Instructions a Python process running ``code`` executes (valgrind's callgrind): a count of work that does not
+    depend on the machine's load."""
+    out = os.path.join(folder, "callgrind.out")
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "runtime_hooks"))
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable, "-S", "-c", code],
+                   env=env, check=True, capture_output=True, timeout=600)
+    with open(out) as counts:
+        return int([line for line in counts if line.startswith("summary:")][0].split()[1])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counts instructions with valgrind")
+@pytest.mark.parametrize("shape", sorted(LONG_ARGV_SHAPES))
+def test_classify_does_work_in_proportion_to_argv(shape, tmp_path):
+    base, small, large = (instructions(COUNT_INSTRUCTIONS.format(shape=LONG_ARGV_SHAPES[shape], n=n), str(tmp_path))
+                          for n in (0, 10000, 40000))
+    # Four times the argv, about four times the work above Python's own start-up: the slack is for allocator and
+    # cache effects; quadratic handling gives sixteen times.
+    assert large - base < 5 * (small - base), (shape, base, small, large)
+
+
+@pytest.mark.parametrize("code", [
+    r'from multiprocessing.resource_tracker import main;main("\d\w\s")',
+    r'from multiprocessing.forkserver import main; main(5, 6, ["\q"], **{"main_path": "\p"})',
+    "from multiprocessing.resource_tracker import main;main(%s)" % ", ".join([r'"\d"'] * 100),
+])
+def test_classify_prints_nothing(code, capfd):
+    # Python 3.12+ warns of invalid escape sequences while parsing (SyntaxWarning), older versions under -W
+    # (DeprecationWarning): the refusal must stay one line, so nothing of the parser's may reach stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        command = classify(*FLAGS, "-c", code)
+    assert command.kind == "refused"
+    assert caught == [] and capfd.readouterr() == ("", "")

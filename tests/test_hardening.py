@@ -183,6 +183,73 @@ def test_a_worker_pipe_read_from_the_wrong_end_is_refused(app, run):
     assert "is not the read end of a pipe" in result.stderr
 
 
+# --- A standard stream under another number, a pipe its parent does not write to ---------------------------------
+
+# A wrapper that gives the app its standard input under another number too, and passes its arguments on: all that
+# whoever controls the app's argv and stdin needs (`exec 3<&0`). The first argument is the descriptor's number.
+UNDER_ANOTHER_NUMBER = ("/bin/sh", "-c", 'fd=$1; shift; eval "exec $fd<&0"; exec "$@"', "sh")
+
+
+def test_stdin_under_another_number_is_never_unpickled(app, joblib_bundle, run, bundle_root):
+    cwd = bundles.scratch_dir(bundle_root)
+    marker = Marker(cwd)
+    payload = pickle.dumps(marker)
+    attacks = [
+        (app, "5", "--multiprocessing-fork", "pipe_handle=5"),
+        (app, "5", "--multiprocessing-fork", "tracker_fd=6", "pipe_handle=5"),
+        (joblib_bundle, "6", "-m", LOKY + ".popen_loky_posix", "--process-name", "x", "--pipe", "6"),
+    ]
+    for bundle, fd, *args in attacks:
+        result = run(bundle, *args, stdin=payload, cwd=cwd, wrapper=UNDER_ANOTHER_NUMBER + (fd,))
+        assert_refused(result)
+        assert "is this process's standard input under another number" in result.stderr
+    assert not marker.exists
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to see the segment")
+def test_the_resource_tracker_takes_no_orders_from_stdin_under_another_number(app, joblib_bundle, run, bundle_root,
+                                                                             shared_memory_victim):
+    name, path = shared_memory_victim
+    victim = victim_folder(bundle_root)
+    trackers = [
+        (app, "5", "from multiprocessing.resource_tracker import main;main(5)", "%s:shared_memory" % name),
+        (joblib_bundle, "7", "from %s.resource_tracker import main; main(7, False)" % LOKY, "%s:folder" % victim),
+    ]
+    for bundle, fd, code, order in trackers:
+        result = run(bundle, *FLAGS, "-c", code, stdin=("REGISTER:%s\n" % order).encode(),
+                     wrapper=UNDER_ANOTHER_NUMBER + (fd,))
+        assert_refused(result)
+        assert "standard input under another number" in result.stderr
+    assert os.path.exists(path) and os.path.exists(victim)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux: /proc shows who holds a pipe's write end")
+def test_a_worker_pipe_its_parent_does_not_write_to_is_refused(app, run, bundle_root):
+    # The bundle's parent is a shell of the bundle's own user, so that /proc shows its descriptors to the bundle.
+    # Attack: the shell holds the pipe's read end only (the data came from elsewhere). Control: the same shell also
+    # holds the write end, as a genuine parent does, and the worker takes the pickle (so the marker appears).
+    cwd = bundles.scratch_dir(bundle_root)
+    marker = Marker(cwd)
+    read_end, write_end = os.pipe()
+    os.write(write_end, pickle.dumps(marker))
+    try:
+        attack = run(app, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd, pass_fds=(read_end,),
+                     wrapper=("/bin/sh", "-c", '"$@"; exit $?', "sh"))
+        assert_refused(attack)
+        assert "a pipe that the process which started this one does not write to" in attack.stderr
+        assert not marker.exists
+        control = run(app, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd,
+                      pass_fds=(read_end, write_end),
+                      wrapper=("bash", "-c", '"$@" %d>&-; exit $?' % write_end, "bash"))  # dash: one-digit numbers
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    # What a genuine parent's pipe gets: it is read (the marker appears; what the pickle made is no task, so the
+    # worker then fails as it would under python, with a traceback and no refusal).
+    assert marker.exists, control
+    assert "oxmp: refusing" not in control.stderr and "Traceback" in control.stderr, control
+
+
 @pytest.fixture
 def shared_memory_victim():
     """A POSIX shared-memory segment that the bundle's user could unlink."""

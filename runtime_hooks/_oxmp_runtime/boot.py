@@ -128,10 +128,9 @@ def prepare(command):
     """Check a worker or helper command and import what runs it; returns the call that starts it, or refuses."""
     from _oxmp_runtime import descriptors
 
-    for name, fd, kind in command.descriptors:  # POSIX
-        problem = descriptors.problem(name, fd, kind)
-        if problem:
-            refuse(problem)
+    problem = descriptors.first_problem(command.descriptors)  # POSIX
+    if problem:
+        refuse(problem)
     kwargs = helper_kwargs(command)
     if sys.platform == "win32" and "parent_pid" in kwargs:  # spawn's worker, and loky's
         problem = descriptors.windows_pipe_problem(kwargs["parent_pid"], kwargs["pipe_handle"])
@@ -192,10 +191,14 @@ def start_loky_worker(main, kwargs):
 
 
 def start_worker(spawn, kwargs):
+    if sys.platform != "win32":
+        spawn.spawn_main(**kwargs)  # exits with the worker's status; an error past the checks is the worker's own
+        return
     try:
-        spawn.spawn_main(**kwargs)  # exits with the worker's status
+        spawn.spawn_main(**kwargs)
     except OSError as error:
-        # Windows: a handle that is not the parent's, or a parent that is gone (multiprocessing's own check).
+        # A handle that is not the parent's, or a parent that is gone: multiprocessing's own check, made before it
+        # reads anything (a refusal names only what did not run).
         refuse("multiprocessing worker could not start: %s" % error)
 
 

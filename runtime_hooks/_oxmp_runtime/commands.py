@@ -40,16 +40,22 @@ STR_LIST = "list of str"
 MODULE_LIST = "list of module names"
 OPT_STR = "str or None"
 OPT_STR_LIST = "list of str or None"
-OPT_INT = "int or None"
 
 # File descriptors, by what the parent hands over (POSIX; on Windows a worker's pipe_handle is a handle, checked by
-# multiprocessing itself). Each is an int; none may be 0, 1 or 2: a genuine parent never passes a standard stream.
+# multiprocessing itself). Each is an int; none may be 0, 1 or 2, nor the same open file as a standard stream under
+# another number (descriptors.py): a genuine parent never passes one.
 PIPE_READ = "read end of a pipe"
+# The read end of a pipe whose write end the parent keeps open for as long as the child may start (so that, on Linux,
+# descriptors.py can refuse one whose parent holds no write end): a spawn worker's pipe_handle (CPython 3.8-3.15,
+# multiprocess and billiard write the task with closefd=False and close it only when the Popen is collected) and a
+# resource tracker's pipe (the parent keeps the write end as its `_fd` until it exits; loky and billiard the same).
+# Not loky's worker pipe (popen_loky_posix closes its end as soon as the task is written) nor the forkserver's
+# authkey_r (closed right after the key is written): for those the parent may already have closed its end.
+PIPE_FROM_PARENT = "read end of a pipe its parent writes to"
 PIPE_WRITE = "write end of a pipe"
 LISTENER = "listening Unix socket"
 OPT_PIPE_READ = PIPE_READ + " or None"
-OPT_PIPE_WRITE = PIPE_WRITE + " or None"
-DESCRIPTOR_KINDS = (PIPE_READ, PIPE_WRITE, LISTENER)
+DESCRIPTOR_KINDS = (PIPE_READ, PIPE_FROM_PARENT, PIPE_WRITE, LISTENER)
 
 # Integers on a command line are descriptors, handles and process ids: 18 digits are more than any of them needs, and
 # int() of a longer text may raise (Python 3.11+ limits the digits it converts).
@@ -71,7 +77,7 @@ HELPER_KEYWORDS = frozenset(["from", "import", "True", "False", "None"])
 WORKER_KEYS = {"pipe_handle": False, "parent_pid": True, "tracker_fd": True}  # key -> may be None
 # What the worker's descriptors are on POSIX: it reads its preparation data and task from pipe_handle, and holds
 # tracker_fd, its parent's end of the resource tracker's pipe, to register resources.
-WORKER_DESCRIPTORS = {"pipe_handle": PIPE_READ, "tracker_fd": PIPE_WRITE}
+WORKER_DESCRIPTORS = {"pipe_handle": PIPE_FROM_PARENT, "tracker_fd": PIPE_WRITE}
 
 # Keyword arguments of multiprocessing.forkserver.main() across versions: main_path (passed from 3.13.8/3.14.1),
 # sys_argv (3.13.12/3.14.3 in the dict, 3.13.13/3.14.4 as `sys_argv=sys.argv[1:]`), authkey_r (3.14), on_error (3.15).
@@ -97,13 +103,14 @@ LOKY_PACKAGES = ("joblib.externals.loky", "loky")
 CPYTHON_LIKE = ("multiprocessing", "multiprocess")
 
 HELPERS = dict(
-    [((package + ".resource_tracker", "main"), ((PIPE_READ,), {})) for package in CPYTHON_LIKE]
+    [((package + ".resource_tracker", "main"), ((PIPE_FROM_PARENT,), {})) for package in CPYTHON_LIKE]
     + [((package + ".forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS))
        for package in CPYTHON_LIKE]
-    + [(("billiard.semaphore_tracker", "main"), ((PIPE_READ,), {})),
+    + [(("billiard.semaphore_tracker", "main"), ((PIPE_FROM_PARENT,), {})),
        (("billiard.forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST),
                                           {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}))]
-    + [((package + ".backend.resource_tracker", "main"), ((PIPE_READ, BOOL_OR_INT), {})) for package in LOKY_PACKAGES]
+    + [((package + ".backend.resource_tracker", "main"), ((PIPE_FROM_PARENT, BOOL_OR_INT), {}))
+       for package in LOKY_PACKAGES]
 )
 
 # The worker form used when sys.frozen is false: spawn_main(**kwds) passed as code, then the library's worker flag.
@@ -249,7 +256,19 @@ def parse_module_worker(module, args, posix=True):
 
 
 def parse_helper_code(code, rest=(), posix=True):
-    """Match a ``-c`` text against ``HELPERS`` (and spawn_main's non-frozen worker form), as data."""
+    """Match a ``-c`` text against ``HELPERS`` (and spawn_main's non-frozen worker form), as data.
+
+    Prints nothing: Python's parser warns of some literals (an invalid escape sequence such as ``"\\d"``: a
+    SyntaxWarning from 3.12, a DeprecationWarning before, shown under ``-W``), and a refusal is one line. No genuine
+    helper command has such a literal (its arguments are written with ``%r`` or ``%d``)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse_helper_code(code, rest, posix)
+
+
+def _parse_helper_code(code, rest, posix):
     if len(code) > MAX_HELPER_CODE:
         return refused("helper command is longer than %d characters" % MAX_HELPER_CODE)
     problem = _shape_problem(code)
@@ -385,12 +404,15 @@ def _shape_problem(code):
 
 
 def _flag_tokens(tokens):
-    # `-X opt` and `-W opt` may come as two tokens; join them so each flag is one token.
-    joined, tokens = [], list(tokens)
-    while tokens:
-        token = tokens.pop(0)
-        if token in ("-X", "-W") and tokens:
-            token += tokens.pop(0)
+    # `-X opt` and `-W opt` may come as two tokens; join them so each flag is one token. One pass over the list, so
+    # that a long argv costs time in proportion to its length (list.pop(0) would move the rest at every step).
+    joined, index = [], 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if token in ("-X", "-W") and index < len(tokens):
+            token += tokens[index]
+            index += 1
         joined.append(token)
     return joined
 
