@@ -124,8 +124,13 @@ class Cache:
         self._wheel = None
 
     def lock(self):
-        import fcntl
-
+        """Hold the cache for this session (again: nothing)."""
+        try:
+            import fcntl
+        except ImportError:
+            return  # Windows: sessions that share a cache there are not kept apart
+        if self._lock_file is not None:
+            return
         os.makedirs(self.folder, exist_ok=True)
         self._lock_file = open(os.path.join(self.folder, "lock"), "w")
         deadline = time.monotonic() + LOCK_WAIT
@@ -152,7 +157,8 @@ class Cache:
     def python_with_oxmp(self, executable, version, scratch):
         """The Python of ``executable``'s virtualenv (made if needed), with the checkout's oxmp installed."""
         venv = os.path.join(self.folder, "venv-" + version_name(version))
-        python = os.path.join(venv, "bin", "python")
+        python = os.path.join(venv, "Scripts", "python.exe") if sys.platform == "win32" else \
+            os.path.join(venv, "bin", "python")
         state = {"format": SETUP_FORMAT, "python": executable, "version": list(version),
                  "requirements": requirements()}
         stamp = os.path.join(venv, "oxmp-lane.json")

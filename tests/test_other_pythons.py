@@ -61,13 +61,11 @@ def found():
 
 
 @pytest.fixture(scope="module")
-def cache(found, bundle_root):
+def cache():
+    """The virtualenvs' cache, held from the first Python set up until this file is done."""
     cache = pythons.Cache()
-    cache.lock()
-    try:
-        yield cache
-    finally:
-        cache.unlock()
+    yield cache
+    cache.unlock()
 
 
 @pytest.fixture(scope="module", params=pythons.other_versions(), ids=pythons.version_name)
@@ -78,6 +76,7 @@ def other(request, found, cache, bundle_root):
             pythons.version_name(request.param), pythons.NAMES_ENV))
     executable, version = found[request.param]
     started = time.monotonic()
+    cache.lock()
     root = tempfile.mkdtemp(dir=bundle_root, prefix="python-%s-" % pythons.version_name(version))
     os.chmod(root, 0o755)
     python = cache.python_with_oxmp(executable, version, bundle_root)
@@ -95,6 +94,17 @@ def test_lane_finds_the_other_pythons(found):
     for minor, (executable, version) in found.items():
         assert version[:2] == minor != sys.version_info[:2]
         assert pythons.describe(executable) == (executable, version)
+
+
+def test_a_python_named_explicitly_is_found(found, monkeypatch):
+    if not found:
+        pytest.skip("no other Python to name")
+    minor, (executable, version) = sorted(found.items())[0]
+    # Only what OXMP_OTHER_PYTHONS names: what is not a CPython (here a shell) is passed over.
+    monkeypatch.setenv(pythons.NAMES_ENV, os.pathsep.join(["/bin/sh", executable]))
+    monkeypatch.setenv("PYENV_ROOT", os.path.join(tempfile.gettempdir(), "no-such-pyenv-root"))
+    monkeypatch.setenv("PATH", "")
+    assert pythons.find_pythons() == {minor: (executable, version)}
 
 
 # --- Start methods, onedir and onefile, an argparse-first app -------------------------------------------------------
