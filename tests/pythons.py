@@ -151,7 +151,7 @@ class Cache:
     def oxmp_wheel(self, scratch):
         """The wheel of the checkout, built once per session from a copy (the build leaves nothing in the checkout)."""
         if self._wheel is None:
-            self._wheel = build_oxmp_wheel(scratch)
+            self._wheel = wine.build_oxmp_wheel(scratch)
         return self._wheel
 
     def python_with_oxmp(self, executable, version, scratch):
@@ -170,17 +170,6 @@ class Cache:
         _check([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps",
                 "--force-reinstall", self.oxmp_wheel(scratch)])
         return python
-
-
-def build_oxmp_wheel(scratch):
-    """Build the checkout's wheel from a copy of it, under ``scratch``; returns the wheel's path."""
-    source = os.path.join(scratch, "oxmp-source")
-    shutil.copytree(wine.REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
-    wheels = os.path.join(scratch, "oxmp-wheel")
-    wine.host_pip("wheel", "--no-deps", "--wheel-dir", wheels, source)
-    (wheel,) = glob.glob(os.path.join(wheels, "oxmp-*.whl"))
-    return wheel
 
 
 def _check(argv):
