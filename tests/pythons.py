@@ -18,7 +18,6 @@ holds the cache meanwhile: another session with the same cache waits.
 """
 
 import glob
-import json
 import os
 import re
 import shutil

@@ -10,6 +10,7 @@ The lane keeps its cost small: per Python, tests/apps/mp_matrix.py (argparse-fir
 onefile (the second layout from the first's Analysis), and joblib_app onedir.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -189,8 +190,6 @@ def test_helper_code_with_an_invalid_escape_is_refused_in_one_line(other):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_doctor_passes_the_bundle(other, layout):
-    import json
-
     bundle = other.matrix(layout)
     result = contain.run([other.python, "-m", "oxmp_hooks", "doctor", "--json", bundle.exe], timeout=180,
                          max_procs=48, cwd=bundles.scratch_dir(other.root), unprivileged=False, watch=True)
