@@ -177,10 +177,8 @@ def test_helper_injection_is_refused_and_nothing_runs(other):
     assert not os.path.exists(os.path.join(cwd, "PWNED"))
 
 
-# Python 3.12+ warns (SyntaxWarning, on stderr) when it parses a string with an invalid escape: the refusal's parse of
-# the helper's code must not let it through. Being fixed in runtime_hooks/_oxmp_runtime/commands.py (the hardening
-# issue); flip this to a plain test then.
-@pytest.mark.xfail(strict=False, reason="Python 3.12+ prints a SyntaxWarning before the refusal (hardening issue)")
+# Python 3.12+ warns (SyntaxWarning, on stderr) when it parses a string with an invalid escape, older ones under -W:
+# the refusal's parse of the helper's code keeps it to one line on every version.
 def test_helper_code_with_an_invalid_escape_is_refused_in_one_line(other):
     code = r"from multiprocessing.resource_tracker import main;main('\d')"
     assert_refused(bundles.run(other.matrix("onedir"), *HELPER_FLAGS, "-c", code, timeout=10, root=other.root))
