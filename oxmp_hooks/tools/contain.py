@@ -46,8 +46,9 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         watch=True, stdin=None, pass_fds=(), stderr_closed=False):
     """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its processes.
 
-    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
-    ``switch()``, called in the child before the cap is set. ``watch``: also count the run's processes and kill them
+    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its ids ``uid`` and
+    ``gid`` and ``switch()``, which switches to them without supplementary groups (called in the child before the cap
+    is set, where there is no keeper). ``watch``: also count the run's processes and kill them
     past ``max_procs``; as root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
     standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
     ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
@@ -61,19 +62,16 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
     if user is None and os.geteuid() == 0 and not watch:
         raise ValueError("as root, a contained run needs a user to switch to, or watch=True")
     prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
-    tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, stderr_closed)
+    tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, stderr_closed, user)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already,
         # and for the keeper.
-        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + tree.extra_processes
+        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + 1
         stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
         try:
-            tree.start(
-                stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out, stderr=err, env=env,
-                cwd=cwd, pass_fds=tuple(pass_fds),
-                preexec_fn=lambda: _limit(cap, user, prctl, stderr_closed and not tree.closes_stderr),
-            )
+            tree.start(cap, prctl, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out,
+                       stderr=err, env=env, cwd=cwd, pass_fds=tuple(pass_fds))
         finally:
             if stdin_pipe is not None:
                 os.close(stdin_pipe)
@@ -108,24 +106,25 @@ class _KeptTree:
     """Linux: the app under a keeper (keeper.py), a child subreaper that stays the ancestor of all the app starts,
     so that a descendant that calls setsid() or whose parent exits is still counted and killed."""
 
-    extra_processes = 1  # the keeper itself
-    closes_stderr = True  # the keeper closes the app's descriptor 2, and keeps its own for Python
-
-    def __init__(self, argv, stderr_closed):
+    def __init__(self, argv, stderr_closed, user):
         self.argv = list(argv)
         self.stderr_closed = stderr_closed
+        self.user = user
         self.keeper = None
         self.status_line = b""
         self.status_pipe = None
 
-    def start(self, pass_fds, **options):
+    def start(self, cap, prctl, pass_fds, **options):
         from oxmp_hooks.tools import keeper
 
+        # The keeper runs as the caller (the interpreter may be readable by no one else), and switches the app's user.
+        ids = ["-", "-"] if self.user is None else [str(self.user.uid), str(self.user.gid)]
         self.status_pipe, status_write = os.pipe()
         try:
             self.keeper = subprocess.Popen(
-                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), "1" if self.stderr_closed else "0"]
-                + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,), **options)
+                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), "1" if self.stderr_closed else "0",
+                 str(cap)] + ids + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,),
+                preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
         except BaseException:
             os.close(self.status_pipe)
             raise
@@ -195,15 +194,16 @@ class _GroupTree:
     """Elsewhere (macOS): the app in a session of its own, its process group killed. A descendant that calls setsid()
     leaves the group and is not found."""
 
-    extra_processes = 0
-    closes_stderr = False
-
-    def __init__(self, argv, stderr_closed):
+    def __init__(self, argv, stderr_closed, user):
         self.argv = argv
+        self.stderr_closed = stderr_closed
+        self.user = user
         self.process = None
 
-    def start(self, **options):
-        self.process = subprocess.Popen(self.argv, start_new_session=True, **options)
+    def start(self, cap, prctl, **options):
+        self.process = subprocess.Popen(self.argv, start_new_session=True,
+                                        preexec_fn=lambda: _limit(cap, self.user, prctl, self.stderr_closed),
+                                        **options)
         self.pid = self.process.pid
 
     def wait(self, timeout):

@@ -1,12 +1,13 @@
 """The keeper of one contained run on Linux: started by ``contain.run()`` in the run's session, it starts the app and
 stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
-Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR APP ARGS...`` (run by path, importing only the standard
-library). The keeper marks itself a child subreaper: a descendant whose parent exits is handed to the keeper, not to
+Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR MAX_TASKS UID GID APP ARGS...`` (run by path, importing only
+the standard library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent exits is handed to the keeper, not to
 init, so every process the app ever starts has the keeper as an ancestor until it exits. The keeper writes one line to
 STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when it could not be started.
 It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as its parent dies) it kills
-every descendant first. The app gets descriptor 2 closed if CLOSE_STDERR is 1.
+every descendant first. The app runs as UID and GID (``-``: the keeper's own), with RLIMIT_NPROC at MAX_TASKS, and
+with descriptor 2 closed if CLOSE_STDERR is 1.
 """
 
 import os
@@ -23,6 +24,7 @@ class Stop(Exception):
 
 def main(argv):
     status_fd, close_stderr = int(argv[1]), argv[2] == "1"
+    limits = Limits(int(argv[3]), None if argv[4] == "-" else int(argv[4]), None if argv[5] == "-" else int(argv[5]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
     prctl = _prctl()
@@ -30,7 +32,7 @@ def main(argv):
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
     try:
-        app.pid = start(argv[3:], close_stderr, prctl, status_fd)
+        app.pid = start(argv[6:], close_stderr, limits, prctl, status_fd)
         if app.pid is not None:
             reap_until_alone(app)
     except Stop:
@@ -51,14 +53,32 @@ class App:
             os.write(self.status_fd, b"exit %d\n" % status)
 
 
-def start(app, close_stderr, prctl, status_fd):
+class Limits:
+    def __init__(self, max_tasks, uid, gid):
+        self.max_tasks, self.uid, self.gid = max_tasks, uid, gid
+
+    def apply(self):
+        # In the app's process before exec. As root, RLIMIT_NPROC is ignored: become the unprivileged user first.
+        import resource
+
+        if self.uid is not None:
+            os.setgroups([])
+            os.setgid(self.gid)
+            os.setuid(self.uid)
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        cap = self.max_tasks if hard == resource.RLIM_INFINITY else min(self.max_tasks, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+
+
+def start(app, close_stderr, limits, prctl, status_fd):
     """Fork and exec the app; its pid, or None (and an ``error`` line) if it could not be started."""
     read_end, write_end = os.pipe()  # closed on exec: nothing arrives unless exec failed
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_end)
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            limits.apply()
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the switch of user, which clears it
             # Python ignores these; the app gets them as from any shell (subprocess's restore_signals).
             for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
                 if hasattr(signal, name):
@@ -69,6 +89,8 @@ def start(app, close_stderr, prctl, status_fd):
             os.execvp(app[0], app)
         except OSError as error:
             os.write(write_end, str(error.errno or 0).encode())
+        except BaseException:
+            os.write(write_end, b"0")
         finally:
             os._exit(127)
     os.close(write_end)
