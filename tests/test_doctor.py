@@ -209,3 +209,40 @@ def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
         assert bundles.only_result(result)["start_method"] == AUTO, case
         assert not os.path.exists(os.path.join(cases[case], runtime_doctor.REPORT_FILE)), case
 
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX's")
+def test_a_fifo_at_the_gate_neither_blocks_nor_opens(builder, run, bundle_root):
+    # A FIFO named like the gate, in a folder of the app's user (the worst case) or in the working directory through
+    # /proc/self/cwd: the app starts at once and runs as usual. Opening it for reading without O_NONBLOCK would wait
+    # for a writer for ever, with nothing printed. The control: a genuine gate in the same places opens.
+    from tests import contain
+
+    bundle = builder.build("probe")
+    token = "0123456789abcdef" * 2
+    results = {}
+    for through_cwd in (False, True):
+        if through_cwd and not os.path.isdir("/proc/self/cwd"):
+            continue
+        for genuine in (False, True):
+            folder = bundles.scratch_dir(bundle_root)
+            gate = os.path.join(folder, runtime_doctor.DOCTOR_GATE)
+            if genuine:
+                with os.fdopen(os.open(gate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as written:
+                    written.write(token)
+            else:
+                os.mkfifo(gate, 0o600)
+            if contain.drops_privileges():
+                os.lchown(gate, *contain.unprivileged_ids())
+            named = "/proc/self/cwd" if through_cwd else folder
+            results[through_cwd, genuine] = folder, run(
+                bundle, env={runtime_doctor.DOCTOR_ENV: "%s:%s" % (token, named)}, cwd=folder, timeout=30)
+    assert results
+    for (through_cwd, genuine), (folder, result) in results.items():
+        assert not result.timed_out and result.returncode == 0, (through_cwd, genuine, result)
+        report = os.path.join(folder, runtime_doctor.REPORT_FILE)
+        if genuine:
+            assert os.path.isfile(report) and "RESULT" not in result.stdout, (through_cwd, result)
+        else:
+            assert not os.path.exists(report), through_cwd
+            assert bundles.only_result(result)["start_method"] == AUTO, through_cwd

@@ -137,8 +137,11 @@ def run_diagnostic(executable, timeout):
     folder = tempfile.mkdtemp(prefix="oxmp-doctor-")  # this user's, for this run only
     try:
         token = secrets.token_hex(16)
-        with open(os.path.join(folder, runtime.DOCTOR_GATE), "x") as gate:
-            gate.write(token)  # the bundle's sign that the doctor, and nothing else, asks
+        # The bundle's sign that the doctor, and nothing else, asks: a new regular file that only this user may write
+        # (whatever the umask), as the runtime requires (runtime.gate_opens()).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(os.path.join(folder, runtime.DOCTOR_GATE), flags, 0o600), "w") as gate:
+            gate.write(token)
         env = dict(os.environ)
         env[runtime.DOCTOR_ENV] = "%s:%s" % (token, folder)
         # As root: the process cap is enforced by the watchdog rather than by an unprivileged user, so that the
