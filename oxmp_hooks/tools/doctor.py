@@ -307,7 +307,8 @@ def render(report):
                 value = schema.show_start_method(value, settings["effective_start_method"])
             lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, settings["baked"].get(setting.key, "-"), value))
         env = settings[schema.START_METHOD_ENV]
-        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
+        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV,
+                                   "not set" if env is None else schema.shown(env)))
     elif settings is not None:
         lines += ["", "Settings (baked)"]
         lines += _rows([(key, value) for key, value in settings["baked"].items()])
