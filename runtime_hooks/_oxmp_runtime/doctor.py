@@ -52,7 +52,7 @@ def requested():
 
 
 def gate_opens(path, token):
-    """True if ``path`` is a regular file of this process's (effective) user, writable by no one else, that holds
+    """True if ``path`` is a regular file of this process's user (real and effective), writable by no one else, that holds
     ``token``. Never blocks, never follows a link at ``path``.
 
     The file is opened without waiting (O_NONBLOCK: a FIFO or a device there would otherwise hold the open, or the
@@ -72,7 +72,9 @@ def gate_opens(path, token):
         info = os.fstat(gate)
         if not stat.S_ISREG(info.st_mode):
             return False  # on Windows too: a named pipe there is S_IFIFO
-        if os.name == "posix" and (info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_nlink != 1):
+        # Owner: the user the process runs as and acts as (a set-uid bundle never opens it).
+        if os.name == "posix" and (info.st_uid != os.getuid() or info.st_uid != os.geteuid()
+                                   or info.st_mode & 0o022 or info.st_nlink != 1):
             return False
         return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
     except OSError:
