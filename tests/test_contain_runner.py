@@ -124,7 +124,8 @@ def test_bad_arguments_are_one_line_and_status_2(args, says):
 
 def test_good_arguments_run_the_app():
     # The control: the same command line with good values runs the app and passes its exit status on.
-    assert command_line("run", "--timeout", "30", "--max-procs", "4", "sh", "-c", "echo ran; exit 3") == (3, "ran\n", "")
+    status = command_line("run", "--timeout", "30", "--max-procs", "4", "sh", "-c", "echo ran; exit 3")
+    assert status == (3, "ran\n", "")
 
 
 @pytest.mark.bundle

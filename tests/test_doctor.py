@@ -322,7 +322,8 @@ def test_onedir_with_a_settings_file_that_is_not_text_is_one_line(builder, bundl
 @pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
 def test_runtime_hook_named_like_oxmps_is_not_run(builder, capsys, onefile):
     # A stock bundle with a custom runtime hook of the same name as oxmp's: its files name oxmp, its code is not.
-    bundle = builder.build("escapee", way=bundles.STOCK, onefile=onefile, runtime_hooks=["pyi_rth_oxmp_multiprocessing"])
+    bundle = builder.build("escapee", way=bundles.STOCK, onefile=onefile,
+                           runtime_hooks=["pyi_rth_oxmp_multiprocessing"])
     status, report = run_doctor_json(capsys, bundle.exe)
     assert status == 1 and report["oxmp"] is False and report["run"] is None, report
     assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"

@@ -2,8 +2,9 @@
 stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
 Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR MAX_TASKS UID GID APP ARGS...`` (run by path, importing only
-the standard library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent exits is handed to the keeper, not to
-init, so every process the app ever starts has the keeper as an ancestor until it exits. The keeper writes one line to
+the standard library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent
+exits is handed to the keeper, not to init, so every process the app ever starts has the keeper as an ancestor until
+it exits. The keeper writes one line to
 STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when it could not be started.
 It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as its parent dies) it kills
 every descendant first. The app runs as UID and GID (``-``: the keeper's own), with RLIMIT_NPROC at MAX_TASKS, and

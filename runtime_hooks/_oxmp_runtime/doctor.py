@@ -52,8 +52,8 @@ def requested():
 
 
 def gate_opens(path, token):
-    """True if ``path`` is a regular file of this process's user (real and effective), writable by no one else, that holds
-    ``token``. Never blocks, never follows a link at ``path``.
+    """True if ``path`` is a regular file of this process's user (real and effective), writable by no one else, that
+    holds ``token``. Never blocks, never follows a link at ``path``.
 
     The file is opened without waiting (O_NONBLOCK: a FIFO or a device there would otherwise hold the open, or the
     read, for ever) and looked at through the opened descriptor, not the path, before a byte is read. A file with a
