@@ -1,8 +1,10 @@
 """Run a frozen app so that it cannot fork-bomb the machine: the doctor's runs and ``python -m oxmp_hooks run``.
 
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
-and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts the
-session's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
+and a kill of all its processes afterwards. On Linux "all" means every descendant, also one that left the session
+(``setsid()``) or whose parent exited: the app runs under a keeper (``keeper.py``), a child subreaper that stays their
+ancestor. Elsewhere it means the app's process group. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts
+the run's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
 test suite does: ``tests/contain.py``).
 """
 
@@ -34,7 +36,7 @@ class Result:
         self.timed_out = timed_out
         self.bombed = bombed
         self.peak_procs = peak_procs
-        self.leftovers = leftovers  # processes of the group still running when the app itself had exited
+        self.leftovers = leftovers  # the run's processes still running when the app itself had exited
 
     def __repr__(self):
         return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
@@ -48,8 +50,8 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
 
     ``user``: None, or the user to run as, so that the process cap binds as root: an object with its ids ``uid`` and
     ``gid`` and ``switch()``, which switches to them without supplementary groups (called in the child before the cap
-    is set, where there is no keeper). ``watch``: also count the run's processes and kill them
-    past ``max_procs``; as root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
+    is set, where there is no keeper). ``watch``: also count the run's processes and kill them past ``max_procs``; as
+    root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
     standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
     ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
 
