@@ -352,3 +352,22 @@ def test_stock_bundle_with_oxmps_settings_file_is_not_run(builder, bundle_root, 
     assert report["bundle"]["multiprocessing_runtime_hook"] == "stock"
     status, report = run_doctor_json(capsys, genuine.exe)
     assert report["run"] is not None and report["oxmp"] is True, report
+
+
+def test_a_report_that_is_not_one_is_one_line(builder, capsys, monkeypatch):
+    # A bundle's report that claims the right format but lacks what it holds (as one written by something other than
+    # oxmp's runtime could): one line, exit status 2. The control: the real report of the same bundle.
+    bundle = builder.build("probe")
+    real = doctor.run_diagnostic
+
+    def damaged(executable, timeout):
+        answer, result = real(executable, timeout)
+        assert answer is not None
+        return {"format": answer["format"], "settings": {}}, result
+
+    monkeypatch.setattr(doctor, "run_diagnostic", damaged)
+    err = one_line_status_2(capsys, bundle.exe)
+    assert "its diagnostic report is not what report format 1 holds (KeyError" in err, err
+    monkeypatch.setattr(doctor, "run_diagnostic", real)
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 0, text

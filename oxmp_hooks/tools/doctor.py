@@ -28,6 +28,7 @@ runtime = runtime_module("doctor")
 DEFAULT_TIMEOUT = 60.0  # the diagnostic run: start-up, and three smoke tests of at most about 10 s each
 OUTPUT_LINES = 40  # of the diagnostic run's stdout and stderr, kept in the report
 MAX_PROCS = 16  # the diagnostic run needs at most four at once: itself, a worker, the resource tracker, a forkserver
+MAX_REPORT_BYTES = 1 << 20  # a report is a few KiB: a larger file is not one, and is not read into memory
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
 
@@ -124,6 +125,16 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
                             % report["build"].get("oxmp", "unknown")))
         return report
 
+    try:
+        return _with_answer(report, answer, run)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        # Written by the bundle: one that says it is of this format, but is not, ends the doctor in one line.
+        raise Unreadable("%s: its diagnostic report is not what report format %d holds (%s: %s)" % (
+            executable, runtime.REPORT_FORMAT, type(error).__name__, " ".join(str(error).split())[:200]))
+
+
+def _with_answer(report, answer, run):
+    checks = report["checks"]
     report["oxmp"] = True
     report["settings"] = {
         "baked": answer["settings"],
@@ -167,10 +178,12 @@ def run_diagnostic(executable, timeout):
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
         result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder, watch=True)
         try:
-            with open(os.path.join(folder, runtime.REPORT_FILE), encoding="utf-8") as written:
-                text = written.read()
-            answer = json.loads(text) if text else None
+            with open(os.path.join(folder, runtime.REPORT_FILE), "rb") as written:
+                text = written.read(MAX_REPORT_BYTES + 1)
+            answer = json.loads(text.decode("utf-8")) if text and len(text) <= MAX_REPORT_BYTES else None
         except (OSError, ValueError):
+            answer = None
+        if not isinstance(answer, dict):
             answer = None
         return answer, result
     finally:
