@@ -14,6 +14,7 @@ with descriptor 2 closed if CLOSE_STDERR is 1.
 import os
 import signal
 import sys
+import time
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -136,6 +137,8 @@ def kill_descendants(app):
                 app.reaped(*os.waitpid(-1, 0))  # a last zombie, if any
             except ChildProcessError:
                 return
+        else:
+            time.sleep(0.005)  # a process that dies slowly (in uninterruptible sleep) is not spun on
 
 
 def descendants(root):
