@@ -16,6 +16,8 @@ import signal
 import sys
 import time
 
+# prctl(2) options (linux/prctl.h). PR_SET_CHILD_SUBREAPER needs Linux 3.4; where it fails, orphans go to init as
+# before, and only descendants whose ancestors are all alive are found.
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -167,6 +169,7 @@ def _stop(signum, frame):
 
 
 def _prctl():
+    # Linux's prctl() from the C library the interpreter is linked with (the keeper runs only where contain.py found it).
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True).prctl
