@@ -169,7 +169,7 @@ def _stop(signum, frame):
 
 
 def _prctl():
-    # Linux's prctl() from the C library the interpreter is linked with (the keeper runs only where contain.py found it).
+    # Linux's prctl() from the C library the interpreter is linked with (contain.py found it before starting us).
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True).prctl
