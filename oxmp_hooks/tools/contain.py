@@ -8,7 +8,9 @@ the run's processes where ``/proc`` exists (``watch``), or the caller names an u
 test suite does: ``tests/contain.py``).
 """
 
+import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -48,9 +50,9 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
         watch=True, stdin=None, pass_fds=(), stderr_closed=False):
     """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its processes.
 
-    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its ids ``uid`` and
-    ``gid`` and ``switch()``, which switches to them without supplementary groups (called in the child before the cap
-    is set, where there is no keeper). ``watch``: also count the run's processes and kill them past ``max_procs``; as
+    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
+    ``switch()``, called in the app's process before the cap is set (on Linux, in the keeper's child: the object must
+    pickle, and its class be importable from this process's ``sys.path``). ``watch``: also count the run's processes and kill them past ``max_procs``; as
     root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
     standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
     ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
@@ -119,13 +121,14 @@ class _KeptTree:
     def start(self, cap, prctl, pass_fds, **options):
         from oxmp_hooks.tools import keeper
 
-        # The keeper runs as the caller (the interpreter may be readable by no one else), and switches the app's user.
-        ids = ["-", "-"] if self.user is None else [str(self.user.uid), str(self.user.gid)]
+        # The keeper runs as the caller (the interpreter may be readable by no one else); the app's process switches.
+        user = "-" if self.user is None else "%s:%s" % (json.dumps(sys.path).encode().hex(),
+                                                         pickle.dumps(self.user).hex())
         self.status_pipe, status_write = os.pipe()
         try:
             self.keeper = subprocess.Popen(
                 [sys.executable, "-I", "-S", keeper.__file__, str(status_write), "1" if self.stderr_closed else "0",
-                 str(cap)] + ids + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,),
+                 str(cap), user] + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,),
                 preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
         except BaseException:
             os.close(self.status_pipe)

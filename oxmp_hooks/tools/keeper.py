@@ -1,14 +1,16 @@
 """The keeper of one contained run on Linux: started by ``contain.run()`` in the run's session, it starts the app and
 stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
-Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR MAX_TASKS UID GID APP ARGS...`` (run by path, importing only
+Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR MAX_TASKS USER APP ARGS...`` (run by path, importing only
 the standard library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent
 exits is handed to the keeper, not to init, so every process the app ever starts has the keeper as an ancestor until
 it exits. The keeper writes one line to
 STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when it could not be started.
 It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as its parent dies) it kills
-every descendant first. The app runs as UID and GID (``-``: the keeper's own), with RLIMIT_NPROC at MAX_TASKS, and
-with descriptor 2 closed if CLOSE_STDERR is 1.
+every descendant first. The app runs with RLIMIT_NPROC at MAX_TASKS, with descriptor 2 closed if CLOSE_STDERR is 1,
+and, unless USER is ``-``, as the user ``contain.run()`` was given: USER is that object pickled (hexadecimal) with
+the runner's ``sys.path`` (JSON), and its ``switch()`` is called in the app's process. The runner wrote it: it is
+as trusted as the runner's own code.
 """
 
 import os
@@ -28,7 +30,7 @@ class Stop(Exception):
 
 def main(argv):
     status_fd, close_stderr = int(argv[1]), argv[2] == "1"
-    limits = Limits(int(argv[3]), None if argv[4] == "-" else int(argv[4]), None if argv[5] == "-" else int(argv[5]))
+    limits = Limits(int(argv[3]), None if argv[4] == "-" else _unpickled(argv[4]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
     prctl = _prctl()
@@ -36,7 +38,7 @@ def main(argv):
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
     try:
-        app.pid = start(argv[6:], close_stderr, limits, prctl, status_fd)
+        app.pid = start(argv[5:], close_stderr, limits, prctl, status_fd)
         if app.pid is not None:
             reap_until_alone(app)
     except Stop:
@@ -58,17 +60,15 @@ class App:
 
 
 class Limits:
-    def __init__(self, max_tasks, uid, gid):
-        self.max_tasks, self.uid, self.gid = max_tasks, uid, gid
+    def __init__(self, max_tasks, user):
+        self.max_tasks, self.user = max_tasks, user
 
     def apply(self):
         # In the app's process before exec. As root, RLIMIT_NPROC is ignored: become the unprivileged user first.
         import resource
 
-        if self.uid is not None:
-            os.setgroups([])
-            os.setgid(self.gid)
-            os.setuid(self.uid)
+        if self.user is not None:
+            self.user.switch()
         hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
         cap = self.max_tasks if hard == resource.RLIM_INFINITY else min(self.max_tasks, hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
@@ -162,6 +162,15 @@ def descendants(root):
             found.append(child)
             queue.append(child)
     return found
+
+
+def _unpickled(text):
+    import json
+    import pickle
+
+    paths, data = text.split(":", 1)
+    sys.path[:0] = json.loads(bytes.fromhex(paths).decode())  # where the runner found the user's class
+    return pickle.loads(bytes.fromhex(data))
 
 
 def _stop(signum, frame):
