@@ -70,8 +70,9 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already,
-        # and for the keeper.
-        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + 1
+        # and for the keeper when it runs as that user too.
+        keeper = 1 if isinstance(tree, _KeptTree) and user is None else 0
+        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + keeper
         stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
         try:
             tree.start(cap, prctl, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out,
