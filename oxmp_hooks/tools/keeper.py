@@ -84,7 +84,7 @@ def start(app, close_stderr, limits, prctl, status_fd):
             limits.apply()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the switch of user, which clears it
             # Python ignores these; the app gets them as from any shell (subprocess's restore_signals).
-            for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
+            for name in ("SIGPIPE", "SIGXFSZ"):
                 if hasattr(signal, name):
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
