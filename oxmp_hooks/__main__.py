@@ -1,6 +1,5 @@
 """`python -m oxmp_hooks COMMAND`: `doctor` checks a bundle (see `doctor --help`); `run` runs one contained."""
 
-import argparse
 import sys
 
 
@@ -12,21 +11,29 @@ def main(argv=None):
 
         return doctor.main(argv[1:])
 
-    parser = argparse.ArgumentParser(prog="python -m oxmp_hooks", description=__doc__)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import argparse
+
+    from oxmp_hooks.tools import cli, contain
+
+    parser = cli.Parser(prog="python -m oxmp_hooks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
     commands.required = True
     run = commands.add_parser(
-        "run", help="run a frozen app contained: own session, process cap, time limit, group killed afterwards")
-    run.add_argument("--timeout", type=float, default=120, help="seconds before the app is killed (default 120)")
-    run.add_argument("--max-procs", type=int, default=64, help="processes the app may have at once (default 64)")
+        "run", help="run a frozen app contained: own session, process cap, time limit, every process it started "
+                    "killed afterwards (on Linux also those that left its session)")
+    run.add_argument("--timeout", type=cli.seconds, default=120,
+                     help="seconds before the app is killed (default 120)")
+    run.add_argument("--max-procs", type=cli.count, default=64,
+                     help="processes the app may have at once (default 64)")
     run.add_argument("executable")
     run.add_argument("args", nargs=argparse.REMAINDER)
 
     options = parser.parse_args(argv)
-    from oxmp_hooks.tools import contain
-
-    result = contain.run([options.executable] + options.args, timeout=options.timeout, max_procs=options.max_procs,
-                         watch=True)
+    try:
+        result = contain.run([options.executable] + options.args, timeout=options.timeout,
+                             max_procs=options.max_procs, watch=True)
+    except (OSError, ValueError) as error:  # the executable is missing, or not one; a limit the runner refused
+        run.error("cannot run %s: %s" % (options.executable, getattr(error, "strerror", None) or error))
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     if result.bombed:

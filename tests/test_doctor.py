@@ -209,3 +209,165 @@ def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
         assert bundles.only_result(result)["start_method"] == AUTO, case
         assert not os.path.exists(os.path.join(cases[case], runtime_doctor.REPORT_FILE)), case
 
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX's")
+def test_a_fifo_at_the_gate_neither_blocks_nor_opens(builder, run, bundle_root):
+    # A FIFO named like the gate, in a folder of the app's user (the worst case) or in the working directory through
+    # /proc/self/cwd: the app starts at once and runs as usual. Opening it for reading without O_NONBLOCK would wait
+    # for a writer for ever, with nothing printed. The control: a genuine gate in the same places opens.
+    from tests import contain
+
+    bundle = builder.build("probe")
+    token = "0123456789abcdef" * 2
+    results = {}
+    for through_cwd in (False, True):
+        if through_cwd and not os.path.isdir("/proc/self/cwd"):
+            continue
+        for genuine in (False, True):
+            folder = bundles.scratch_dir(bundle_root)
+            gate = os.path.join(folder, runtime_doctor.DOCTOR_GATE)
+            if genuine:
+                with os.fdopen(os.open(gate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as written:
+                    written.write(token)
+            else:
+                os.mkfifo(gate, 0o600)
+            if contain.drops_privileges():
+                os.lchown(gate, *contain.unprivileged_ids())
+            named = "/proc/self/cwd" if through_cwd else folder
+            results[through_cwd, genuine] = folder, run(
+                bundle, env={runtime_doctor.DOCTOR_ENV: "%s:%s" % (token, named)}, cwd=folder, timeout=30)
+    assert results
+    for (through_cwd, genuine), (folder, result) in results.items():
+        assert not result.timed_out and result.returncode == 0, (through_cwd, genuine, result)
+        report = os.path.join(folder, runtime_doctor.REPORT_FILE)
+        if genuine:
+            assert os.path.isfile(report) and "RESULT" not in result.stdout, (through_cwd, result)
+        else:
+            assert not os.path.exists(report), through_cwd
+            assert bundles.only_result(result)["start_method"] == AUTO, through_cwd
+
+
+# --- Bundles the doctor should not trust ----------------------------------------------------------------------------
+
+def copy_of(bundle, bundle_root):
+    """A copy of a bundle (onedir: its whole folder) that a test may change; returns the copy's executable."""
+    import shutil
+
+    from tests import contain
+
+    folder = bundles.scratch_dir(bundle_root)
+    if bundle.onefile:
+        exe = os.path.join(folder, os.path.basename(bundle.exe))
+        shutil.copy2(bundle.exe, exe)
+    else:
+        copied = os.path.join(folder, "app")
+        shutil.copytree(os.path.dirname(bundle.exe), copied, symlinks=True)
+        exe = os.path.join(copied, os.path.basename(bundle.exe))
+    contain.make_accessible(folder)
+    return exe
+
+
+def one_line_status_2(capsys, exe, *args):
+    status = command_line.main(["doctor"] + list(args) + [exe])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err, (status, out, err)
+    return err
+
+
+@pytest.mark.parametrize("corruption", ["garbage", "beyond the end", "too large"])
+def test_onefile_with_a_corrupt_settings_entry_is_one_line(builder, bundle_root, capsys, corruption):
+    import struct
+
+    from oxmp_hooks.tools import bundle_info
+
+    bundle = builder.build("probe", onefile=True)
+    exe = copy_of(bundle, bundle_root)
+    archive = bundle_info.Archive(exe)
+    offset, stored, _, compressed, _ = archive.entries[bundle_info.BAKED_PATH]
+    with open(exe, "r+b") as changed:
+        if corruption == "garbage":
+            assert compressed  # PyInstaller compresses data files: garbage cannot be unpacked
+            changed.seek(archive.start + offset)
+            changed.write(b"\xff" * stored)
+        else:
+            # Its table-of-contents entry: the entry's offset, or its length, made to point past the end of the file.
+            toc = archive.toc_bytes_at(bundle_info.BAKED_PATH)
+            field = 4 if corruption == "beyond the end" else 8
+            changed.seek(toc + field)
+            changed.write(struct.pack("!I", 0x7FFFFFFF))
+    err = one_line_status_2(capsys, exe)
+    assert err.startswith("python -m oxmp_hooks doctor: %s: cannot read the settings oxmp baked into it (%s): "
+                          % (exe, bundle_info.BAKED_PATH)), err
+    assert one_line_status_2(capsys, exe, "--json") == err
+    # The control: the same bundle, unchanged, passes.
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 0, text
+
+
+def test_onedir_with_a_settings_file_that_is_not_text_is_one_line(builder, bundle_root, capsys):
+    from oxmp_hooks.tools import bundle_info
+
+    bundle = builder.build("probe")
+    exe = copy_of(bundle, bundle_root)
+    info = bundle_info.inspect(exe)
+    with open(os.path.join(info.contents_dir, *bundle_info.BAKED_PATH.split("/")), "ab") as settings:
+        settings.write(b"start_method=\xff\xfe\n")
+    err = one_line_status_2(capsys, exe)
+    assert "cannot read the settings oxmp baked into it" in err and "utf-8" in err, err
+    status, text = run_doctor(capsys, bundle.exe)  # the control
+    assert status == 0, text
+
+
+@pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
+def test_runtime_hook_named_like_oxmps_is_not_run(builder, capsys, onefile):
+    # A stock bundle with a custom runtime hook of the same name as oxmp's: its files name oxmp, its code is not.
+    bundle = builder.build("escapee", way=bundles.STOCK, onefile=onefile,
+                           runtime_hooks=["pyi_rth_oxmp_multiprocessing"])
+    status, report = run_doctor_json(capsys, bundle.exe)
+    assert status == 1 and report["oxmp"] is False and report["run"] is None, report
+    assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"
+    assert "IMPOSTOR-RAN" not in json.dumps(report)
+    status, text = run_doctor(capsys, bundle.exe)
+    assert "FAIL the bundle contains oxmp (it has a runtime hook named like oxmp's" in text, text
+    assert "The doctor did not run it" in text
+
+
+def test_stock_bundle_with_oxmps_settings_file_is_not_run(builder, bundle_root, capsys):
+    # Stock PyInstaller's no_freeze_support relaunches itself without end, and carries a file where oxmp's settings
+    # would be: it is still a stock bundle, and the doctor must not run it. The control: the oxmp bundle the file comes
+    # from is run.
+    import shutil
+
+    from oxmp_hooks.tools import bundle_info
+
+    genuine = builder.build("no_freeze_support")
+    exe = copy_of(builder.build("no_freeze_support", way=bundles.STOCK), bundle_root)
+    settings = os.path.join(bundle_info.inspect(exe).contents_dir, *bundle_info.BAKED_PATH.split("/"))
+    os.makedirs(os.path.dirname(settings))
+    shutil.copy(os.path.join(bundle_info.inspect(genuine.exe).contents_dir, *bundle_info.BAKED_PATH.split("/")),
+                settings)
+    status, report = run_doctor_json(capsys, exe)
+    assert status == 1 and report["oxmp"] is False and report["run"] is None, report
+    assert report["bundle"]["multiprocessing_runtime_hook"] == "stock"
+    status, report = run_doctor_json(capsys, genuine.exe)
+    assert report["run"] is not None and report["oxmp"] is True, report
+
+
+def test_a_report_that_is_not_one_is_one_line(builder, capsys, monkeypatch):
+    # A bundle's report that claims the right format but lacks what it holds (as one written by something other than
+    # oxmp's runtime could): one line, exit status 2. The control: the real report of the same bundle.
+    bundle = builder.build("probe")
+    real = doctor.run_diagnostic
+
+    def damaged(executable, timeout):
+        answer, result = real(executable, timeout)
+        assert answer is not None
+        return {"format": answer["format"], "settings": {}}, result
+
+    monkeypatch.setattr(doctor, "run_diagnostic", damaged)
+    err = one_line_status_2(capsys, bundle.exe)
+    assert "its diagnostic report is not what report format 1 holds (KeyError" in err, err
+    monkeypatch.setattr(doctor, "run_diagnostic", real)
+    status, text = run_doctor(capsys, bundle.exe)
+    assert status == 0, text

@@ -30,6 +30,11 @@ STDLIB_ARCHIVE = "base_library.zip"
 CONTENTS_CANDIDATES = ("_internal", ".", os.path.join("..", "Frameworks"), os.path.join("..", "Resources"))
 
 STOCK_RUNTIME_HOOK = "pyi_rth_multiprocessing"
+# What oxmp's runtime hook for multiprocessing does, as its compiled code (marshal) spells the names: a short ASCII
+# string is its length in one byte, then its bytes. A script that merely has the hook's name lacks them.
+OXMP_HOOK_NAMES = (b"\r_oxmp_runtime", b"\x04boot")
+# oxmp's settings file is a few hundred bytes: more is not oxmp's, and is not read into memory (nor unpacked).
+MAX_SETTINGS_BYTES = 64 * 1024
 BOOTSTRAP_SCRIPT_PREFIX = "pyiboot"
 RUNTIME_HOOK_PREFIX = "pyi_rth_"
 BAKED_PATH = runtime_module("settings").BAKED_PATH
@@ -61,9 +66,14 @@ class Archive:
             _, length, toc_offset, toc_length, python, library = struct.unpack(COOKIE_FORMAT, cookie)
             self.start = cookie_at + len(cookie) - length
             exe.seek(self.start + toc_offset)
-            self.entries, self.options = _parse_toc(exe.read(toc_length))
+            self.toc_start = self.start + toc_offset
+            self.entries, self.options, self.toc_positions = _parse_toc(exe.read(toc_length))
         self.python_version = "%d.%d" % divmod(python, 100)
         self.python_library = library.rstrip(b"\0").decode("utf-8", "replace")
+
+    def toc_bytes_at(self, name):
+        """Where the table-of-contents entry of ``name`` starts in the file (for tests that damage it)."""
+        return self.toc_start + self.toc_positions[name]
 
     def scripts(self):
         """Names of the scripts the bootloader runs, in order: bootstrap, runtime hooks, entry script(s)."""
@@ -75,19 +85,32 @@ class Archive:
                 return option[len(CONTENTS_OPTION):]
         return None  # PyInstaller 5: the files are beside the executable
 
-    def read(self, name):
-        """The data of one entry, or None if there is no such entry."""
+    def read(self, name, limit=None):
+        """The data of one entry, or None if there is no such entry; ArchiveError if it cannot be read, or would be
+        more than ``limit`` bytes."""
         entry = self.entries.get(name) or self.entries.get(name.replace("/", "\\"))
         if entry is None:
             return None
         offset, length, _, compressed, _ = entry
+        if limit is not None and length > limit:
+            raise ArchiveError("%s is %d bytes, more than %d" % (name, length, limit))
         with open(self.path, "rb") as exe:
             exe.seek(self.start + offset)
             data = exe.read(length)
+        if len(data) < length:
+            raise ArchiveError("%s ends after %d of its %d bytes" % (name, len(data), length))
         if compressed:
             import zlib
 
-            data = zlib.decompress(data)
+            unpacker = zlib.decompressobj()
+            try:
+                data = unpacker.decompress(data, 0 if limit is None else limit + 1)
+            except zlib.error as error:
+                raise ArchiveError("%s cannot be unpacked (%s)" % (name, error))
+            if limit is not None and len(data) > limit:
+                raise ArchiveError("%s unpacks to more than %d bytes" % (name, limit))
+            if not unpacker.eof:
+                raise ArchiveError("%s cannot be unpacked (its data ends early)" % name)
         return data
 
 
@@ -104,9 +127,11 @@ class BundleInfo:
         self.python_library = None
         self.runtime_hooks = []
         self.entry_scripts = []
-        self.multiprocessing_hook = None  # "oxmp", "stock", "none", or None if unknown
+        # "oxmp", "stock", "none", "named like oxmp's", "oxmp without settings", or None if unknown
+        self.multiprocessing_hook = None
         self.has_oxmp = None
         self.baked_settings = None  # text of _oxmp/settings.txt
+        self.settings_error = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
 
     def as_dict(self):
         return {
@@ -114,6 +139,7 @@ class BundleInfo:
             "archive_error": self.archive_error, "python_version": self.python_version,
             "python_library": self.python_library, "runtime_hooks": self.runtime_hooks,
             "entry_scripts": self.entry_scripts, "multiprocessing_runtime_hook": self.multiprocessing_hook,
+            "settings_error": self.settings_error,
         }
 
 
@@ -133,29 +159,23 @@ def inspect(executable):
         info.runtime_hooks = [name for name in scripts if name.startswith(RUNTIME_HOOK_PREFIX)]
         info.entry_scripts = [name for name in scripts
                               if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))]
-        if oxmp_runtime_hook() in info.runtime_hooks:
-            info.multiprocessing_hook, info.has_oxmp = "oxmp", True
-        elif STOCK_RUNTIME_HOOK in info.runtime_hooks:
-            info.multiprocessing_hook, info.has_oxmp = "stock", False
-        else:
-            info.multiprocessing_hook, info.has_oxmp = "none", False
+        info.multiprocessing_hook = _multiprocessing_hook(archive, info.runtime_hooks)
+        info.has_oxmp = info.multiprocessing_hook == "oxmp"
 
     if archive is not None and STDLIB_ARCHIVE in archive.entries:
         info.layout = "onefile"
         info.layout_evidence = "%s is inside the executable, unpacked to a temporary folder at each start" \
             % STDLIB_ARCHIVE
-        baked = archive.read(BAKED_PATH)
+        read_settings = lambda: archive.read(BAKED_PATH, MAX_SETTINGS_BYTES)  # noqa: E731
     else:
         info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
-        baked = None
+        read_settings = None
         if info.contents_dir is not None:
             info.layout = "onedir"
             info.layout_evidence = "%s beside the executable holds %s" % (
                 _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
                 STDLIB_ARCHIVE)
-            baked = _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))
-            if baked is None:
-                info.has_oxmp = False  # oxmp's build hook always puts its settings there
+            read_settings = lambda: _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))  # noqa: E731
         elif archive is not None:
             info.layout = "onedir"
             info.layout_evidence = "%s is neither inside the executable nor in %s beside it: the executable was " \
@@ -165,10 +185,37 @@ def inspect(executable):
             info.layout_evidence = "the executable has no readable PyInstaller archive, and no %s is beside it" \
                 % STDLIB_ARCHIVE
 
-    if baked is not None:
-        info.baked_settings = baked.decode("utf-8", "replace") if isinstance(baked, bytes) else baked
-        info.has_oxmp = True
+    # The settings are read only from a bundle whose runtime hook is oxmp's: beside another hook, a file of that name
+    # is one of the app's. oxmp's build always writes them; without them the bundle is not (all) oxmp's.
+    if info.has_oxmp and read_settings is not None:
+        try:
+            baked = read_settings()
+            if baked is not None:
+                info.baked_settings = baked.decode("utf-8")
+        except (OSError, ArchiveError, UnicodeDecodeError) as error:
+            info.settings_error = str(error) or type(error).__name__
+        else:
+            if baked is None:
+                info.has_oxmp = False
+                info.multiprocessing_hook = "oxmp without settings"
     return info
+
+
+def _multiprocessing_hook(archive, runtime_hooks):
+    """Which runtime hook for multiprocessing the bundle runs: "oxmp", "stock", "none", or "named like oxmp's" (a
+    script of that name whose code is not oxmp's hook)."""
+    if STOCK_RUNTIME_HOOK in runtime_hooks:
+        return "stock"  # oxmp's replaces it: with both, oxmp's build hook did not make this bundle
+    name = oxmp_runtime_hook()
+    if name not in runtime_hooks:
+        return "none"
+    try:
+        code = archive.read(name, MAX_SETTINGS_BYTES)
+    except (OSError, ArchiveError):
+        code = None
+    if code is None or not all(spelled in code for spelled in OXMP_HOOK_NAMES):
+        return "named like oxmp's"
+    return "oxmp"
 
 
 def _find_contents(executable, named):
@@ -181,11 +228,16 @@ def _find_contents(executable, named):
 
 
 def _read_file(path):
+    # The file's bytes, or None if there is none; OSError if it cannot be read, ArchiveError if it is too large.
     try:
-        with open(path, encoding="utf-8") as baked:
-            return baked.read()
-    except OSError:
+        baked = open(path, "rb")
+    except FileNotFoundError:
         return None
+    with baked:
+        data = baked.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ArchiveError("%s is more than %d bytes" % (path, MAX_SETTINGS_BYTES))
+    return data
 
 
 def _shown(relative):
@@ -207,17 +259,18 @@ def _find_last(stream, pattern, chunk=1 << 16):
 
 
 def _parse_toc(data):
-    entries, options, at = {}, [], 0
+    entries, options, positions, at = {}, [], {}, 0
     header = struct.calcsize(TOC_ENTRY_FORMAT)
     while at < len(data):
         length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at:at + header])
         if length <= header:
             raise ArchiveError("corrupt archive table of contents")
         name = data[at + header:at + length].rstrip(b"\0").decode("utf-8")
+        positions[name] = at
         at += length
         code = code.decode("ascii")
         if code == OPTION:
             options.append(name)
         else:
             entries[name] = (offset, stored, unpacked, compressed, code)
-    return entries, options
+    return entries, options, positions

@@ -1,12 +1,16 @@
 """Run a frozen app so that it cannot fork-bomb the machine: the doctor's runs and ``python -m oxmp_hooks run``.
 
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
-and a kill of its whole process group afterwards. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts the
-session's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
+and a kill of all its processes afterwards. On Linux "all" means every descendant, also one that left the session
+(``setsid()``) or whose parent exited: the app runs under a keeper (``keeper.py``), a child subreaper that stays their
+ancestor. Elsewhere it means the app's process group. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts
+the run's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
 test suite does: ``tests/contain.py``).
 """
 
+import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -34,7 +38,7 @@ class Result:
         self.timed_out = timed_out
         self.bombed = bombed
         self.peak_procs = peak_procs
-        self.leftovers = leftovers  # processes of the group still running when the app itself had exited
+        self.leftovers = leftovers  # the run's processes still running when the app itself had exited
 
     def __repr__(self):
         return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
@@ -44,50 +48,192 @@ class Result:
 
 def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0, user=None,
         watch=True, stdin=None, pass_fds=(), stderr_closed=False):
-    """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its group.
+    """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its processes.
 
     ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
-    ``switch()``, called in the child before the cap is set. ``watch``: also count the group's processes and kill it
-    past ``max_procs``; as root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
+    ``switch()``, called in the app's process before the cap is set (on Linux, in the keeper's child: the object must
+    pickle, and its class be importable from this process's ``sys.path``). ``watch``: also count the run's processes and kill them past ``max_procs``; as
+    root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
     standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
     ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
+
+    An executable that cannot be started raises OSError, as ``subprocess.Popen`` does. A ``timeout`` or ``max_procs``
+    that is not a positive number raises ValueError.
     """
+    check_limits(timeout, max_procs)
     if os.name != "posix":
         return _run_windows(argv, timeout, env, cwd)
     if user is None and os.geteuid() == 0 and not watch:
         raise ValueError("as root, a contained run needs a user to switch to, or watch=True")
+    prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
+    tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, stderr_closed, user)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already.
-        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid)
-        prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
+        # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already,
+        # and for the keeper when it runs as that user too.
+        keeper = 1 if isinstance(tree, _KeptTree) and user is None else 0
+        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + keeper
         stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
         try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out, stderr=err,
-                env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
-                preexec_fn=lambda: _limit(cap, user, prctl, stderr_closed),
-            )
+            tree.start(cap, prctl, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out,
+                       stderr=err, env=env, cwd=cwd, pass_fds=tuple(pass_fds))
         finally:
             if stdin_pipe is not None:
                 os.close(stdin_pipe)
-        watchdog = Watchdog(lambda: len(group_members(process.pid)), lambda: _kill_group(process.pid), max_procs)
+        watchdog = Watchdog(lambda: len(tree.members()), tree.kill, max_procs)
         if watch:
             watchdog.start()
         try:
-            returncode, timed_out = wait_at_most(process, timeout)
+            returncode, timed_out = tree.wait(timeout)
             seconds = time.monotonic() - start
-            leftovers = _wait_for_group(process.pid, linger) if not timed_out else []
+            leftovers = tree.wait_for_members(linger) if not timed_out else []
         finally:  # also when the caller is interrupted
-            _kill_group(process.pid)
+            tree.kill()
             if watch:
                 watchdog.stop()
-        if process.returncode is None:
-            process.wait()
+            tree.close()
         out.seek(0)
         err.seek(0)
         return Result(argv, returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
                       seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+
+
+def check_limits(timeout, max_procs):
+    """Raise ValueError unless ``timeout`` is a finite number of seconds above 0 and ``max_procs`` a whole number of
+    processes above 0 (NaN would compare false with everything, and mean no limit)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError("the time limit must be a number of seconds above 0, not %r" % (timeout,))
+    if isinstance(max_procs, bool) or not isinstance(max_procs, int) or max_procs < 1:
+        raise ValueError("the process cap must be a whole number above 0, not %r" % (max_procs,))
+
+
+class _KeptTree:
+    """Linux: the app under a keeper (keeper.py), a child subreaper that stays the ancestor of all the app starts,
+    so that a descendant that calls setsid() or whose parent exits is still counted and killed."""
+
+    def __init__(self, argv, stderr_closed, user):
+        self.argv = list(argv)
+        self.stderr_closed = stderr_closed
+        self.user = user
+        self.keeper = None
+        self.status_line = b""
+        self.status_pipe = None
+
+    def start(self, cap, prctl, pass_fds, **options):
+        from oxmp_hooks.tools import keeper
+
+        # The keeper runs as the caller (the interpreter may be readable by no one else); the app's process switches.
+        user = "-" if self.user is None else "%s:%s" % (json.dumps(sys.path).encode().hex(),
+                                                         pickle.dumps(self.user).hex())
+        self.status_pipe, status_write = os.pipe()
+        try:
+            self.keeper = subprocess.Popen(
+                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), "1" if self.stderr_closed else "0",
+                 str(cap), user] + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,),
+                preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
+        except BaseException:
+            os.close(self.status_pipe)
+            raise
+        finally:
+            os.close(status_write)
+        self.pid = self.keeper.pid
+
+    def _read_status(self, timeout):
+        import select
+
+        deadline = time.monotonic() + timeout
+        while not self.status_line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.status_pipe], [], [], left)[0]:
+                return None
+            data = os.read(self.status_pipe, 64)
+            if not data:
+                return None  # the keeper exited (killed) without a word
+            self.status_line += data
+        return self.status_line
+
+    def wait(self, timeout):
+        line = self._read_status(timeout)
+        if line is None:
+            if self.keeper.poll() is None:
+                return TIMEOUT_STATUS, True
+            return self.keeper.returncode, False
+        kind, _, value = line.decode("ascii").partition(" ")
+        if kind == "error":
+            self.kill()
+            self.close()
+            code = int(value)
+            raise OSError(code, os.strerror(code), self.argv[0])
+        return _exit_status(int(value)), False
+
+    def members(self):
+        from oxmp_hooks.tools import keeper
+
+        return keeper.descendants(self.pid)
+
+    def wait_for_members(self, linger):
+        # The keeper exits when the app's last descendant has.
+        try:
+            self.keeper.wait(timeout=linger)
+        except subprocess.TimeoutExpired:
+            return self.members()
+        return []
+
+    def kill(self):
+        if self.keeper.poll() is None:
+            self.keeper.send_signal(signal.SIGTERM)  # it kills every descendant, then exits
+            try:
+                self.keeper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(self.pid)  # should the keeper itself not answer
+
+    def close(self):
+        if self.keeper.returncode is None:
+            self.keeper.wait()
+        if self.status_pipe is not None:
+            os.close(self.status_pipe)
+            self.status_pipe = None
+
+
+class _GroupTree:
+    """Elsewhere (macOS): the app in a session of its own, its process group killed. A descendant that calls setsid()
+    leaves the group and is not found."""
+
+    def __init__(self, argv, stderr_closed, user):
+        self.argv = argv
+        self.stderr_closed = stderr_closed
+        self.user = user
+        self.process = None
+
+    def start(self, cap, prctl, **options):
+        self.process = subprocess.Popen(self.argv, start_new_session=True,
+                                        preexec_fn=lambda: _limit(cap, self.user, prctl, self.stderr_closed),
+                                        **options)
+        self.pid = self.process.pid
+
+    def wait(self, timeout):
+        return wait_at_most(self.process, timeout)
+
+    def members(self):
+        return group_members(self.pid)
+
+    def wait_for_members(self, linger):
+        return _wait_for_group(self.pid, linger)
+
+    def kill(self):
+        _kill_group(self.pid)
+
+    def close(self):
+        if self.process.returncode is None:
+            self.process.wait()
+
+
+def _exit_status(status):
+    # A wait status as subprocess gives it: the exit code, or minus the signal that killed the process.
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
 
 
 def wait_at_most(process, timeout):

@@ -1,13 +1,15 @@
 """`python -m oxmp_hooks doctor EXECUTABLE` (or `oxmp-doctor EXECUTABLE`): check multiprocessing in a bundle.
 
-First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp is in it, and
-the settings baked into it. A bundle that contains oxmp is then run once, contained (own session, process cap, time
-limit, process group killed afterwards), in oxmp's diagnostic mode: its runtime hook writes a report instead of
-running the app (``_oxmp_runtime/doctor.py``), including one smoke test per start method. Nothing of the app's code
-runs. The report becomes a list of checks, each with a hint when it fails; the exit status is 0 iff all pass.
+First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp's runtime hook
+is in it (by its code, not only its name), and the settings baked into it. A bundle that contains oxmp is then
+executed once, contained as `python -m oxmp_hooks run` contains an app (own session, process cap, time limit, every
+process it started killed afterwards), in oxmp's diagnostic mode: its runtime hook writes a report instead of running
+the app (``_oxmp_runtime/doctor.py``), including one smoke test per start method. The app's entry script does not
+run; but the bundle's executable, and whatever runs in it before oxmp's hook, are the bundle's own: the doctor is for
+bundles one would run anyway. The report becomes a list of checks, each with a hint when it fails; the exit status is
+0 iff all pass, 1 if one fails, 2 for bad arguments or a bundle whose oxmp files cannot be read.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ import sys
 import tempfile
 
 from oxmp_hooks import runtime_module
-from oxmp_hooks.tools import bundle_info, contain
+from oxmp_hooks.tools import bundle_info, cli, contain
 
 schema = runtime_module("settings")
 # The other half of the doctor, inside the bundle: its door (DOCTOR_ENV, DOCTOR_GATE), its report (REPORT_FILE,
@@ -26,8 +28,14 @@ runtime = runtime_module("doctor")
 DEFAULT_TIMEOUT = 60.0  # the diagnostic run: start-up, and three smoke tests of at most about 10 s each
 OUTPUT_LINES = 40  # of the diagnostic run's stdout and stderr, kept in the report
 MAX_PROCS = 16  # the diagnostic run needs at most four at once: itself, a worker, the resource tracker, a forkserver
+MAX_REPORT_BYTES = 1 << 20  # a report is a few KiB: a larger file is not one, and is not read into memory
 
-EXIT_PASSED, EXIT_FAILED = 0, 1
+EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
+
+EXECUTES = ("The doctor EXECUTES the bundle (contained: own session, process cap, time limit, all its processes "
+            "killed afterwards) if its files show oxmp's runtime hook; that hook then runs the checks instead of the "
+            "app's entry script. Code in the bundle that runs before the hook still runs: use the doctor only on "
+            "bundles you would run yourself.")
 
 BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name oxmp's hook folder "
                    "with --additional-hooks-dir or hookspath=[...] in the spec file")
@@ -35,28 +43,40 @@ BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip insta
 
 def main(argv=None):
     """Console script `oxmp-doctor` (argv None: sys.argv) and `python -m oxmp_hooks doctor ARGS` (argv a list)."""
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m oxmp_hooks doctor" if argv is not None else None,
-        description="Check how multiprocessing works in a PyInstaller bundle, without running the app's code.")
+        description="Check how multiprocessing works in a PyInstaller bundle, without running the app's entry "
+                    "script. " + EXECUTES)
     parser.add_argument("executable", help="the bundle's executable (onedir: dist/APP/APP; onefile: dist/APP)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    parser.add_argument("--timeout", type=cli.seconds, default=DEFAULT_TIMEOUT,
                         help="seconds the diagnostic run may take (default %g)" % DEFAULT_TIMEOUT)
     options = parser.parse_args(argv)
     if not os.path.isfile(options.executable):
         parser.error("%s is not a file" % options.executable)
 
-    report = diagnose(options.executable, options.timeout)
+    try:
+        report = diagnose(options.executable, options.timeout)
+    except Unreadable as error:
+        sys.stderr.write("%s: %s\n" % (parser.prog, error))
+        return EXIT_UNREADABLE
     sys.stdout.write(json.dumps(report, indent=2) + "\n" if options.json else render(report))
     return EXIT_PASSED if report["passed"] else EXIT_FAILED
 
 
 # --- Diagnosis ------------------------------------------------------------------------------------------------------
 
+class Unreadable(Exception):
+    """A bundle with oxmp's runtime hook whose settings file cannot be read: the doctor stops, in one line."""
+
+
 def diagnose(executable, timeout=DEFAULT_TIMEOUT):
-    """Everything the doctor reports about one bundle, as a dict (the JSON output)."""
+    """Everything the doctor reports about one bundle, as a dict (the JSON output). Raises Unreadable."""
     executable = os.path.abspath(executable)
     info = bundle_info.inspect(executable)
+    if info.settings_error is not None:
+        raise Unreadable("%s: cannot read the settings oxmp baked into it (%s): %s"
+                         % (executable, bundle_info.BAKED_PATH, " ".join(info.settings_error.split())))
     report = {
         "executable": executable,
         "bundle": info.as_dict(),
@@ -105,6 +125,16 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
                             % report["build"].get("oxmp", "unknown")))
         return report
 
+    try:
+        return _with_answer(report, answer, run)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        # Written by the bundle: one that says it is of this format, but is not, ends the doctor in one line.
+        raise Unreadable("%s: its diagnostic report is not what report format %d holds (%s: %s)" % (
+            executable, runtime.REPORT_FORMAT, type(error).__name__, " ".join(str(error).split())[:200]))
+
+
+def _with_answer(report, answer, run):
+    checks = report["checks"]
     report["oxmp"] = True
     report["settings"] = {
         "baked": answer["settings"],
@@ -137,18 +167,23 @@ def run_diagnostic(executable, timeout):
     folder = tempfile.mkdtemp(prefix="oxmp-doctor-")  # this user's, for this run only
     try:
         token = secrets.token_hex(16)
-        with open(os.path.join(folder, runtime.DOCTOR_GATE), "x") as gate:
-            gate.write(token)  # the bundle's sign that the doctor, and nothing else, asks
+        # The bundle's sign that the doctor, and nothing else, asks: a new regular file that only this user may write
+        # (whatever the umask), as the runtime requires (runtime.gate_opens()).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(os.path.join(folder, runtime.DOCTOR_GATE), flags, 0o600), "w") as gate:
+            gate.write(token)
         env = dict(os.environ)
         env[runtime.DOCTOR_ENV] = "%s:%s" % (token, folder)
         # As root: the process cap is enforced by the watchdog rather than by an unprivileged user, so that the
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
         result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder, watch=True)
         try:
-            with open(os.path.join(folder, runtime.REPORT_FILE), encoding="utf-8") as written:
-                text = written.read()
-            answer = json.loads(text) if text else None
+            with open(os.path.join(folder, runtime.REPORT_FILE), "rb") as written:
+                text = written.read(MAX_REPORT_BYTES + 1)
+            answer = json.loads(text.decode("utf-8")) if text and len(text) <= MAX_REPORT_BYTES else None
         except (OSError, ValueError):
+            answer = None
+        if not isinstance(answer, dict):
             answer = None
         return answer, result
     finally:
@@ -224,7 +259,10 @@ def _why_no_oxmp(info):
         return "it has PyInstaller's own multiprocessing runtime hook (pyi_rth_multiprocessing), not oxmp's"
     if info.multiprocessing_hook == "none":
         return "it has no runtime hook for multiprocessing: PyInstaller found no import of multiprocessing in the app"
-    return "it holds no %s" % bundle_info.BAKED_PATH
+    if info.multiprocessing_hook == "named like oxmp's":
+        return "it has a runtime hook named like oxmp's (%s) whose code is not oxmp's hook" % info.runtime_hooks[
+            info.runtime_hooks.index(bundle_info.oxmp_runtime_hook())]
+    return "it has oxmp's runtime hook but holds no %s" % bundle_info.BAKED_PATH
 
 
 def _hint_no_oxmp(info):
@@ -269,6 +307,8 @@ def render(report):
     if report["oxmp"] is False:
         lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
                   "The doctor did not run it (it would have run the app)."]
+    elif report["run"] is not None:
+        lines += ["", "The doctor ran the bundle (contained) in oxmp's diagnostic mode, instead of its entry script."]
 
     settings = report["settings"]
     if settings is not None and "effective" in settings:
@@ -280,7 +320,8 @@ def render(report):
                 value = schema.show_start_method(value, settings["effective_start_method"])
             lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, settings["baked"].get(setting.key, "-"), value))
         env = settings[schema.START_METHOD_ENV]
-        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
+        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV,
+                                   "not set" if env is None else schema.shown(env)))
     elif settings is not None:
         lines += ["", "Settings (baked)"]
         lines += _rows([(key, value) for key, value in settings["baked"].items()])

@@ -39,8 +39,8 @@ def requested():
     folder holds a gate file of this user's with that token in it.
 
     A variable alone, left set by accident, does nothing; every process of the doctor's run (the app's, and its
-    workers) sees the same answer for as long as the run lasts; links are not followed. The app's arguments play no
-    part.
+    workers) sees the same answer for as long as the run lasts. The app's arguments play no part. Whatever the
+    variable names, the answer comes at once: see ``gate_opens()``.
     """
     value = os.environ.get(DOCTOR_ENV)
     if not value:
@@ -48,12 +48,33 @@ def requested():
     token, _, folder = value.partition(":")
     if len(token) != DOCTOR_TOKEN_LENGTH or not os.path.isabs(folder):
         return False
+    return gate_opens(os.path.join(folder, DOCTOR_GATE), token)
+
+
+def gate_opens(path, token):
+    """True if ``path`` is a regular file of this process's user (real and effective), writable by no one else, that
+    holds ``token``. Never blocks, never follows a link at ``path``.
+
+    The file is opened without waiting (O_NONBLOCK: a FIFO or a device there would otherwise hold the open, or the
+    read, for ever) and looked at through the opened descriptor, not the path, before a byte is read. A file with a
+    second name could be someone else's file linked in, and one that others may write to could be theirs to fill.
+    """
+    import stat
+
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_NOFOLLOW", "O_CLOEXEC", "O_NOCTTY", "O_BINARY"):
+        flags |= getattr(os, name, 0)
     try:
-        gate = os.open(os.path.join(folder, DOCTOR_GATE), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        gate = os.open(path, flags)
     except (OSError, ValueError):
         return False
     try:
-        if os.name == "posix" and os.fstat(gate).st_uid != os.getuid():
+        info = os.fstat(gate)
+        if not stat.S_ISREG(info.st_mode):
+            return False  # on Windows too: a named pipe there is S_IFIFO
+        # Owner: the user the process runs as and acts as (a set-uid bundle never opens it).
+        if os.name == "posix" and (info.st_uid != os.getuid() or info.st_uid != os.geteuid()
+                                   or info.st_mode & 0o022 or info.st_nlink != 1):
             return False
         return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
     except OSError:

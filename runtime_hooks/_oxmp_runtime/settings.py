@@ -209,7 +209,14 @@ def start_method_override(env_value, platform):
     allowed = allowed_start_methods(platform)
     if env_value in allowed:
         return env_value, None
-    return None, "ignoring %s=%r: allowed values are %s" % (START_METHOD_ENV, env_value, ", ".join(allowed))
+    return None, "ignoring %s=%s: allowed values are %s" % (START_METHOD_ENV, shown(env_value), ", ".join(allowed))
+
+
+def shown(value, limit=200):
+    """``repr(value)`` cut to about ``limit`` characters, as refusals are cut: a warning stays one line of reasonable
+    length, whatever the environment held."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
 
 
 def _format(value):
