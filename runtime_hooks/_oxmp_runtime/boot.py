@@ -18,7 +18,7 @@ that the settings and ``OXMP_START_METHOD`` come to is ``start_method()`` (both 
 import os
 import sys
 
-from _oxmp_runtime import commands, doctor, libraries
+from _oxmp_runtime import commands, libraries
 from _oxmp_runtime.after_import import when_imported
 from _oxmp_runtime.messages import REFUSED_EXIT, say
 
@@ -36,9 +36,12 @@ def run():
         command = commands.classify(sys.argv)
     except Exception as error:  # classify() is total (tested); this is the net under it
         refuse("could not read the command line (%s)" % type(error).__name__)
+    if command.kind != "app" and baked().settings["auto_dispatch"]:
+        dispatch(command)  # does not return
+    # Loaded only now: a worker or helper that is dispatched never needs it.
+    from _oxmp_runtime import doctor
+
     if command.kind != "app":
-        if baked().settings["auto_dispatch"]:
-            dispatch(command)  # does not return
         if doctor.requested():
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
