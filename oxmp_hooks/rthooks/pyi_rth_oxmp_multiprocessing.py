@@ -60,8 +60,8 @@ def _pyi_rthook():
     # A meta path finder that finds nothing itself: at the first import of any of the libraries it leaves
     # sys.meta_path, sets up what boot.run() sets up in the app (boot.watch_libraries(): configure each library right
     # after its first import), and lets that find the module. A finder is any object with a find_spec method; this one
-    # is a bare namespace (a module object, whose type needs no import) holding a function: creating a class would
-    # cost more than all the rest of this file at every start (about 0.3 million instructions of CPython 3.11).
+    # is a bare namespace (a module object, whose type needs no import) holding a function, so that no class is made
+    # at every start (the difference is small: within 0.1 million instructions of a 60 million start, by callgrind).
     def library_watcher(lock):
         done = []
 
