@@ -12,7 +12,9 @@ stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs
       graph is the only difference). P1 is shown again against hello_floor.py, which has what bundling multiprocessing
       brings into PyInstaller's start-up besides multiprocessing itself (ctypes, which PyInstaller's bootstrap imports
       to install its ctypes hooks; pkgutil, whose runtime hook oxmp defers) and no multiprocessing: the rest is oxmp's
-      own cost.
+      own cost, with one exception: the archive's table of contents, larger with multiprocessing's graph, which
+      PyInstaller's bootstrap reads at every start. P1'' is P1 against the exact floor: the oxmp bundle of hello.py
+      built from a spec that takes oxmp's multiprocessing runtime hook out of the scripts the bootloader runs.
   P2  Pool(2) start plus its first map, timed inside mp_bench.py, per start method. Baseline: the same script under
       plain python.
   P3  one Process start to its first message, timed inside mp_bench.py, per start method. Baseline: plain python.
@@ -26,6 +28,10 @@ stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs
       base_library.zip); oxmp runs the same hook when the app first imports inspect (defer_pyinstaller_hooks).
   B2  the same bundle built without `inspect`, so without any inspect runtime hook, PyInstaller's or oxmp's: the
       bootloader's and the interpreter's own start-up, the floor under B1.
+
+Beside the wall times, the instructions of the same processes, counted with valgrind's callgrind (where valgrind is
+installed), for P1, P1', P1'', the P3 spawn worker (mp_bench's one-worker figure: the worker process alone) and B1, B2:
+wall times on a shared machine vary by tens of percent from run to run; an instruction count repeats.
 
 "Plain python" is the stock virtualenv's interpreter: like the bundles, it pays nothing for this checkout's editable
 install at start-up. mp_bench.py calls freeze_support() first, as stock PyInstaller needs (a no-op under python on
@@ -47,6 +53,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, "runtime_hooks")]  # as the tests' pythonpath: tests.bundles reads the schema
 
+from _oxmp_runtime.commands import WORKER_FLAG  # noqa: E402
 from tests import bundles  # noqa: E402
 
 APPS_DIR = os.path.join(REPO, "benchmarks", "apps")
@@ -93,6 +100,7 @@ class Plan:
         self.onefile_startup_rounds = 100
         self.onefile_pool_runs = 10
         self.onefile_worker_runs = 8
+        self.instruction_runs = 2 if quick else 3  # per bundle: the counts repeat, the runs only show that they do
 
 
 # --- Progress and the machine ----------------------------------------------------------------------------------------
@@ -235,6 +243,74 @@ def app_seconds(argv, workdir, privileged=False, attempts=2):
     raise BenchmarkError("the process cap was hit %d times in a row: %r" % (attempts, result))
 
 
+# Instruction counts: the whole process (and each child), under valgrind's callgrind. Unlike wall time, they do not
+# drift with the machine's load: the same run repeats to within about 0.2%.
+VALGRIND = "valgrind"
+INSTRUCTION_RUN_TIMEOUT = 600  # callgrind runs a process some 50 times slower
+
+
+def can_count_instructions():
+    return shutil.which(VALGRIND) is not None
+
+
+def count_instructions(argv, workdir, privileged=False):
+    """Run ``argv`` contained under callgrind, its children too: a list of (command line, instructions) per process."""
+    cwd = bundles.scratch_dir(workdir)
+    valgrind = [shutil.which(VALGRIND), "--tool=callgrind", "--trace-children=yes",
+                "--callgrind-out-file=" + os.path.join(cwd, "callgrind.%p")]
+    # linger: helpers (a resource tracker) exit once the app has, slowly under callgrind.
+    result = bundles.run(valgrind + list(argv), cwd=cwd, timeout=INSTRUCTION_RUN_TIMEOUT, max_procs=MAX_PROCS,
+                         linger=5, unprivileged=not privileged, watch=privileged)
+    if result.returncode != 0 or result.timed_out:
+        raise BenchmarkError("%s under callgrind failed: %r" % (" ".join(argv), result))
+    counts = []
+    for name in sorted(os.listdir(cwd)):
+        if name.startswith("callgrind."):
+            command, total = read_callgrind_totals(os.path.join(cwd, name))
+            if total is not None:  # None: a helper stopped by the contained run's end before it could exit
+                counts.append((command, total))
+    shutil.rmtree(cwd, ignore_errors=True)
+    return counts
+
+
+def read_callgrind_totals(path):
+    """(command line, instructions) from a callgrind output file's ``cmd:`` and ``summary:`` (or ``totals:``) lines;
+    the instructions are None where the process was killed before it exited (callgrind writes them at exit)."""
+    command, total = "", None
+    with open(path, errors="replace") as out:
+        for line in out:
+            if line.startswith("cmd:"):
+                command = line[4:].strip()
+            elif line.startswith(("summary:", "totals:")) and total is None:
+                total = int(line.split()[1])
+    return command, total
+
+
+def instructions_of_whole_runs(commands, runs, workdir, privileged=()):
+    """Instructions of each command's first process (the one started), ``runs`` times each, interleaved."""
+    counts = [[] for _ in commands]
+    for _ in range(runs):
+        for index, argv in enumerate(commands):
+            found = count_instructions(argv, workdir, privileged=index in privileged)
+            # The process started is the one whose command line is argv's; a hello bundle starts no other.
+            counts[index].append(found_for(found, argv)[0])
+    return counts
+
+
+def found_for(found, argv):
+    # callgrind names a process by its executable's real path (a virtualenv's python resolved) and its arguments.
+    wanted = " ".join(argv[1:])
+    matching = [total for command, total in found if (command.split(" ", 1) + [""])[1] == wanted]
+    if len(matching) != 1:
+        raise BenchmarkError("callgrind counted %d processes like %r: %r" % (len(matching), argv, found))
+    return matching
+
+
+def worker_totals(found):
+    """The instructions of each spawn worker among the processes of one run (both of its command-line forms)."""
+    return [total for command, total in found if WORKER_FLAG in command.split()]
+
+
 def rotated(items, shift):
     shift %= len(items)
     return items[shift:] + items[:shift]
@@ -245,7 +321,7 @@ def rotated(items, shift):
 class Row:
     """One line of the table: samples (seconds) of oxmp, stock and the baseline, and the target for oxmp's ratio."""
 
-    def __init__(self, key, label, unit, oxmp, stock, baseline, target=None, paired=False):
+    def __init__(self, key, label, unit, oxmp, stock, baseline, target=None, paired=False, instructions=None):
         self.key = key
         self.label = label
         self.unit = unit  # "ms" or "s"
@@ -254,28 +330,75 @@ class Row:
         # The i-th sample of each variant was taken together (one pair of builds): the ratio is the median of the
         # pairs' ratios, and its interval is over pairs.
         self.paired = paired
+        # {variant: [instruction counts]} of the same processes, or None where they were not counted.
+        self.instructions = instructions
 
 
 def startup_rows(built, plan, workdir, onefile):
-    """P1 (and P5's P1): the hello bundles, timed from outside, interleaved."""
+    """P1 (and P5's P1): the hello bundles, timed from outside, interleaved; and their instructions (onedir)."""
     hello = hello_bundles(built, onefile)
     variants = [OXMP, STOCK, BASELINE]
     if not onefile:
-        hello["floor"] = built.get("hello_floor")
-        expect_runtime_hook(hello["floor"], None)
-        variants.append("floor")
+        hello[FLOOR] = built.get("hello_floor")
+        expect_runtime_hook(hello[FLOOR], None)
+        hello[WITHOUT_HOOK] = hello_without_runtime_hook(built.builder, workdir)
+        variants += [FLOOR, WITHOUT_HOOK]
     for variant in variants:
         check_hello(hello[variant], workdir)
     rounds = plan.onefile_startup_rounds if onefile else plan.startup_rounds
     kind = "onefile" if onefile else "onedir"
     progress("P1 %s: %d rounds of %s" % (kind, rounds, ", ".join(variants)))
     times = dict(zip(variants, time_commands([[hello[variant].exe] for variant in variants], rounds, workdir)))
+    counts = {}
+    if not onefile and can_count_instructions():
+        progress("P1 %s: instructions of %s, %d runs each (callgrind)" % (kind, ", ".join(variants),
+                                                                       plan.instruction_runs))
+        counts = dict(zip(variants, instructions_of_whole_runs([[hello[variant].exe] for variant in variants],
+                                                               plan.instruction_runs, workdir)))
+
+    def instructions(baseline):
+        return {OXMP: counts[OXMP], STOCK: counts[STOCK], BASELINE: counts[baseline]} if counts else None
+
     rows = [Row("P5:P1" if onefile else "P1", "start-up of hello", "ms", times[OXMP], times[STOCK], times[BASELINE],
-                target=None if onefile else 1.02)]
+                target=None if onefile else 1.02, instructions=instructions(BASELINE))]
     if not onefile:
         rows.append(Row("P1'", "start-up of hello, against the floor", "ms", times[OXMP], times[STOCK],
-                        times["floor"]))
+                        times[FLOOR], instructions=instructions(FLOOR)))
+        rows.append(Row("P1''", "start-up of hello, against it without the hook", "ms", times[OXMP], times[STOCK],
+                        times[WITHOUT_HOOK], target=1.02, instructions=instructions(WITHOUT_HOOK)))
     return rows
+
+
+FLOOR, WITHOUT_HOOK = "floor", "without hook"
+OXMP_RUNTIME_HOOK = "pyi_rth_oxmp_multiprocessing"
+
+# The oxmp bundle of hello.py as a spec builds it, but with oxmp's multiprocessing runtime hook taken out of the
+# scripts the bootloader runs: the very same archive (PyInstaller reads its table of contents at every start, and
+# multiprocessing's graph makes it larger), the same other runtime hooks. The exact floor under oxmp's hook.
+WITHOUT_HOOK_SPEC = """\
+a = Analysis([os.path.join(SPECPATH, "hello.py")])
+a.scripts = [entry for entry in a.scripts if entry[0] != {hook!r}]
+pyz = PYZ(a.pure)
+exe = EXE(pyz, a.scripts, [], exclude_binaries=True, name={name!r}, console=True)
+coll = COLLECT(exe, a.binaries, a.datas, name={name!r})
+"""
+
+
+def hello_without_runtime_hook(builder, workdir):
+    name = "hello_without_hook"
+    progress("building %s" % name)
+    source = tempfile.mkdtemp(dir=workdir, prefix="spec-")
+    shutil.copy(os.path.join(APPS_DIR, "hello.py"), source)
+    spec = os.path.join(source, name + ".spec")
+    with open(spec, "w") as spec_file:
+        spec_file.write(WITHOUT_HOOK_SPEC.format(hook=OXMP_RUNTIME_HOOK, name=name))
+    bundle = builder.build_spec(spec)
+    # The build log names the hook (Analysis found it); the executable's archive must not hold it.
+    from PyInstaller.archive.readers import CArchiveReader
+
+    if OXMP_RUNTIME_HOOK in CArchiveReader(bundle.exe).toc:
+        raise BenchmarkError("%s still has %s" % (bundle.name, OXMP_RUNTIME_HOOK))
+    return bundle
 
 
 def check_hello(bundle, workdir):
@@ -302,9 +425,16 @@ def bound_rows(built, plan, workdir, plain_python):
     progress("B1, B2: %d rounds of the empty bundles and python empty.py" % plan.bound_rounds)
     empty_times, stock_times, without_inspect_times, plain_times = time_commands(commands, plan.bound_rounds, workdir,
                                                                                  privileged=True)
+    counts = [None] * 4
+    if can_count_instructions():
+        progress("B1, B2: instructions, %d runs each (callgrind)" % plan.instruction_runs)
+        counts = instructions_of_whole_runs(commands, plan.instruction_runs, workdir, privileged={3})
+    empty_counts, stock_counts, without_inspect_counts, plain_counts = counts
     return [
-        Row("B1", "start-up of an empty script", "ms", empty_times, stock_times, plain_times, target=1.3),
-        Row("B2", "the same without inspect (no inspect hook)", "ms", without_inspect_times, None, plain_times),
+        Row("B1", "start-up of an empty script", "ms", empty_times, stock_times, plain_times, target=1.3,
+            instructions=empty_counts and {OXMP: empty_counts, STOCK: stock_counts, BASELINE: plain_counts}),
+        Row("B2", "the same without inspect (no inspect hook)", "ms", without_inspect_times, None, plain_times,
+            instructions=empty_counts and {OXMP: without_inspect_counts, STOCK: None, BASELINE: plain_counts}),
     ]
 
 
@@ -335,11 +465,36 @@ def multiprocessing_rows(built, plan, workdir, plain_python, onefile):
                 for variant in shuffler.sample([OXMP, STOCK, BASELINE], 3):  # a new order each time
                     samples[method, variant] += app_seconds(argv[variant] + [figure, method], workdir,
                                                             privileged=variant == BASELINE)
+        counts = None
+        if key == "P3" and not onefile and can_count_instructions():
+            counts = worker_instructions(argv, plan.instruction_runs, workdir)
         for method in METHODS:
             rows.append(Row(prefix + key, "%s, %s" % (label, method), "ms",
                             samples[method, OXMP], samples[method, STOCK], samples[method, BASELINE],
-                            target=None if onefile else TARGETS.get((key, method), DEFAULT_MP_TARGET)))
+                            target=None if onefile else TARGETS.get((key, method), DEFAULT_MP_TARGET),
+                            instructions=counts if method == INSTRUCTIONS_METHOD else None))
     return rows
+
+
+# The start method whose worker is a new process of the bundle, started by its command line: oxmp's runtime hook and
+# dispatch run in it, as PyInstaller's bootloader and bootstrap do.
+INSTRUCTIONS_METHOD = "spawn"
+
+
+def worker_instructions(argv, runs, workdir):
+    """{variant: instructions of each spawn worker}: mp_bench one-worker under callgrind, oxmp, stock and python."""
+    counts = {variant: [] for variant in argv}
+    for run in range(runs):
+        progress("P3: instructions of a %s worker, run %d of %d (oxmp, stock, python; callgrind)"
+                 % (INSTRUCTIONS_METHOD, run + 1, runs))
+        for variant in (OXMP, STOCK, BASELINE):
+            found = count_instructions(argv[variant] + ["one-worker", INSTRUCTIONS_METHOD], workdir,
+                                       privileged=variant == BASELINE)
+            workers = worker_totals(found)
+            if len(workers) != 1:
+                raise BenchmarkError("expected one worker, callgrind counted %r" % found)
+            counts[variant] += workers
+    return counts
 
 
 def build_rows(workdir, stock_python, pairs):
@@ -413,6 +568,17 @@ def summarize(row):
             value = statistics.median(samples) / statistics.median(baseline)
             low, high = ratio_interval(samples, baseline)
         summary[variant + "_ratio"] = {"value": value, "interval": [low, high]}
+    summary["instructions"] = summary["instructions_ratio"] = None
+    if row.instructions:
+        medians = {variant: None if counts is None else statistics.median(counts)
+                   for variant, counts in row.instructions.items()}
+        summary["instructions"] = {variant: None if counts is None else {"median": medians[variant], "samples": counts}
+                                   for variant, counts in row.instructions.items()}
+        summary["instructions_ratio"] = {
+            OXMP: medians[OXMP] / medians[BASELINE],
+            STOCK: None if medians[STOCK] is None else medians[STOCK] / medians[BASELINE],
+            OXMP + "/" + STOCK: None if medians[STOCK] is None else medians[OXMP] / medians[STOCK],
+        }
     if row.target is not None:
         ratio = summary[OXMP + "_ratio"]
         summary["met"] = ratio["value"] <= row.target
@@ -421,7 +587,7 @@ def summarize(row):
     return summary
 
 
-COLUMNS = "%-7s %-44s %10s %10s %10s  %-22s %-22s %s"
+COLUMNS = "%-7s %-48s %10s %10s %10s  %-22s %-22s %-21s %s"
 
 
 def format_table(summaries, facts):
@@ -433,7 +599,7 @@ def format_table(summaries, facts):
                                                  format_load(facts["load_average_after"])),
         "",
         COLUMNS % ("", "figure (medians; ratio [95% interval])", "oxmp", "stock", "baseline", "oxmp/baseline",
-                   "stock/baseline", "target"),
+                   "stock/baseline", "instructions o/b s/b o/s", "target"),
     ]
     for summary in summaries:
         lines.append(COLUMNS % (
@@ -441,15 +607,22 @@ def format_table(summaries, facts):
             format_value(summary[OXMP], summary["unit"]), format_value(summary[STOCK], summary["unit"]),
             format_value(summary[BASELINE], summary["unit"]),
             format_ratio(summary[OXMP + "_ratio"]), format_ratio(summary[STOCK + "_ratio"]),
-            format_target(summary)))
+            format_instructions(summary["instructions_ratio"]), format_target(summary)))
     lines += [
         "",
         "P1-P4 and B1-B2 are onedir bundles; P5:Pn is figure Pn for onefile bundles.",
         "oxmp: built with oxmp. stock: built with stock PyInstaller (mp_bench.py calls freeze_support()).",
         "baseline: P1 hello.py built with excludes=['multiprocessing']; P1' hello_floor.py, which has ctypes and",
-        "pkgutil but no multiprocessing (what is left is oxmp's own cost); P2, P3 plain python; P4, P4' stock",
+        "pkgutil but no multiprocessing; P1'' the same hello bundle without oxmp's runtime hook; P2, P3 plain",
+        "python; P4, P4' stock",
         "PyInstaller (ratios: median of the pairs' ratios); B1, B2 python empty.py, against a bundle of empty.py",
         "(B1: with oxmp, which defers PyInstaller's inspect hook, and with stock PyInstaller; B2: without inspect).",
+        "instructions: ratios of the median instruction counts (callgrind) of the same processes, oxmp/baseline,",
+        "stock/baseline and oxmp/stock; they do not drift with the machine's load (runs repeat to about 0.2%). P1:",
+        "the whole process; P3 spawn: the worker process alone (mp_bench one-worker); B1, B2: the whole process.",
+        "P1'' baseline: the oxmp bundle of hello.py without oxmp's runtime hook, the same archive otherwise: the",
+        "hook's own cost. Between P1' and P1'' is PyInstaller's: the larger table of contents of an archive with",
+        "multiprocessing's graph, which its bootstrap reads at every start.",
         "Samples per median: %s." % sample_counts(summaries),
     ]
     return "\n".join(lines)
@@ -472,6 +645,12 @@ def format_value(variant_summary, unit):
     if variant_summary is None:
         return "-"
     return ("%.1f ms" if unit == "ms" else "%.2f s") % variant_summary["median"]
+
+
+def format_instructions(ratios):
+    if ratios is None:
+        return "-"
+    return " ".join("-" if ratios[key] is None else "%.3f" % ratios[key] for key in (OXMP, STOCK, OXMP + "/" + STOCK))
 
 
 def format_ratio(ratio):

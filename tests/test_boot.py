@@ -274,8 +274,6 @@ def quiet_run(bundle_dir, monkeypatch):
     """run() with its effects on this process recorded instead: dispatching, atexit handlers, import hooks."""
     import atexit
 
-    from _oxmp_runtime import pyinstaller
-
     calls = {"dispatched": [], "atexit": [], "when_imported": []}
 
     def dispatch(command):
@@ -285,8 +283,6 @@ def quiet_run(bundle_dir, monkeypatch):
     monkeypatch.setattr(boot, "dispatch", dispatch)
     monkeypatch.setattr(atexit, "register", lambda function, *args: calls["atexit"].append(function))
     monkeypatch.setattr(boot, "when_imported", lambda name, hook: calls["when_imported"].append(name))
-    monkeypatch.setattr(pyinstaller, "ignore_sigpipe_like_python", lambda: None)
-    monkeypatch.setattr(boot, "occupy_standard_descriptors", lambda: None)
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     return calls
 

@@ -4,6 +4,8 @@ pool:   seconds from `Pool(2)` to the return of its first `map` (the first pool 
         the resource tracker and, for forkserver, the forkserver).
 worker: seconds from one `Process.start()` to the first message from it, for WORKER_SAMPLES processes started one
         after another, after one untimed warm-up process (which starts the helpers).
+one-worker: the same for one process, without warm-up: what bench.py runs under callgrind to count the instructions
+        of a worker's start.
 
 The same script runs under plain python, as an oxmp bundle and as a stock PyInstaller bundle. It calls
 freeze_support() first: stock PyInstaller needs it; under python on POSIX and under oxmp it does nothing.
@@ -50,7 +52,11 @@ def worker_start_latencies(ctx):
     return [worker_start_to_first_message(ctx) for _ in range(WORKER_SAMPLES)]
 
 
-FIGURES = {"pool": pool_start_and_first_map, "worker": worker_start_latencies}
+def one_worker(ctx):
+    return [worker_start_to_first_message(ctx)]
+
+
+FIGURES = {"pool": pool_start_and_first_map, "worker": worker_start_latencies, "one-worker": one_worker}
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()

@@ -24,16 +24,22 @@ class _AfterImport:
     def __init__(self, name, callback):
         self.name = name
         self.callback = callback
+        self.searching = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
+        if fullname != self.name or self.searching:
             return None
-        sys.meta_path.remove(self)
         import importlib.util
 
-        spec = importlib.util.find_spec(fullname)
+        # It stays in sys.meta_path until the module runs (_CallbackLoader.exec_module): a find_spec() of the app's
+        # that imports nothing (importlib.util.find_spec) must not use it up.
+        self.searching = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.searching = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _CallbackLoader(spec.loader, self.callback)
+            spec.loader = _CallbackLoader(spec.loader, self.callback, self)
         return spec
 
     def invalidate_caches(self):
@@ -41,14 +47,17 @@ class _AfterImport:
 
 
 class _CallbackLoader:
-    def __init__(self, loader, callback):
+    def __init__(self, loader, callback, finder):
         self.loader = loader
         self.callback = callback
+        self.finder = finder
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
         # Leave no trace of the wrapper on the module.
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)

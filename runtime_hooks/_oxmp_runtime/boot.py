@@ -5,8 +5,9 @@
    stderr. The app's code never runs in either.
 2. In the app: keep sys.frozen truthy, and wait for the app to import multiprocessing (or multiprocess, billiard).
    Only then read the settings the build hook baked into the bundle, set the default start method, install a strict
-   freeze_support() and the other fixes. An app that never imports one pays for nothing but this module and the look
-   at sys.argv.
+   freeze_support() and the other fixes. An app that never imports one pays for nothing but the runtime hook file's
+   quick look at sys.argv and the environment: this module is loaded at that first import, or for a process that the
+   quick look cannot tell from a worker, helper or the doctor's.
 3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
    (doctor.py), and exit.
 
@@ -17,26 +18,30 @@ that the settings and ``OXMP_START_METHOD`` come to is ``start_method()`` (both 
 import os
 import sys
 
-from _oxmp_runtime import commands, doctor, libraries
+from _oxmp_runtime import commands, libraries
 from _oxmp_runtime.after_import import when_imported
 from _oxmp_runtime.messages import REFUSED_EXIT, say
 
 
 def run():
-    """The whole runtime hook."""
+    """The runtime hook's full path: for every process that its quick look does not find surely the app's.
+
+    The runtime hook file (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py) has already done what every process
+    needs first (SIGPIPE, closed standard descriptors). In a process that is surely the app it calls only
+    ``watch_libraries()``, once the app imports a library, and registers ``stop_helpers`` at start as this does.
+    """
     import atexit
 
-    from _oxmp_runtime import pyinstaller
-
-    pyinstaller.ignore_sigpipe_like_python()
-    occupy_standard_descriptors()
     try:
         command = commands.classify(sys.argv)
     except Exception as error:  # classify() is total (tested); this is the net under it
         refuse("could not read the command line (%s)" % type(error).__name__)
+    if command.kind != "app" and baked().settings["auto_dispatch"]:
+        dispatch(command)  # does not return
+    # Loaded only now: a worker or helper that is dispatched never needs it.
+    from _oxmp_runtime import doctor
+
     if command.kind != "app":
-        if baked().settings["auto_dispatch"]:
-            dispatch(command)  # does not return
         if doctor.requested():
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
@@ -51,28 +56,17 @@ def run():
     # Registered before any library's own exit handler (multiprocessing.util's joins the app's child processes), so
     # that it runs after them: atexit runs handlers last-in first-out.
     atexit.register(stop_helpers)
-    for library in libraries.LIBRARIES:
-        when_imported(library.name, lambda module, library=library: configure_library(library, command))
+    watch_libraries(command)
 
     if command.kind == "app" and doctor.requested():
         # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
         doctor.run(doctor.folder(), baked(), start_method(), freeze_support)  # does not return
 
 
-def occupy_standard_descriptors():
-    """Open /dev/null on descriptors 0, 1 and 2 where they are closed (POSIX), as set-uid programs do.
-
-    Worker and helper command lines that name a standard stream are refused (commands.py): data on the app's stdin is
-    never a parent's. A process started with one of them closed would otherwise get a pipe or socket there from
-    multiprocessing, and refuse its own workers. sys.stdin and friends stay as Python set them (None).
-    """
-    if os.name != "posix":
-        return
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
+def watch_libraries(command=commands.APP):
+    """Configure each multiprocessing library right after its first import (at once if it is imported already)."""
+    for library in libraries.LIBRARIES:
+        when_imported(library.name, lambda module, library=library: configure_library(library, command))
 
 
 _baked = []  # [the Baked record]: read once per process

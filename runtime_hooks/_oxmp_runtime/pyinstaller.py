@@ -1,6 +1,7 @@
 """The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
-``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), sets up Python's signals (6.0.0-6.22.3), on its
-importer (checked: 6.0.0-6.22.3) and on how it gives ``__main__`` its loader (checked: 6.0.0-6.22.3)."""
+``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), on its importer (checked: 6.0.0-6.22.3) and on how
+it gives ``__main__`` its loader (checked: 6.0.0-6.22.3). How it sets up Python's signals (6.0.0-6.22.3) is handled in
+the runtime hook file itself (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py), at every start."""
 
 import os
 import sys
@@ -80,21 +81,6 @@ def let_run_path_read_files(paths):
     """
     for path in paths:
         sys.path_importer_cache[os.path.normpath(path)] = None
-
-
-def ignore_sigpipe_like_python():
-    """Ignore SIGPIPE, as Python itself does at start-up, where PyInstaller's bootloader left it at its default.
-
-    PyInstaller 6.0-6.2 started Python without its signal handlers (fixed by pyinstaller#8105): a process writing to a
-    pipe whose reader is gone, such as the pipe to a worker that failed to start, is then killed by SIGPIPE instead
-    of getting BrokenPipeError. Python ignores SIGPIPE whenever it installs its handlers, so the default here, before
-    the app's code, can only mean that bug. ``_signal`` (checked: 3.8-3.14) is the built-in module behind ``signal``,
-    loaded by the interpreter itself; importing ``signal`` would cost its enums at every start.
-    """
-    import _signal
-
-    if hasattr(_signal, "SIGPIPE") and _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_DFL:
-        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
 
 
 # Size of the header of the entry scripts' code files that oxmp's build hook writes: magic number, flags, and two

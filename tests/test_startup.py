@@ -1,0 +1,181 @@
+"""The runtime hook's quick look at start-up (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py): a process that is
+surely the app loads nothing of oxmp's until it imports a multiprocessing library, and every other process takes
+boot.run(). The hook file holds copies of a few names of the runtime's, checked here against their sources; its
+decision is checked against commands.classify(), which it must never contradict."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from _oxmp_runtime import boot, commands, doctor, libraries
+from tests import bundles
+
+RTHOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oxmp_hooks", "rthooks",
+                      "pyi_rth_oxmp_multiprocessing.py")
+
+
+def rthook_names():
+    """The names of the runtime hook's function, from its definition alone (the call below it is not run)."""
+    with open(RTHOOK) as source:
+        module = ast.parse(source.read(), RTHOOK)
+    (definition,) = [node for node in module.body if isinstance(node, ast.FunctionDef)]
+    namespace = {}
+    exec(compile(ast.Module(body=[definition], type_ignores=[]), RTHOOK, "exec"), namespace)
+    return namespace["_pyi_rthook"]()
+
+
+HOOK = rthook_names()
+
+
+# --- The copies -----------------------------------------------------------------------------------------------------
+
+def test_the_markers_are_every_token_classify_looks_at():
+    assert HOOK["markers"] == set(commands.WORKER_FLAGS) | {"-c"} | set(commands.MODULE_WORKERS)
+
+
+def test_the_doctor_variable_and_the_libraries_are_the_runtimes():
+    assert HOOK["doctor_env"] == doctor.DOCTOR_ENV
+    assert HOOK["library_names"] == {library.name for library in libraries.LIBRARIES}
+
+
+# --- The decision ---------------------------------------------------------------------------------------------------
+
+surely_app = HOOK["surely_app"]
+
+
+@pytest.mark.parametrize("argv", [["app"], ["app", "--verbose", "input.txt"], [], ["app", "-m", "http.server"],
+                                  ["app", "-cc", "--multiprocessing-fork=1", "x-c"]])
+def test_the_app_is_surely_the_app(argv):
+    assert surely_app(argv, {"HOME": "/"}, {"sys": sys})
+    assert commands.classify(argv).kind == "app"  # the control: classify() agrees
+
+
+@pytest.mark.parametrize("argv", [
+    ["app", "--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8"],
+    ["app", "--billiard-fork", "pipe_handle=8"],
+    ["app", "-m", "loky.backend.popen_loky_posix", "--pipe", "7"],
+    ["app", "-B", "-c", "from multiprocessing.resource_tracker import main;main(5)"],
+    ["app", "-c", "settings.toml"],  # the app's own -c: classify() says so, on the full path
+    ["app", "input.txt", "--multiprocessing-fork"],  # anywhere: the quick look does not parse
+])
+def test_anything_like_a_worker_or_helper_takes_the_full_path(argv):
+    assert not surely_app(argv, {}, {})
+
+
+def test_the_doctor_variable_or_a_library_already_imported_takes_the_full_path():
+    assert not surely_app(["app"], {doctor.DOCTOR_ENV: ""}, {})
+    for library in libraries.LIBRARIES:
+        assert not surely_app(["app"], {}, {library.name: None})
+
+
+def test_argv_that_is_not_strings_takes_the_full_path():
+    assert not surely_app(["app", ["-c"]], {}, {})
+
+
+ARGV = st.lists(st.one_of(st.sampled_from(sorted(HOOK["markers"]) + ["-m", "-B", "-I", "pipe_handle=8", "--pipe",
+                                                                     "7", "from multiprocessing.", "main(5)"]),
+                          st.text(max_size=20)), max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ARGV, st.sampled_from(["linux", "win32", "darwin"]))
+def test_the_quick_look_never_contradicts_classify(argv, platform):
+    if surely_app(["app"] + argv, {}, {}):
+        assert commands.classify(["app"] + argv, platform=platform) is commands.APP
+
+
+# --- What every process gets first ----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.name != "posix", reason="descriptors and SIGPIPE are POSIX")
+def test_start_like_python_opens_closed_descriptors_and_ignores_sigpipe():
+    # In a child started with descriptor 0 closed and SIGPIPE at its default, as PyInstaller 6.0-6.2 leave it.
+    code = ("import ast, json, os, signal\n"
+            "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+            "before = [os.path.exists('/proc/self/fd/0'), signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL]\n"
+            "module = ast.parse(open(%r).read())\n"
+            "namespace = {}\n"
+            "exec(compile(ast.Module(body=module.body[:1], type_ignores=[]), 'hook', 'exec'), namespace)\n"
+            "namespace['_pyi_rthook']()['start_like_python']()\n"
+            "print(json.dumps(before + [os.readlink('/proc/self/fd/0'), "
+            "signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN]))\n" % RTHOOK)
+    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            universal_newlines=True, preexec_fn=lambda: os.close(0), check=True)
+    assert result.stdout.strip() == '[false, true, "/dev/null", true]'
+
+
+# --- The watcher ----------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def watcher(monkeypatch):
+    """The hook's watcher in sys.meta_path, with boot.watch_libraries() recorded instead."""
+    import _thread
+
+    calls = []
+    monkeypatch.setattr(boot, "watch_libraries", lambda: calls.append(True))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    found = HOOK["library_watcher"](_thread.allocate_lock())
+    sys.meta_path.insert(0, found)
+    return found, calls
+
+
+def test_the_watcher_ignores_other_modules(watcher):
+    found, calls = watcher
+    assert found.find_spec("json") is None and found.find_spec("multiprocessing.pool") is None
+    assert calls == [] and found in sys.meta_path
+
+
+def test_the_watcher_sets_up_once_at_the_first_library_then_leaves(watcher):
+    found, calls = watcher
+    spec = found.find_spec("multiprocessing")
+    assert spec is not None and spec.name == "multiprocessing"
+    assert calls == [True] and found not in sys.meta_path
+    found.find_spec("multiprocessing")  # a thread that got it before it left
+    assert calls == [True]
+
+
+# --- after_import: a find_spec() that imports nothing does not use up the hook --------------------------------------
+
+def test_a_find_spec_alone_does_not_use_up_the_hook(tmp_path, monkeypatch):
+    import importlib.util
+
+    from _oxmp_runtime.after_import import when_imported
+
+    (tmp_path / "oxmp_fake_watched.py").write_text("value = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    seen = []
+    when_imported("oxmp_fake_watched", seen.append)
+    try:
+        assert importlib.util.find_spec("oxmp_fake_watched") is not None
+        assert seen == []
+        import oxmp_fake_watched
+
+        assert seen == [oxmp_fake_watched] and oxmp_fake_watched.__loader__.__class__.__name__ != "_CallbackLoader"
+        assert not [finder for finder in sys.meta_path if type(finder).__name__ == "_AfterImport"]
+    finally:
+        sys.modules.pop("oxmp_fake_watched", None)
+
+
+# --- Real bundles ---------------------------------------------------------------------------------------------------
+
+DEFERRED_HOOKS_MODULES = ["_oxmp_runtime", "_oxmp_runtime.after_import", "_oxmp_runtime.deferred"]
+
+
+@pytest.mark.bundle
+def test_the_app_loads_nothing_of_oxmps_multiprocessing_runtime_until_it_imports_multiprocessing(builder, run):
+    bundle = builder.build("startup_probe")
+    # Only the deferred hooks of inspect and pkgutil, which every bundle oxmp builds has.
+    assert bundles.only_result(run(bundle)) == {"at_start": DEFERRED_HOOKS_MODULES}
+    quick = bundles.only_result(run(bundle, "import"))
+    assert quick["at_start"] == DEFERRED_HOOKS_MODULES
+    assert {"_oxmp_runtime.boot", "_oxmp_runtime.commands", "_oxmp_runtime.settings"} <= set(quick["after_import"])
+    # The control: an argument of the app's that the quick look cannot tell from a helper's (`-c`) takes the full
+    # path, boot.run() before the app's code, which finds the app: multiprocessing ends up configured the same.
+    full = bundles.only_result(run(bundle, "-c", "settings.toml", "import"))
+    assert {"_oxmp_runtime.boot", "_oxmp_runtime.commands"} <= set(full["at_start"])
+    assert quick["freeze_support"] == full["freeze_support"] == "_oxmp_runtime.boot"
+    assert quick["start_method"] == full["start_method"]
