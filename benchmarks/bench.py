@@ -28,6 +28,8 @@ stock PyInstaller (a new virtualenv with the same PyInstaller and no oxmp), runs
       base_library.zip); oxmp runs the same hook when the app first imports inspect (defer_pyinstaller_hooks).
   B2  the same bundle built without `inspect`, so without any inspect runtime hook, PyInstaller's or oxmp's: the
       bootloader's and the interpreter's own start-up, the floor under B1.
+  A1  hello started with a 190,000-item argv that ends in a helper's `-c` text: oxmp reads every item and refuses it;
+      stock PyInstaller runs hello. Baseline: hello without multiprocessing, with the same argv.
 
 Beside the wall times, the instructions of the same processes, counted with valgrind's callgrind (where valgrind is
 installed), for P1, P1', P1'', the P3 spawn worker (mp_bench's one-worker figure: the worker process alone) and B1, B2:
@@ -93,6 +95,7 @@ class Plan:
         self.quick = quick
         self.startup_rounds = 60 if quick else 300
         self.bound_rounds = 30 if quick else 150
+        self.long_argv_rounds = 5 if quick else 20
         self.pool_runs = 5 if quick else 30
         self.worker_runs = 4 if quick else 12  # each run times mp_bench.WORKER_SAMPLES worker starts
         self.build_pairs = 4 if quick else 20
@@ -253,15 +256,16 @@ def can_count_instructions():
     return shutil.which(VALGRIND) is not None
 
 
-def count_instructions(argv, workdir, privileged=False):
-    """Run ``argv`` contained under callgrind, its children too: a list of (command line, instructions) per process."""
+def count_instructions(argv, workdir, privileged=False, statuses=(0,)):
+    """Run ``argv`` contained under callgrind, its children too: a list of (command line, instructions) per process.
+    ``statuses``: the exit statuses that mean it did what was measured."""
     cwd = bundles.scratch_dir(workdir)
     valgrind = [shutil.which(VALGRIND), "--tool=callgrind", "--trace-children=yes",
                 "--callgrind-out-file=" + os.path.join(cwd, "callgrind.%p")]
     # linger: helpers (a resource tracker) exit once the app has, slowly under callgrind.
     result = bundles.run(valgrind + list(argv), cwd=cwd, timeout=INSTRUCTION_RUN_TIMEOUT, max_procs=MAX_PROCS,
                          linger=5, unprivileged=not privileged, watch=privileged)
-    if result.returncode != 0 or result.timed_out:
+    if result.returncode not in statuses or result.timed_out:
         raise BenchmarkError("%s under callgrind failed: %r" % (" ".join(argv), result))
     counts = []
     for name in sorted(os.listdir(cwd)):
@@ -286,12 +290,14 @@ def read_callgrind_totals(path):
     return command, total
 
 
-def instructions_of_whole_runs(commands, runs, workdir, privileged=()):
-    """Instructions of each command's first process (the one started), ``runs`` times each, interleaved."""
+def instructions_of_whole_runs(commands, runs, workdir, privileged=(), statuses=None):
+    """Instructions of each command's first process (the one started), ``runs`` times each, interleaved;
+    ``statuses``: per command, the exit statuses it may end with (default: 0)."""
     counts = [[] for _ in commands]
     for _ in range(runs):
         for index, argv in enumerate(commands):
-            found = count_instructions(argv, workdir, privileged=index in privileged)
+            found = count_instructions(argv, workdir, privileged=index in privileged,
+                                       statuses=statuses[index] if statuses else (0,))
             # The process started is the one whose command line is argv's; a hello bundle starts no other.
             counts[index].append(found_for(found, argv)[0])
     return counts
@@ -436,6 +442,41 @@ def bound_rows(built, plan, workdir, plain_python):
         Row("B2", "the same without inspect (no inspect hook)", "ms", without_inspect_times, None, plain_times,
             instructions=empty_counts and {OXMP: without_inspect_counts, STOCK: None, BASELINE: plain_counts}),
     ]
+
+
+# A1's command line: a helper's `-c` text after 190,000 interpreter flags, each of which classify() must read. oxmp
+# refuses it (one line, exit status 2); stock PyInstaller's hook looks only for its worker flag, and the hello bundle
+# runs. In bytes, 570 KB: within Linux's limit on a whole argv (2 MB by default), in strings of 2 bytes.
+LONG_ARGV = ["-B"] * 190000 + ["-c", "from multiprocessing.resource_tracker import main;main(5)"]
+REFUSED_STATUS = 2
+
+
+def long_argv_rows(built, plan, workdir):
+    """A1: the hello bundles started with LONG_ARGV; wall time of the contained run (the runner's own cost, the same
+    for each, included), interleaved, and instructions. Linear handling costs oxmp about what the bootloader and Python
+    pay to take in such an argv; quadratic handling cost several times the baseline."""
+    hello = hello_bundles(built, onefile=False)
+    variants = [OXMP, STOCK, BASELINE]
+    statuses = {OXMP: (REFUSED_STATUS,), STOCK: (0,), BASELINE: (0,)}
+    times = {variant: [] for variant in variants}
+    progress("A1: %d rounds of hello with a 190,000-item argv" % plan.long_argv_rounds)
+    for round_index in range(plan.long_argv_rounds):
+        for variant in rotated(variants, round_index):
+            start = time.perf_counter()
+            result = bundles.run(hello[variant], *LONG_ARGV, root=workdir, timeout=RUN_TIMEOUT, max_procs=MAX_PROCS,
+                                 watch=False, linger=0)
+            times[variant].append(time.perf_counter() - start)
+            if result.returncode not in statuses[variant] or result.timed_out:
+                raise BenchmarkError("A1: %s ended with %r" % (variant, result))
+    counts = None
+    if can_count_instructions():
+        progress("A1: instructions, %d runs each (callgrind)" % plan.instruction_runs)
+        found = instructions_of_whole_runs([[hello[variant].exe] + LONG_ARGV for variant in variants],
+                                           plan.instruction_runs, workdir,
+                                           statuses=[statuses[variant] for variant in variants])
+        counts = dict(zip(variants, found))
+    return [Row("A1", "190,000 flags before -c (oxmp refuses it)", "ms", times[OXMP], times[STOCK], times[BASELINE],
+                instructions=counts)]
 
 
 # oxmp's ratio to plain python that P2 and P3 aim at, per start method. fork starts no new process of the bundle, and a
@@ -713,7 +754,7 @@ def main(argv=None):
 
 
 # The groups of rows --only selects, in the order they are measured.
-GROUPS = ("P1", "B", "P2P3", "P4", "P5")
+GROUPS = ("P1", "B", "A", "P2P3", "P4", "P5")
 
 
 def measure(plan, workdir, stock_python=None, groups=GROUPS):
@@ -727,6 +768,8 @@ def measure(plan, workdir, stock_python=None, groups=GROUPS):
         rows += startup_rows(built, plan, workdir, onefile=False)
     if "B" in groups:
         rows += bound_rows(built, plan, workdir, plain_python)
+    if "A" in groups:
+        rows += long_argv_rows(built, plan, workdir)
     if "P2P3" in groups:
         rows += multiprocessing_rows(built, plan, workdir, plain_python, onefile=False)
     if "P4" in groups:
