@@ -101,3 +101,12 @@ def test_run_path_is_runpys_for_the_code_elsewhere(tmp_path, clean_imports):
     assert sorted(frozen) == sorted(plain)
     assert frozen["MAIN"].__name__ == "__mp_main__"  # the temporary module, as runpy's
     assert "__mp_main__" not in sys.modules or sys.modules["__mp_main__"] is not frozen["MAIN"]
+
+
+def test_an_import_while_the_record_is_read_finds_nothing_here():
+    def scripts():
+        assert finder.find_spec("app") is None  # as a missing import inside the reading would ask
+        return [entry.EntryScript("app", "/b/app.py", "/b/_oxmp/entry/app.code")]
+
+    finder = entry.EntryScriptFinder(scripts)
+    assert finder.find_spec("app").name == "app"

@@ -87,6 +87,7 @@ class EntryScriptFinder:
         if path is not None:  # a submodule: the entry scripts are top-level modules
             return None
         if self._by_name is None:
+            self._by_name = {}  # what reading the record may import finds nothing here
             self._by_name = {script.name: script for script in self._scripts()}
         script = self._by_name.get(fullname)
         if script is None:
