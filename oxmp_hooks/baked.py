@@ -13,13 +13,14 @@ import posixpath
 import sys
 import weakref
 
-from oxmp_hooks import __version__, config
+from oxmp_hooks import __version__, config, runtime_module
 
-# The entry scripts' code goes to sys._MEIPASS/<script name>.py (``entry_code_name``): the path PyInstaller's bootloader
-# gives the entry script as __main__.__file__. multiprocessing's spawn and forkserver workers run that path as
-# __mp_main__, exactly as under plain Python, so the entry script's functions and classes work as worker targets.
-# build.py puts the files there; the record tells the runtime their paths.
-ENTRY_CODE_DIR = "."
+# The entry scripts' code goes to sys._MEIPASS/_oxmp/entry/<script name>.code (``entry_code_name``): a folder and
+# suffix that no import finder takes for a module, so nothing reads it as source. The runtime (_oxmp_runtime/entry.py)
+# runs it where python runs the script: as __mp_main__ in spawn and forkserver workers, under the path the bootloader
+# gives the script as __main__.__file__, and as module <script name> on `import <script name>`. build.py puts the
+# files there; the record tells the runtime their paths.
+ENTRY_CODE_DIR = runtime_module("entry").CODE_DIR
 
 # Per Analysis (one build of one spec's Analysis): its validated settings, and the `datas` entry of its settings file.
 _baked = weakref.WeakKeyDictionary()
@@ -82,5 +83,5 @@ def build_facts():
 
 
 def entry_code_name(script):
-    """The name of an entry script's code file in the bundle: ``<script name>.py``, as the bootloader names it."""
-    return os.path.splitext(os.path.basename(script))[0] + ".py"
+    """The name of an entry script's code file in the bundle: ``<script name>.code``."""
+    return os.path.splitext(os.path.basename(script))[0] + runtime_module("entry").CODE_SUFFIX

@@ -47,10 +47,8 @@ def bake(hook_api, hooksconfig, workpath):
 
 
 def write_entry_code(script, outdir, optimize):
-    """Compile an entry script to a .pyc image named ``<script name>.py`` (as the bootloader names it).
-
-    runpy.run_path() accepts compiled code under any name, so workers run it without the app's source being shipped.
-    """
+    """Compile an entry script to a .pyc image named ``<script name>.code``, which the runtime runs as python runs the
+    script (_oxmp_runtime/entry.py): the app's source is not shipped."""
     name = baked.entry_code_name(script)
     with open(script, "rb") as source:
         code = compile(source.read(), name, "exec", dont_inherit=True,

@@ -165,6 +165,23 @@ def worker_main(monkeypatch):
     monkeypatch.delitem(sys.modules, "__mp_main__", raising=False)
 
 
+def bundled_entry_script(folder, text, name="app"):
+    """An entry script as a bundle at ``folder`` holds it: its code where the build hook writes it; its main path
+    (the bootloader's ``__main__.__file__``) names a file that does not exist."""
+    from _oxmp_runtime import entry
+    from oxmp_hooks import baked, build
+
+    source = folder / "source" / (name + ".py")
+    source.parent.mkdir(exist_ok=True)
+    source.write_text(text)
+    code_dir = folder.joinpath(*baked.ENTRY_CODE_DIR.split("/"))
+    code_dir.mkdir(parents=True, exist_ok=True)
+    build.write_entry_code(str(source), str(code_dir), -1)
+    (script,) = entry.entry_scripts(str(folder), [baked.ENTRY_CODE_DIR + "/" + baked.entry_code_name(str(source))])
+    assert not os.path.exists(script.main_path) and os.path.isfile(script.code_path)
+    return script
+
+
 @pytest.mark.parametrize("calls", ["multiprocessing.freeze_support", "spawn.freeze_support"])
 def test_a_worker_stops_the_entry_script_at_freeze_support(tmp_path, monkeypatch, worker_main, calls):
     import multiprocessing
@@ -173,20 +190,64 @@ def test_a_worker_stops_the_entry_script_at_freeze_support(tmp_path, monkeypatch
 
     from _oxmp_runtime import pyinstaller
 
-    script = tmp_path / "app.py"
-    script.write_text(ENTRY_SCRIPT.replace("multiprocessing.freeze_support()", calls.replace(
+    script = bundled_entry_script(tmp_path, ENTRY_SCRIPT.replace("multiprocessing.freeze_support()", calls.replace(
         "spawn.", "multiprocessing.spawn.") + "()").replace("import multiprocessing", "import multiprocessing.spawn"))
-    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path)
+    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
+                                  old_main_modules=[])
     monkeypatch.setattr(multiprocessing, "freeze_support", boot.freeze_support)  # as prepare() sets them
     monkeypatch.setattr(multiprocessing.spawn, "freeze_support", boot.freeze_support)
-    monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
-    pyinstaller.run_entry_script_like_stock_workers(spawn, [str(script)])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
 
-    spawn._fixup_main_from_path(str(script))  # CPython's, through oxmp's wrapper: what prepare() calls
+    spawn._fixup_main_from_path(script.main_path)  # oxmp's wrapper: what prepare() calls
     main = sys.modules["__main__"]
     assert main is sys.modules["__mp_main__"] and main.__name__ == "__mp_main__"
+    assert main.__file__ == script.main_path
     assert main.target() == "defined before freeze_support()"
     assert not pyinstaller.running_entry_script()
+
+
+def test_a_worker_runs_the_entry_script_as_python_runs_a_script(tmp_path, monkeypatch, worker_main):
+    # The same module as CPython's own _fixup_main_from_path() makes of the script file, without the file.
+    import multiprocessing.spawn
+    import types
+
+    from _oxmp_runtime import pyinstaller
+
+    text = ("import sys\nNAME, FILE, ARGV0 = __name__, __file__, sys.argv[0]\n"
+            "SPEC, LOADER, PACKAGE = __spec__, __loader__, __package__\n")
+    script = bundled_entry_script(tmp_path, text)
+    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
+                                  old_main_modules=[])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
+    spawn._fixup_main_from_path(script.main_path)
+    frozen = {key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER",
+                                                                          "PACKAGE")}
+    assert len(spawn.old_main_modules) == 1
+
+    plain_script = tmp_path / "plain" / "app.py"
+    plain_script.parent.mkdir()
+    plain_script.write_text(text)
+    monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    multiprocessing.spawn._fixup_main_from_path(str(plain_script))
+    plain = {key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER",
+                                                                         "PACKAGE")}
+    assert frozen == dict(plain, FILE=script.main_path, ARGV0=script.main_path)
+
+
+def test_a_forked_worker_keeps_its_main(tmp_path, monkeypatch, worker_main):
+    import multiprocessing.spawn
+    import types
+
+    from _oxmp_runtime import pyinstaller
+
+    script = bundled_entry_script(tmp_path, "raise SystemExit('ran again')\n")
+    sys.modules["__main__"].__file__ = script.main_path  # forked from the app: __main__ is the script already
+    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
+                                  old_main_modules=[])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
+    spawn._fixup_main_from_path(script.main_path)
+    assert sys.modules["__main__"].__file__ == script.main_path and "__mp_main__" not in sys.modules
 
 
 def test_another_script_runs_whole(tmp_path, monkeypatch, worker_main):
@@ -199,7 +260,7 @@ def test_another_script_runs_whole(tmp_path, monkeypatch, worker_main):
     script.write_text(ENTRY_SCRIPT)
     spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path)
     monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
-    pyinstaller.run_entry_script_like_stock_workers(spawn, [str(tmp_path / "app.py")])
+    pyinstaller.run_entry_script_like_stock_workers(spawn, [bundled_entry_script(tmp_path, "", name="app")])
     with pytest.raises(SystemExit):  # not an entry script of the bundle: CPython's behaviour, untouched
         spawn._fixup_main_from_path(str(script))
 
@@ -225,7 +286,8 @@ def bundle_dir(tmp_path, monkeypatch):
 def bake(folder, **settings):
     from _oxmp_runtime import settings as schema
 
-    record = schema.Baked(dict(schema.DEFAULTS, **settings), ["app.py", "tools/other.py"], {"oxmp": "0.1.0"})
+    record = schema.Baked(dict(schema.DEFAULTS, **settings), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"],
+                          {"oxmp": "0.1.0"})
     (folder / "_oxmp").mkdir()
     (folder / "_oxmp" / "settings.txt").write_text(record.encode())
     return record
@@ -234,7 +296,7 @@ def bake(folder, **settings):
 def test_the_record_is_read_once_from_the_bundle(bundle_dir):
     record = bake(bundle_dir, start_method="spawn", auto_dispatch=False)
     assert boot.baked() == record
-    assert boot.entry_script_paths() == [str(bundle_dir / "app.py"), str(bundle_dir / "tools" / "other.py")]
+    assert boot.entry_script_paths() == [str(bundle_dir / "app.py"), str(bundle_dir / "other.py")]
     (bundle_dir / "_oxmp" / "settings.txt").unlink()
     assert boot.baked() is boot.baked() == record  # read once per process
 
@@ -284,6 +346,7 @@ def quiet_run(bundle_dir, monkeypatch):
     monkeypatch.setattr(atexit, "register", lambda function, *args: calls["atexit"].append(function))
     monkeypatch.setattr(boot, "when_imported", lambda name, hook: calls["when_imported"].append(name))
     monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # run() adds the entry scripts' finder
     return calls
 
 

@@ -126,7 +126,7 @@ def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, 
     with open(settings_entries[0][0], encoding="utf-8") as text:
         record = runtime_schema().Baked.decode(text.read())
     assert record.settings["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
-    assert record.entry_code == ["app.py"]
+    assert record.entry_code == ["_oxmp/entry/app.code"]
     for hook_api in hook_apis:
         assert hook_api.imports == ["_oxmp_runtime.deferred"]
         (code_entry,) = [entry for entry in hook_api.datas if entry[1] == runtime.CODE_DIR]

@@ -42,6 +42,16 @@ def test_the_doctor_variable_and_the_libraries_are_the_runtimes():
     assert HOOK["library_names"] == {library.name for library in libraries.LIBRARIES}
 
 
+def test_the_entry_script_folder_is_the_runtimes(tmp_path):
+    # The finder looks for <folder>/_oxmp/entry/<name>.code: entry.CODE_DIR and entry.CODE_SUFFIX.
+    from _oxmp_runtime import entry
+
+    code_file = tmp_path.joinpath(*entry.CODE_DIR.split("/")) / ("oxmp_test_copy" + entry.CODE_SUFFIX)
+    code_file.parent.mkdir(parents=True)
+    code_file.write_bytes(b"")
+    assert HOOK["entry_script_finder"](str(tmp_path)).find_spec("oxmp_test_copy").name == "oxmp_test_copy"
+
+
 # --- The decision ---------------------------------------------------------------------------------------------------
 
 surely_app = HOOK["surely_app"]

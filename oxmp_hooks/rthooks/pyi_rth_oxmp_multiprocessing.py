@@ -84,6 +84,24 @@ def _pyi_rthook():
         watcher.find_spec = find_spec
         return watcher
 
+    # `import <entry script's name>` as under python, in the app and in every worker (uvicorn's workers import "app"
+    # from "app:api"): a finder last on sys.meta_path, asked only about modules no other finder has (the bundle's own
+    # module of that name wins). It looks for the entry script's code file by name, _oxmp/entry/<name>.code
+    # (entry.CODE_DIR, entry.CODE_SUFFIX), and loads oxmp's entry module only when the name is one.
+    def entry_script_finder(meipass):
+        folder = os.path.join(meipass, "_oxmp", "entry")
+
+        def find_spec(fullname, path=None, target=None):
+            if path is not None or not os.path.isfile(os.path.join(folder, fullname + ".code")):
+                return None
+            from _oxmp_runtime import entry
+
+            return entry.find_spec(meipass, fullname)
+
+        finder = type(sys)("oxmp entry script finder")
+        finder.find_spec = find_spec
+        return finder
+
     # Registered at start, before any library's exit handler, as boot.run() registers boot.stop_helpers: atexit runs
     # handlers last-in first-out. boot is loaded once a library is imported, and not before.
     def stop_helpers():
@@ -93,6 +111,7 @@ def _pyi_rthook():
 
     def run():
         start_like_python()
+        sys.meta_path.append(entry_script_finder(sys._MEIPASS))
         if getattr(sys, "frozen", False) and surely_app(sys.argv, os.environ, sys.modules):
             import _thread
             import atexit

@@ -81,9 +81,17 @@ def baked():
     return _baked[0]
 
 
+def entry_scripts():
+    """The bundle's entry scripts (entry.EntryScript: name, the bootloader's ``__main__.__file__``, code file)."""
+    from _oxmp_runtime import entry
+
+    meipass = getattr(sys, "_MEIPASS", None)
+    return entry.entry_scripts(meipass, baked().entry_code) if meipass else []
+
+
 def entry_script_paths():
-    """The entry scripts' code files in this bundle, where the bootloader's ``__main__.__file__`` points."""
-    return [os.path.join(sys._MEIPASS, *path.split("/")) for path in baked().entry_code]
+    """Where the bootloader's ``__main__.__file__`` points for each entry script (no file lies there)."""
+    return [script.main_path for script in entry_scripts()]
 
 
 # --- Workers and helpers --------------------------------------------------------------------------------------------
@@ -132,8 +140,6 @@ def prepare(command):
             refuse(problem)
     from _oxmp_runtime import pyinstaller
 
-    # Spawn workers, the forkserver and its children run the entry script's code file with runpy.run_path().
-    pyinstaller.let_run_path_read_files(entry_script_paths())
     if command.kind in ("worker", "helper"):
         import importlib
 
@@ -144,7 +150,7 @@ def prepare(command):
         # one the script calls, in every form (the library's, its spawn module's).
         sys.modules[library.name].freeze_support = freeze_support
         spawn.freeze_support = freeze_support
-        pyinstaller.run_entry_script_like_stock_workers(spawn, entry_script_paths())
+        pyinstaller.run_entry_script_like_stock_workers(spawn, entry_scripts())
     if command.kind == "worker":
         configure_spawn(spawn, library)  # for the processes this worker may start itself
         return lambda: start_worker(spawn, command.kwargs)

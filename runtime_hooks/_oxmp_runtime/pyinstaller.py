@@ -1,7 +1,7 @@
 """The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
-``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``), on its importer (checked: 6.0.0-6.22.3) and on how
-it gives ``__main__`` its loader (checked: 6.0.0-6.22.3). How it sets up Python's signals (6.0.0-6.22.3) is handled in
-the runtime hook file itself (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py), at every start."""
+``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``) and on how
+it gives ``__main__`` its file name and loader (checked: 6.0.0-6.22.3). How it sets up Python's signals (6.0.0-6.22.3)
+is handled in the runtime hook file itself (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py), at every start."""
 
 import os
 import sys
@@ -70,22 +70,6 @@ class _shared_folder_in_environment:
             _environment_lock.release()
 
 
-def let_run_path_read_files(paths):
-    """Make ``runpy.run_path()`` of these files inside the bundle (the entry scripts' code) read them as files.
-
-    That is how spawn and forkserver workers run the entry script. PyInstaller 6.10.0's ``sys.path_hooks`` entry,
-    ``PyiFrozenImporter.path_hook``, accepts any path inside the bundle, files included, so run_path() took the file
-    for a folder and failed ("can't find '__main__' module"); 6.11.0 refuses files (pyinstaller#8767), and before 6.10
-    there is no such hook. Recording "no importer" for the files in ``sys.path_importer_cache``, which run_path()
-    consults first, is the state every other version ends up in, and leaves the path hooks themselves untouched.
-    """
-    for path in paths:
-        sys.path_importer_cache[os.path.normpath(path)] = None
-
-
-# Size of the header of the entry scripts' code files that oxmp's build hook writes: magic number, flags, and two
-# unused fields (oxmp_hooks/build.py write_entry_code).
-ENTRY_CODE_HEADER = 16
 
 
 class FreezeSupportReached(BaseException):
@@ -105,14 +89,16 @@ def running_entry_script():
     return bool(_running_entry_script)
 
 
-def run_entry_script_like_stock_workers(spawn, entry_paths):
+def run_entry_script_like_stock_workers(spawn, scripts):
     """Make spawn workers and the forkserver run the entry script (as ``__mp_main__``) as PyInstaller's workers do.
 
     CPython runs the parent's main script in these processes, with ``runpy.run_path()`` in
     ``spawn._fixup_main_from_path`` (3.8-3.15: a module global, looked up at call time by ``prepare()`` and
     ``import_main_path()``), so that its functions and classes can be unpickled; an oxmp worker dispatches before the
-    entry script, so this is how its module-level code runs there, as under plain Python. This wraps that function
-    for the bundle's entry scripts, with two differences from plain Python that stock PyInstaller workers have:
+    entry script, so this is how its module-level code runs there, as under plain Python. The path it gets is the
+    bootloader's ``__main__.__file__``, ``<_MEIPASS>/<name>.py``, where nothing lies: for the bundle's entry scripts
+    (``scripts``, entry.EntryScript), this runs the code the build put elsewhere under that path (entry.run_path()),
+    with two differences from plain Python that stock PyInstaller workers have:
 
     - A freeze_support() call outside the main block stops the script there (freeze_support() raises
       FreezeSupportReached while the script runs): a stock worker runs the script as ``__main__`` until that call,
@@ -131,14 +117,15 @@ def run_entry_script_like_stock_workers(spawn, entry_paths):
         return
     main = sys.modules["__main__"]
     loader = getattr(main, "__loader__", None)
-    entry_paths = [os.path.normpath(path) for path in entry_paths]
+    by_path = {os.path.normpath(script.main_path): script for script in scripts}
 
     def fixup_main_from_path(main_path):
-        if os.path.normpath(main_path) not in entry_paths:
+        script = by_path.get(os.path.normpath(main_path))
+        if script is None:
             return fixup(main_path)
         _running_entry_script.append(main_path)
         try:
-            fixup(main_path)
+            fixup_main_from_code(spawn, main_path, script.code_path)
         except FreezeSupportReached as reached:
             # What CPython's _fixup_main_from_path does with the namespace run_path() returns (3.8-3.15).
             import types
@@ -151,14 +138,29 @@ def run_entry_script_like_stock_workers(spawn, entry_paths):
         module = sys.modules["__main__"]
         if loader is None or module is main or module.__dict__.get("__loader__"):
             return
-        import marshal
+        from _oxmp_runtime import entry
 
-        with open(main_path, "rb") as code_file:
-            module._pyi_main_co = marshal.loads(code_file.read()[ENTRY_CODE_HEADER:])
+        module._pyi_main_co = entry.read_code(script.code_path)
         module.__loader__ = loader
 
     fixup_main_from_path.oxmp_wrapped = True
     spawn._fixup_main_from_path = fixup_main_from_path
+
+
+def fixup_main_from_code(spawn, main_path, code_path):
+    """CPython's ``spawn._fixup_main_from_path(main_path)`` (the same in 3.8-3.15, ``old_main_modules`` included) for
+    an entry script whose code lies at ``code_path``; its check for IPython's launcher concerns no bundle."""
+    import types
+
+    from _oxmp_runtime import entry
+
+    current_main = sys.modules["__main__"]
+    if getattr(current_main, "__file__", None) == main_path:  # a forked process: __main__ is the script already
+        return
+    spawn.old_main_modules.append(current_main)
+    main_module = types.ModuleType("__mp_main__")
+    main_module.__dict__.update(entry.run_path(main_path, code_path, "__mp_main__"))
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
 
 
 def stop_entry_script():

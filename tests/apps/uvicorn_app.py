@@ -1,0 +1,72 @@
+"""A uvicorn server with two worker processes, as a new user writes it: `uvicorn_app PORT STOP [SECONDS]`.
+
+`uvicorn.run("uvicorn_app:app", workers=2)` starts its workers with multiprocessing's spawn context, and each imports
+this script by name to find `app`. No freeze_support(). A thread of the app does what its user would do from outside:
+it asks the server on 127.0.0.1:PORT until it has four answers (for at most SECONDS, default 60), prints them as one
+`RESULT {json}` line, and stops the server: STOP `INT` is Ctrl-C in a terminal (SIGINT to the whole process group),
+`TERM` is `kill PID` (SIGTERM to the process its user started). The main block prints `MAIN-BLOCK <pid>` once, and
+`STOPPED` when uvicorn.run() returns.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+
+import uvicorn
+
+sys.stderr.write("MODULE-LEVEL %s\n" % __name__)
+sys.stderr.flush()
+
+
+async def app(scope, receive, send):
+    """A minimal ASGI application: lifespan events, and one JSON answer saying which process served it."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = json.dumps({"pid": os.getpid(), "module": __name__}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def ask_then_stop(port, stop, seconds):
+    answers = []
+    deadline = time.monotonic() + seconds
+    while len(answers) < 4 and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5) as response:
+                answers.append(json.loads(response.read().decode()))
+        except OSError:
+            time.sleep(0.2)
+    print("RESULT " + json.dumps({
+        "answers": len(answers),
+        "modules": sorted(set(answer["module"] for answer in answers)),
+        "served_by_workers": bool(answers) and all(answer["pid"] != os.getpid() for answer in answers),
+    }), flush=True)
+    if stop == "INT":
+        os.killpg(os.getpgid(0), signal.SIGINT)
+    else:
+        os.kill(started_process(), signal.SIGTERM)
+
+
+def started_process():
+    """The process its user started: a onefile bundle's is the bootloader that unpacked it, this one's parent."""
+    onefile = os.path.basename(getattr(sys, "_MEIPASS", "")).startswith("_MEI")
+    return os.getppid() if onefile else os.getpid()
+
+
+if __name__ == "__main__":
+    port, stop = int(sys.argv[1]), sys.argv[2]
+    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+    print("MAIN-BLOCK", os.getpid(), flush=True)
+    threading.Thread(target=ask_then_stop, args=(port, stop, seconds), daemon=True).start()
+    uvicorn.run("uvicorn_app:app", host="127.0.0.1", port=port, workers=2, log_level="info")
+    print("STOPPED", flush=True)
