@@ -111,13 +111,14 @@ class Builder(BuildCache):
         self._families = {}  # with share_analysis: (name, hooksconfig, logs) of a bundle's work folder, by its key
 
     def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
-              runtime_hooks=()):
+              runtime_hooks=(), modules=()):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
-        runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first; returns a Bundle, or raises
-        BuildFailed (also cached)."""
-        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks))
+        runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first, with the modules
+        ``<apps_dir>/<name>.py`` for the names in ``modules`` beside the script (where PyInstaller finds them);
+        returns a Bundle, or raises BuildFailed (also cached)."""
+        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks), tuple(modules))
         return self._cached(family + (onefile,), lambda: self._build(
-            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family))
+            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family, modules))
 
     def build_spec(self, spec):
         """Build an existing spec file as it is, with the Python that runs the tests; returns a Bundle, or raises
@@ -128,7 +129,7 @@ class Builder(BuildCache):
         """
         return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family):
+    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family, modules=()):
         logs = []
         if self.share_analysis and name is None:
             # The other layout's work folder, if it was built: the same spec but for its last lines, and the same
@@ -141,6 +142,8 @@ class Builder(BuildCache):
         script = os.path.join(workdir, app + ".py")
         if not os.path.isfile(script):  # a new copy would be newer than the Analysis
             os.makedirs(workdir)
+            for module in modules:
+                shutil.copy(os.path.join(self.apps_dir, module + ".py"), workdir)
             shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
         runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]

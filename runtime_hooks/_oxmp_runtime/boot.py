@@ -31,10 +31,11 @@ def run():
     pyinstaller.ignore_sigpipe_like_python()
     occupy_standard_descriptors()
     try:
-        command = commands.classify(sys.argv)
+        command = classify(sys.argv)
     except Exception as error:  # classify() is total (tested); this is the net under it
         refuse("could not read the command line (%s)" % type(error).__name__)
-    if command.kind != "app":
+    listed = command.kind == "module" and command.module not in commands.MODULE_WORKERS  # run_modules
+    if command.kind != "app" and not listed:
         if baked().settings["auto_dispatch"]:
             dispatch(command)  # does not return
         if doctor.requested():
@@ -53,6 +54,11 @@ def run():
     atexit.register(stop_helpers)
     for library in libraries.LIBRARIES:
         when_imported(library.name, lambda module, library=library: configure_library(library, command))
+
+    if listed:
+        # A module of run_modules runs in the app's place, set up as the app is (multiprocessing configured when it
+        # is imported), whatever auto_dispatch says: the setting is the opt-in.
+        dispatch(command)  # does not return
 
     if command.kind == "app" and doctor.requested():
         # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
@@ -73,6 +79,12 @@ def occupy_standard_descriptors():
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
+
+
+def classify(argv):
+    """``commands.classify()`` with the bundle's ``run_modules``, read only when argv names a module to run."""
+    listed = baked().settings["run_modules"] if commands.module_named(argv) is not None else ()
+    return commands.classify(argv, run_modules=listed)
 
 
 _baked = []  # [the Baked record]: read once per process
