@@ -238,3 +238,18 @@ def test_the_build_fails_for_a_module_it_cannot_run(builder, run_modules, fragme
     assert "ERROR: oxmp:" in failed.value.log
     for fragment in fragments:
         assert fragment in failed.value.log, failed.value.log[-3000:]
+
+
+@pytest.mark.bundle
+def test_the_doctor_shows_the_list(listed, capsys):
+    import re
+
+    from oxmp_hooks import __main__ as command_line
+
+    status = command_line.main(["doctor", listed.exe])
+    text = re.sub(" +", " ", capsys.readouterr().out)
+    assert status == 0, text
+    assert " run_modules %s %s\n" % (PROBE, PROBE) in text, text
+    status = command_line.main(["doctor", "--json", listed.exe])
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["baked"]["run_modules"] == [PROBE], report["settings"]

@@ -281,7 +281,7 @@ def render(report):
             baked = settings["baked"].get(setting.key, "-")
             if isinstance(value, list):  # run_modules: the module names, which whoever starts the bundle may run
                 baked, value = _names(baked), _names(value)
-            lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, baked, value))
+            lines.append("  %-*s%-12s %s" % (_SETTING_WIDTH, setting.key, baked, value))
         env = settings[schema.START_METHOD_ENV]
         lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV, "not set" if env is None else repr(env)))
     elif settings is not None:
