@@ -253,3 +253,46 @@ def test_the_doctor_shows_the_list(listed, capsys):
     status = command_line.main(["doctor", "--json", listed.exe])
     report = json.loads(capsys.readouterr().out)
     assert report["settings"]["baked"]["run_modules"] == [PROBE], report["settings"]
+
+
+# --- Property: a listed module only, and only as python would read the command line ---------------------------------
+
+def python_reads_module(argv):
+    """Independent of commands.py: (NAME, its arguments) that python runs for ``argv[1:]`` when options before `-m` are
+    only the flags classify() reads as data, or (None, None). Each `-X`/`-W` takes the next token as its option."""
+    index = 1
+    while index < len(argv):
+        token = argv[index]
+        if token == "-m":
+            return (argv[index + 1], argv[index + 2:]) if index + 1 < len(argv) else (None, None)
+        if token in ("-X", "-W"):
+            index += 2
+        elif commands.is_interpreter_flag(token):
+            index += 1
+        else:
+            break
+    return None, None
+
+
+MODULE_TOKENS = ["-m", "-B", "-I", "-X", "-W", "-c", "-u", "dev", PROBE, "pkg.tool", "json.tool", "--pipe", "7"]
+
+
+def test_only_a_listed_module_runs_property():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(MODULE_TOKENS), st.text(max_size=12)), max_size=8))
+    def check(args):
+        argv = [EXE] + args
+        command = commands.classify(argv, "linux", run_modules=LISTED)
+        named, module_args = python_reads_module(argv)
+        if command.kind == "module" and command.module not in commands.MODULE_WORKERS:
+            assert command.module == named and named in LISTED
+            assert list(command.args) == module_args
+        elif named in LISTED:
+            raise AssertionError("a listed module was not run: %r -> %r" % (argv, command))
+        # Without the list, nothing listed ever runs.
+        plain = commands.classify(argv, "linux")
+        assert not (plain.kind == "module" and plain.module not in commands.MODULE_WORKERS)
+
+    check()
