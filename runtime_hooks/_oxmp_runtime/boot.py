@@ -7,6 +7,8 @@
    Only then read the settings the build hook baked into the bundle, set the default start method, install a strict
    freeze_support() and the other fixes. An app that never imports one pays for nothing but this module and the look
    at sys.argv.
+   A bundle started as `APP -m NAME ARGS` for a module NAME that the build lists in `run_modules` runs that module
+   here, in the app's place, as `python -m NAME ARGS` would.
 3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
    (doctor.py), and exit.
 

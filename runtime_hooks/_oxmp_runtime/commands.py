@@ -19,6 +19,9 @@ parsed as data (integers, literal lists and dicts), never executed as code: anyt
 but is not one of these forms is refused. Each form also says which of its arguments are file descriptors and of what
 kind (``Command.descriptors``), so that the runtime can check them before anything reads from them.
 
+A bundle built with ``run_modules`` also runs the modules listed there for ``exe <interpreter flags> -m NAME ARGS``,
+as ``python -m`` would (``classify(argv, run_modules=...)``); any other ``-m`` is the app's.
+
 ``classify()`` is a pure function of argv and total: whatever argv holds, it returns a ``Command`` and never raises.
 The runtime acts on its answer.
 """
