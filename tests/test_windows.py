@@ -246,8 +246,9 @@ def test_joblib_loky_workers(lane, windows_builder, layout):
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])
 def test_jupyter_kernel_runs_a_cell(lane, windows_builder, layout):
     # As tests/test_jupyter.py: jupyter_client's metadata for its provisioners, and no debugpy (vendored files).
+    # IPython's analysis alone takes about four minutes under Wine.
     bundle = windows_builder.build("jupyter_app", onefile=layout == "onefile", metadata=["jupyter_client"],
-                                   excludes=["debugpy"],
+                                   excludes=["debugpy"], timeout=3 * wine.BUILD_TIMEOUT,
                                    hooksconfig={"multiprocessing": {"run_modules": ["ipykernel_launcher"]}})
     result, folders = run_bundle(lane, bundle, timeout=300, max_procs=32)
     assert result.returncode == 0 and not result.timed_out and not result.bombed, result

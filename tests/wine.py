@@ -513,20 +513,22 @@ class WindowsBuilder(bundles.BuildCache):
         self.root = root
         self.build_seconds = {}  # bundle name -> seconds PyInstaller took
 
-    def build(self, app, onefile=False, console=True, stock=False, hooksconfig=None, metadata=(), excludes=()):
+    def build(self, app, onefile=False, console=True, stock=False, hooksconfig=None, metadata=(), excludes=(),
+              timeout=BUILD_TIMEOUT):
         """Build ``tests/apps/<app>.py`` with ``hooksconfig``, the package metadata of ``metadata`` and without the
-        modules ``excludes`` (as ``bundles.Builder.build()``); returns a WindowsBundle or raises BuildFailed (also
-        cached)."""
+        modules ``excludes`` (as ``bundles.Builder.build()``), in ``timeout`` seconds at most; returns a
+        WindowsBundle or raises BuildFailed (also cached)."""
         key = ("app", app, onefile, console, stock, bundles.settings_key(hooksconfig), tuple(metadata), tuple(excludes))
         return self._cached(key, lambda: self._build_app(app, onefile, console, stock, hooksconfig, metadata,
-                                                         excludes))
+                                                         excludes, timeout))
 
     def build_spec(self, spec):
         """Build an existing spec file (from a copy of its folder) with the oxmp Python; the program must be named
         like the spec file."""
         return self._cached(("spec", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build_app(self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=()):
+    def _build_app(self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=(),
+                   timeout=BUILD_TIMEOUT):
         name = "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
@@ -540,7 +542,7 @@ class WindowsBuilder(bundles.BuildCache):
         with open(spec_path, "w") as spec_file:
             spec_file.write(spec)
         python = self.lane.stock_python if stock else self.lane.python
-        log, seconds = self._pyinstaller(python, workdir, spec_path)
+        log, seconds = self._pyinstaller(python, workdir, spec_path, timeout)
         return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, console, log, seconds)
 
     def _build_spec(self, spec):
@@ -560,12 +562,12 @@ class WindowsBuilder(bundles.BuildCache):
         shutil.copy(SHIM, hook)
         return windows_path(hook)
 
-    def _pyinstaller(self, python, workdir, spec):
+    def _pyinstaller(self, python, workdir, spec, timeout=BUILD_TIMEOUT):
         result = self.lane.run(
             [python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
              "--distpath", windows_path(os.path.join(workdir, "dist")),
              "--workpath", windows_path(os.path.join(workdir, "build")), windows_path(spec)],
-            cwd=workdir, timeout=BUILD_TIMEOUT, max_procs=8)
+            cwd=workdir, timeout=timeout, max_procs=8)
         self.build_seconds[os.path.basename(workdir)] = result.seconds
         if result.returncode != 0:
             raise BuildFailed(result)
