@@ -28,21 +28,69 @@ _baked = weakref.WeakKeyDictionary()
 
 def settings_datas(hook_api):
     """Validate the settings, log them and write the file, once per Analysis; returns the ``datas`` to collect."""
-    return list(_bake(hook_api.analysis)[1])
+    return list(_bake(hook_api)[1])
 
 
 def settings(hook_api):
     """The validated settings of this build (all keys)."""
-    return dict(_bake(hook_api.analysis)[0])
+    return dict(_bake(hook_api)[0])
 
 
-def _bake(analysis):
+def _bake(hook_api):
+    analysis = hook_api.analysis
     if analysis not in _baked:
         from PyInstaller.config import CONF
 
         values, path = write_settings(analysis, outdir(analysis, CONF["workpath"]))
+        collect_run_modules(hook_api, values["run_modules"])
         _baked[analysis] = values, [(path, posixpath.dirname(config.schema.BAKED_PATH))]
     return _baked[analysis]
+
+
+# Where PyInstaller's own hidden imports go in a spec file, for the error message.
+HIDDEN_IMPORTS_HINT = ("if PyInstaller's analysis misses a module it imports, name that one in the spec's "
+                       "Analysis(hiddenimports=[...]) (or --hidden-import NAME, --collect-submodules PACKAGE)")
+
+
+def collect_run_modules(hook_api, names):
+    """Put each module of ``run_modules`` in the bundle with what it imports (a package with its ``__main__``, which
+    ``python -m`` runs), and multiprocessing, whose runtime hook runs them; stop the build if one cannot be."""
+    if not names:
+        return
+    from PyInstaller.utils.hooks import logger
+
+    import_into_graph(hook_api, "multiprocessing")  # in the standard library, so always there
+    missing = []
+    for name in names:
+        node = import_into_graph(hook_api, name)
+        if node is not None and type(node).__name__ in ("Package", "NamespacePackage"):
+            node = import_into_graph(hook_api, name + ".__main__")
+            if node is None:
+                missing.append("%r is a package without a __main__ module: `python -m %s` cannot run it either"
+                               % (name, name))
+                continue
+        if node is None:
+            missing.append("%r cannot be collected: PyInstaller does not find it, or the spec excludes it (is it "
+                           "installed where PyInstaller runs?)" % name)
+    if missing:
+        raise SystemExit("ERROR: oxmp: run_modules in hooksconfig[\"%s\"]:\n%s\n  (%s)"
+                         % (config.SECTION, "\n".join("  - " + problem for problem in missing), HIDDEN_IMPORTS_HINT))
+    logger.info("oxmp: run_modules collected with what they import: %s; %s", ", ".join(names), HIDDEN_IMPORTS_HINT)
+
+
+def import_into_graph(hook_api, name):
+    """Add ``name`` and what it imports to the module graph, as a hidden import of the hooked module; returns its node,
+    or None if PyInstaller cannot collect it (not found, excluded, or built into the interpreter: no code to run).
+
+    ``ModuleGraph.import_hook()`` is the graph's public import (PyInstaller 6.0-6.22 checked); ``add_imports()``
+    would add the module only after the hook returns, and a missing one with a warning only."""
+    try:
+        node = hook_api.graph.import_hook(name, hook_api.node)[0]
+    except ImportError:
+        return None
+    if type(node).__name__ in ("Package", "NamespacePackage"):
+        return node
+    return node if getattr(node, "filename", None) is not None else None
 
 
 def outdir(analysis, workpath):

@@ -6,13 +6,14 @@ import sys
 from oxmp_hooks import runtime_module
 
 schema = runtime_module("settings")
+commands = runtime_module("commands")
 
 SECTION = "multiprocessing"
 
 # PyOxidizer's names for the same settings, so that a migrating user is told what to write instead.
 PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in schema.SETTINGS if setting.pyoxidizer_name}
 
-_TYPE_NAMES = {bool: "bool (True or False)", str: "str"}
+_TYPE_NAMES = {bool: "bool (True or False)", str: "str", list: "list of module names"}
 
 
 def validate(section, platform):
@@ -31,6 +32,12 @@ def validate(section, platform):
         setting = schema.BY_KEY.get(key)
         if setting is None:
             errors.append(_unknown_key(key))
+            continue
+        if setting.type is list and type(value) in (list, tuple):
+            value, problems = module_names(key, value)
+            errors += problems
+            if not problems:
+                settings[key] = value
             continue
         # bool is a subclass of int, and True is not a valid start method, so compare types exactly.
         if type(value) is not setting.type:
@@ -51,6 +58,27 @@ def validate(section, platform):
     return settings, errors
 
 
+def module_names(key, value):
+    """Check a list of module names (``run_modules``): returns ``(tuple of names, errors)``. Each must be a dotted name
+    of identifiers, named once, and not a worker module that oxmp already runs strictly (loky's)."""
+    errors, seen = [], set()
+    where = 'hooksconfig["%s"]["%s"]' % (SECTION, key)
+    for name in value:
+        if not isinstance(name, str):
+            errors.append("%s holds %s (%r); expected module names (str)" % (where, type(name).__name__, name))
+        elif not commands.is_module_name(name):
+            errors.append("%s holds %r, which is not a module name (dotted identifiers, as in `python -m NAME`)"
+                          % (where, name))
+        elif name in seen:
+            errors.append("%s names %r twice" % (where, name))
+        elif name in commands.MODULE_WORKERS:
+            errors.append("%s holds %r, a worker module that oxmp already runs (with its options checked); "
+                          "leave it out" % (where, name))
+        if isinstance(name, str):
+            seen.add(name)
+    return tuple(value), errors
+
+
 def describe(settings, platform, version_info=sys.version_info):
     """The one INFO line the build log gets (for a bundle of this Python)."""
     # What it comes to in the bundle, before any OXMP_START_METHOD at run time.
@@ -58,8 +86,9 @@ def describe(settings, platform, version_info=sys.version_info):
     where = "%s with Python %d.%d" % (schema.platform_name(platform), version_info[0], version_info[1])
     method = schema.show_start_method(found.value, found.method, where)
     return ("oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
-            "defer_pyinstaller_hooks=%s" % (method, settings["auto_dispatch"], settings["sys_frozen"],
-                                            settings["defer_pyinstaller_hooks"]))
+            "defer_pyinstaller_hooks=%s, run_modules=%s" % (
+                method, settings["auto_dispatch"], settings["sys_frozen"], settings["defer_pyinstaller_hooks"],
+                ", ".join(settings["run_modules"]) or "none"))
 
 
 def _unknown_key(key):

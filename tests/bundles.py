@@ -38,7 +38,7 @@ STOCK = "stock"  # stock PyInstaller, no oxmp at all
 
 SPEC_TEMPLATE = """\
 a = Analysis({scripts!r}, hookspath={hookspath!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r},
-             runtime_hooks={runtime_hooks!r})
+             runtime_hooks={runtime_hooks!r}{datas})
 pyz = PYZ(a.pure)
 """
 ONEDIR_TEMPLATE = """\
@@ -115,13 +115,17 @@ class Builder(BuildCache):
         self._families = {}  # with share_analysis: (name, hooksconfig, logs) of a bundle's work folder, by its key
 
     def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
-              runtime_hooks=()):
+              runtime_hooks=(), modules=(), metadata=()):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
-        runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first; returns a Bundle, or raises
-        BuildFailed (also cached)."""
-        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks))
+        runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first, with the modules
+        ``<apps_dir>/<name>.py`` for the names in ``modules`` beside the script (where PyInstaller finds them), and the
+        package metadata of the distributions ``metadata`` (entry points); returns a Bundle, or raises BuildFailed
+        (also cached)."""
+        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks), tuple(modules),
+                  tuple(metadata))
         return self._cached(family + (onefile,), lambda: self._build(
-            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family))
+            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family, modules,
+            list(metadata)))
 
     def build_spec(self, spec):
         """Build an existing spec file as it is, with the Builder's Python; returns a Bundle, or raises
@@ -132,7 +136,8 @@ class Builder(BuildCache):
         """
         return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family):
+    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family, modules=(),
+               metadata=()):
         logs = []
         if self.share_analysis and name is None:
             # The other layout's work folder, if it was built: the same spec but for its last lines, and the same
@@ -145,12 +150,14 @@ class Builder(BuildCache):
         script = os.path.join(workdir, app + ".py")
         if not os.path.isfile(script):  # a new copy would be newer than the Analysis
             os.makedirs(workdir)
+            for module in modules:
+                shutil.copy(os.path.join(self.apps_dir, module + ".py"), workdir)
             shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
         runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]
         if cli:
             # A plain command line, as a user types it: no spec file, so no hooksconfig.
-            assert hooksconfig is None and not runtime_hooks
+            assert hooksconfig is None and not runtime_hooks and not metadata
             options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
             if way == HOOKS_DIR_OPTION:
                 options += ["--additional-hooks-dir", HOOKS_DIR]
@@ -160,7 +167,7 @@ class Builder(BuildCache):
         else:
             hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
-                                        excludes=excludes, runtime_hooks=runtime_hooks)
+                                        excludes=excludes, runtime_hooks=runtime_hooks, datas=metadata_datas(metadata))
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
@@ -180,6 +187,14 @@ class Builder(BuildCache):
         onefile = not os.path.isfile(onedir_exe)
         exe = os.path.join(workdir, "dist", name + EXE_SUFFIX) if onefile else onedir_exe
         return Bundle(name, exe, log, onefile, build_seconds)
+
+
+def metadata_datas(distributions):
+    # Analysis' datas argument for the metadata of ``distributions``, as a spec file writes it.
+    if not distributions:
+        return ""
+    return (",\n             datas=[item for name in %r for item in __import__('PyInstaller.utils.hooks', "
+            "fromlist=['copy_metadata']).copy_metadata(name)]" % list(distributions))
 
 
 def settings_key(hooksconfig):

@@ -76,7 +76,7 @@ def test_default_bundle_json(default_bundle, capsys):
     assert report["build"]["python"] == "%d.%d.%d" % sys.version_info[:3]
     assert report["build"]["pyinstaller"].startswith("6.")
     assert report["settings"]["baked"] == {"start_method": "auto", "auto_dispatch": True, "sys_frozen": True,
-                                           "defer_pyinstaller_hooks": True}
+                                           "defer_pyinstaller_hooks": True, "run_modules": []}
     assert report["settings"]["effective_start_method"] == AUTO
     runtime = report["runtime"]
     assert runtime["sys.frozen"] is True

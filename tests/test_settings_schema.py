@@ -11,7 +11,7 @@ from oxmp_hooks import config
 def test_schema_keys_types_and_defaults():
     assert [(s.key, s.type, s.default) for s in schema.SETTINGS] == [
         ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True),
-        ("defer_pyinstaller_hooks", bool, True)]
+        ("defer_pyinstaller_hooks", bool, True), ("run_modules", list, ())]
     assert schema.BY_KEY["start_method"].choices == ("auto", "none", "fork", "forkserver", "spawn")
 
 
@@ -42,7 +42,7 @@ def test_auto_is_what_this_python_uses():
 
 def test_encode_decode_round_trip():
     settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
-                "defer_pyinstaller_hooks": False}
+                "defer_pyinstaller_hooks": False, "run_modules": ("ipykernel_launcher",)}
     record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
     assert schema.Baked.decode(record.encode()) == record
     assert schema.Baked.decode("") == schema.Baked(schema.DEFAULTS, [], {})
@@ -68,7 +68,7 @@ def test_valid_settings():
     settings, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
     assert errors == []
     assert settings == {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
-                        "defer_pyinstaller_hooks": True}
+                        "defer_pyinstaller_hooks": True, "run_modules": ()}
 
 
 @pytest.mark.parametrize("section, platform, expected", [
@@ -76,7 +76,7 @@ def test_valid_settings():
     ({"multiprocessing_start_method": "spawn"}, "linux", ["PyOxidizer's name", "'start_method'"]),
     ({"multiprocessing_auto_dispatch": False}, "linux", ["PyOxidizer's name", "'auto_dispatch'"]),
     ({"colour": 1}, "linux",
-     ["'colour'", "valid keys: start_method, auto_dispatch, sys_frozen, defer_pyinstaller_hooks"]),
+     ["'colour'", "valid keys: start_method, auto_dispatch, sys_frozen, defer_pyinstaller_hooks, run_modules"]),
     ({"defer_pyinstaller_hooks": "no"}, "linux", ['["defer_pyinstaller_hooks"]', "is str ('no')", "expected bool"]),
     ({"defer_pyinstaler_hooks": False}, "linux", ["did you mean 'defer_pyinstaller_hooks'"]),
     ({"auto_dispatch": "yes"}, "linux", ['["auto_dispatch"]', "is str ('yes')", "expected bool"]),
@@ -102,7 +102,7 @@ def test_every_problem_is_reported_at_once():
 def test_build_log_line():
     line = config.describe(schema.DEFAULTS, "linux", (3, 11))
     assert line == ("oxmp: multiprocessing settings: start_method=auto (fork on Linux with Python 3.11, as python "
-                    "uses), auto_dispatch=True, sys_frozen=True, defer_pyinstaller_hooks=True")
+                    "uses), auto_dispatch=True, sys_frozen=True, defer_pyinstaller_hooks=True, run_modules=none")
     assert "start_method=auto (spawn on Windows with Python 3.13, " in config.describe(schema.DEFAULTS, "win32", (3, 13))
     assert "start_method=auto (forkserver on Linux with Python 3.14, " in config.describe(schema.DEFAULTS, "linux",
                                                                                            (3, 14))

@@ -34,7 +34,8 @@ HOOK = rthook_names()
 # --- The copies -----------------------------------------------------------------------------------------------------
 
 def test_the_markers_are_every_token_classify_looks_at():
-    assert HOOK["markers"] == set(commands.WORKER_FLAGS) | {"-c"} | set(commands.MODULE_WORKERS)
+    # -m: loky's workers (commands.MODULE_WORKERS) and the modules a build lists in run_modules.
+    assert HOOK["markers"] == set(commands.WORKER_FLAGS) | {"-c", "-m"}
 
 
 def test_the_doctor_variable_and_the_libraries_are_the_runtimes():
@@ -57,7 +58,7 @@ def test_the_entry_script_folder_is_the_runtimes(tmp_path):
 surely_app = HOOK["surely_app"]
 
 
-@pytest.mark.parametrize("argv", [["app"], ["app", "--verbose", "input.txt"], [], ["app", "-m", "http.server"],
+@pytest.mark.parametrize("argv", [["app"], ["app", "--verbose", "input.txt"], [], ["app", "-mhttp.server"],
                                   ["app", "-cc", "--multiprocessing-fork=1", "x-c"]])
 def test_the_app_is_surely_the_app(argv):
     assert surely_app(argv, {"HOME": "/"}, {"sys": sys})
@@ -68,6 +69,7 @@ def test_the_app_is_surely_the_app(argv):
     ["app", "--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8"],
     ["app", "--billiard-fork", "pipe_handle=8"],
     ["app", "-m", "loky.backend.popen_loky_posix", "--pipe", "7"],
+    ["app", "-m", "ipykernel_launcher", "-f", "kernel.json"],  # a run_modules helper, if the build lists it
     ["app", "-B", "-c", "from multiprocessing.resource_tracker import main;main(5)"],
     ["app", "-c", "settings.toml"],  # the app's own -c: classify() says so, on the full path
     ["app", "input.txt", "--multiprocessing-fork"],  # anywhere: the quick look does not parse
@@ -87,7 +89,8 @@ def test_argv_that_is_not_strings_takes_the_full_path():
 
 
 ARGV = st.lists(st.one_of(st.sampled_from(sorted(HOOK["markers"]) + ["-m", "-B", "-I", "pipe_handle=8", "--pipe",
-                                                                     "7", "from multiprocessing.", "main(5)"]),
+                                                                     "7", "from multiprocessing.", "main(5)",
+                                                                     "listed"]),
                           st.text(max_size=20)), max_size=8)
 
 
@@ -96,6 +99,7 @@ ARGV = st.lists(st.one_of(st.sampled_from(sorted(HOOK["markers"]) + ["-m", "-B",
 def test_the_quick_look_never_contradicts_classify(argv, platform):
     if surely_app(["app"] + argv, {}, {}):
         assert commands.classify(["app"] + argv, platform=platform) is commands.APP
+        assert commands.classify(["app"] + argv, platform=platform, run_modules=("listed",)) is commands.APP
 
 
 # --- What every process gets first ----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_installed_spec_hooksconfig(builder, run):
     bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
     report = assert_oxmp_runtime(bundle, run, "spawn")
     assert report["baked"] == {"start_method": "spawn", "auto_dispatch": True, "sys_frozen": True,
-                               "defer_pyinstaller_hooks": True}
+                               "defer_pyinstaller_hooks": True, "run_modules": []}
 
 
 def test_additional_hooks_dir_without_installing(builder, run):
@@ -54,7 +54,7 @@ def test_spec_hookspath_without_installing(builder, run):
                            hooksconfig={"multiprocessing": {"start_method": "forkserver", "sys_frozen": False}})
     report = assert_oxmp_runtime(bundle, run, "forkserver")
     assert report["baked"] == {"start_method": "forkserver", "auto_dispatch": True, "sys_frozen": False,
-                               "defer_pyinstaller_hooks": True}
+                               "defer_pyinstaller_hooks": True, "run_modules": []}
 
 
 def test_stock_pyinstaller_really_differs(builder, run):

@@ -241,6 +241,26 @@ def test_joblib_loky_workers(lane, windows_builder, layout):
     assert bundles.only_result(plain) == bundles.only_result(result)
 
 
+# --- A Jupyter kernel: `sys.executable -m ipykernel_launcher`, with run_modules ---------------------------------------
+
+@pytest.mark.parametrize("layout", ["onedir", "onefile"])
+def test_jupyter_kernel_runs_a_cell(lane, windows_builder, layout):
+    # As tests/test_jupyter.py: jupyter_client's metadata for its provisioners, and no debugpy (vendored files).
+    # IPython's analysis alone takes about four minutes under Wine.
+    bundle = windows_builder.build("jupyter_app", onefile=layout == "onefile", metadata=["jupyter_client"],
+                                   excludes=["debugpy"], timeout=3 * wine.BUILD_TIMEOUT,
+                                   hooksconfig={"multiprocessing": {"run_modules": ["ipykernel_launcher"]}})
+    result, folders = run_bundle(lane, bundle, timeout=300, max_procs=32)
+    assert result.returncode == 0 and not result.timed_out and not result.bombed, result
+    found = bundles.only_result(result)
+    assert found["status"] == "ok" and found["outputs"] == ["2"] and found["ip"] == "127.0.0.1", result
+    assert found["kernel_command"][1:3] == ["-m", "ipykernel_launcher"], found
+    assert found["kernel_command"][0].lower() == found["executable"].lower(), found
+    assert "Traceback" not in result.stderr and "oxmp:" not in result.stderr, result
+    plain = run_plain(lane, "jupyter_app.py", timeout=300, max_procs=32)
+    assert {key: bundles.only_result(plain)[key] for key in ("status", "outputs")} == {"status": "ok", "outputs": ["2"]}
+
+
 # --- Refusals -------------------------------------------------------------------------------------------------------
 
 def assert_refused(result):

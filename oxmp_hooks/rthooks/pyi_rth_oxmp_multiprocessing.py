@@ -18,9 +18,9 @@ def _pyi_rthook():
 
     # Copies, which this file cannot import without the cost it avoids; tests/test_boot.py checks each against the
     # module that owns it, and that surely_app() never says yes where classify() finds a worker or helper.
-    # commands.WORKER_FLAGS, "-c", and commands.MODULE_WORKERS (what follows `-m`), anywhere in argv:
-    markers = frozenset(["--multiprocessing-fork", "--billiard-fork", "-c",
-                         "joblib.externals.loky.backend.popen_loky_posix", "loky.backend.popen_loky_posix"])
+    # commands.WORKER_FLAGS, "-c" and "-m" (loky's workers, and the modules of the run_modules setting, which only the
+    # full path reads), anywhere in argv:
+    markers = frozenset(["--multiprocessing-fork", "--billiard-fork", "-c", "-m"])
     doctor_env = "_OXMP_DOCTOR"  # doctor.DOCTOR_ENV
     library_names = frozenset(["multiprocessing", "multiprocess", "billiard"])  # libraries.LIBRARIES
 

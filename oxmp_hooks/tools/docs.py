@@ -18,9 +18,12 @@ def settings_table():
     """The settings as a Markdown table: key, allowed values, default, what it does."""
     lines = ["| key | values | default | what it does |", "|---|---|---|---|"]
     for setting in schema.SETTINGS:
-        values = setting.choices if setting.choices is not None else _values_of(setting.type)
-        lines.append("| `%s` | %s | `%s` | %s |" % (
-            setting.key, ", ".join("`%s`" % value for value in values), setting.default, setting.doc))
+        if setting.type is list:
+            values, default = "list of module names", "[]" if not setting.default else list(setting.default)
+        else:
+            values = setting.choices if setting.choices is not None else _values_of(setting.type)
+            values, default = ", ".join("`%s`" % value for value in values), setting.default
+        lines.append("| `%s` | %s | `%s` | %s |" % (setting.key, values, default, setting.doc))
     return "\n".join(lines) + "\n"
 
 

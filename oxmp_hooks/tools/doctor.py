@@ -318,7 +318,10 @@ def render(report):
             value = settings["effective"].get(setting.key, "-")
             if setting.key == "start_method":
                 value = schema.show_start_method(value, settings["effective_start_method"])
-            lines.append("  %-*s%-13s%s" % (_SETTING_WIDTH, setting.key, settings["baked"].get(setting.key, "-"), value))
+            baked = settings["baked"].get(setting.key, "-")
+            if isinstance(value, list):  # run_modules: the module names, which whoever starts the bundle may run
+                baked, value = _names(baked), _names(value)
+            lines.append("  %-*s%-12s %s" % (_SETTING_WIDTH, setting.key, baked, value))
         env = settings[schema.START_METHOD_ENV]
         lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV,
                                    "not set" if env is None else schema.shown(env)))
@@ -356,6 +359,10 @@ def _entry_scripts(entry_code, bundle):
     if entry_code:
         return ", ".join(os.path.splitext(os.path.basename(path))[0] for path in entry_code)
     return ", ".join(bundle["entry_scripts"]) or None
+
+
+def _names(value):
+    return ", ".join(value) or "none" if isinstance(value, list) else value
 
 
 def _rows(pairs):

@@ -8,6 +8,8 @@
    freeze_support() and the other fixes. An app that never imports one pays for nothing but the runtime hook file's
    quick look at sys.argv and the environment: this module is loaded at that first import, or for a process that the
    quick look cannot tell from a worker, helper or the doctor's.
+   A bundle started as `APP -m NAME ARGS` for a module NAME that the build lists in `run_modules` runs that module
+   here, in the app's place, as `python -m NAME ARGS` would.
 3. Only when `python -m oxmp_hooks doctor` runs the bundle: diagnose multiprocessing instead of running the app
    (doctor.py), and exit.
 
@@ -33,15 +35,16 @@ def run():
     import atexit
 
     try:
-        command = commands.classify(sys.argv)
+        command = classify(sys.argv)
     except Exception as error:  # classify() is total (tested); this is the net under it
         refuse("could not read the command line (%s)" % type(error).__name__)
-    if command.kind != "app" and baked().settings["auto_dispatch"]:
+    listed = command.kind == "module" and command.module not in commands.MODULE_WORKERS  # run_modules
+    if command.kind != "app" and not listed and baked().settings["auto_dispatch"]:
         dispatch(command)  # does not return
     # Loaded only now: a worker or helper that is dispatched never needs it.
     from _oxmp_runtime import doctor
 
-    if command.kind != "app":
+    if command.kind != "app" and not listed:
         if doctor.requested():
             # The doctor's smoke test must not run the app's code, and an app with auto_dispatch off would.
             refuse("auto_dispatch is off: this worker would run the app's code until it calls freeze_support()")
@@ -58,6 +61,11 @@ def run():
     atexit.register(stop_helpers)
     watch_libraries(command)
 
+    if listed:
+        # A module of run_modules runs in the app's place, set up as the app is (multiprocessing configured when it
+        # is imported), whatever auto_dispatch says: the setting is the opt-in.
+        dispatch(command)  # does not return
+
     if command.kind == "app" and doctor.requested():
         # Here, so that the doctor sees multiprocessing exactly as the app would; instead of the app's code.
         doctor.run(doctor.folder(), baked(), start_method(), freeze_support)  # does not return
@@ -67,6 +75,12 @@ def watch_libraries(command=commands.APP):
     """Configure each multiprocessing library right after its first import (at once if it is imported already)."""
     for library in libraries.LIBRARIES:
         when_imported(library.name, lambda module, library=library: configure_library(library, command))
+
+
+def classify(argv):
+    """``commands.classify()`` with the bundle's ``run_modules``, read only when argv names a module to run."""
+    listed = baked().settings["run_modules"] if commands.module_named(argv) is not None else ()
+    return commands.classify(argv, run_modules=listed)
 
 
 _baked = []  # [the Baked record]: read once per process

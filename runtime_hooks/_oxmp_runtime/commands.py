@@ -19,6 +19,9 @@ parsed as data (integers, literal lists and dicts), never executed as code: anyt
 but is not one of these forms is refused. Each form also says which of its arguments are file descriptors and of what
 kind (``Command.descriptors``), so that the runtime can check them before anything reads from them.
 
+A bundle built with ``run_modules`` also runs the modules listed there for ``exe <interpreter flags> -m NAME ARGS``,
+as ``python -m`` would (``classify(argv, run_modules=...)``); any other ``-m`` is the app's.
+
 ``classify()`` is a pure function of argv and total: whatever argv holds, it returns a ``Command`` and never raises.
 The runtime acts on its answer.
 """
@@ -175,8 +178,12 @@ def refused(reason):
     return Command("refused", reason=reason)
 
 
-def classify(argv, platform=None):
+def classify(argv, platform=None, run_modules=()):
     """Classify a process's ``sys.argv``. Cheap for the app's own command lines: no imports unless ``-c`` is there.
+
+    ``run_modules``: the module names the bundle runs as ``python -m`` would (the ``run_modules`` setting). ``exe
+    <interpreter flags> -m NAME ARGS...`` for exactly one of them is ``Command("module", NAME, args=ARGS)``; any
+    other ``-m`` stays the app's own argument (loky's worker modules excepted, above).
 
     Total: returns a Command for any list of strings, and never raises.
     """
@@ -187,6 +194,11 @@ def classify(argv, platform=None):
         return parse_worker_args(argv[2:], posix, WORKER_FLAGS[argv[1]])
     if len(argv) >= 3 and argv[1] == "-m" and argv[2] in MODULE_WORKERS:
         return parse_module_worker(argv[2], argv[3:], posix)
+    if run_modules:
+        name = module_named(argv)
+        if name is not None and name in run_modules and name not in MODULE_WORKERS:
+            # As `python -m NAME ARGS...`: everything after the name is the module's, whatever it looks like.
+            return Command("module", name, args=argv[_module_flag_index(argv) + 2:])
     if "-c" not in argv[1:]:
         return APP
     index = argv.index("-c", 1)
@@ -198,6 +210,30 @@ def classify(argv, platform=None):
     if not code.startswith(HELPER_PREFIXES):
         return APP
     return parse_helper_code(code, rest, posix)
+
+
+def module_named(argv):
+    """The NAME of ``exe <interpreter flags> -m NAME ...`` (as ``python`` reads it: options end at ``-m``), or None.
+    Cheap and total: the runtime reads the ``run_modules`` setting only when this is not None."""
+    index = _module_flag_index(argv)
+    return None if index is None else argv[index + 1]
+
+
+def _module_flag_index(argv):
+    # Where `-m` is, if only interpreter flags come before it and a name after it. `-X` and `-W` take the next token
+    # as their option, whatever it is (`python -X -m foo` runs the script foo), as python reads them.
+    index = 1
+    while index < len(argv):
+        token = argv[index]
+        if token == "-m":
+            return index if index + 1 < len(argv) else None
+        if token in ("-X", "-W"):
+            index += 2
+            continue
+        if not is_interpreter_flag(token):
+            return None
+        index += 1
+    return None
 
 
 def parse_worker_args(args, posix=True, library="multiprocessing"):
@@ -465,11 +501,12 @@ def _has_type(value, wanted):
     if base == STR_LIST:
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if base == MODULE_LIST:
-        return isinstance(value, list) and all(isinstance(item, str) and _is_module_name(item) for item in value)
+        return isinstance(value, list) and all(isinstance(item, str) and is_module_name(item) for item in value)
     raise AssertionError("unknown argument type %r" % wanted)
 
 
-def _is_module_name(text):
+def is_module_name(text):
+    """A dotted name of identifiers, as ``import`` and ``python -m`` take."""
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 

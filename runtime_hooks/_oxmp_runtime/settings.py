@@ -54,6 +54,14 @@ SETTINGS = (
         "deferred. Applies to every bundle built with oxmp, with or without multiprocessing; off, they run at "
         "start-up as without oxmp.",
     ),
+    Setting(
+        "run_modules", list, (), None, None,
+        "Modules that the bundle runs as `python -m NAME ARGS` would when started as `APP -m NAME ARGS` (after the "
+        "interpreter flags tools put first), for helpers that tools start as `sys.executable -m NAME`: "
+        "`[\"ipykernel_launcher\"]` for Jupyter kernels. A list of dotted module names that the build collects and "
+        "checks; whoever can start the bundle can run them with any arguments (docs/security.md). Empty: no `-m` is "
+        "run.",
+    ),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -220,10 +228,16 @@ def shown(value, limit=200):
 
 
 def _format(value):
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(value)  # module names: no comma in them
+    return str(value)
 
 
 def _parse(setting, text):
     if setting.type is bool:
         return text == "true"
+    if setting.type is list:
+        return tuple(name for name in text.split(",") if name)
     return text
