@@ -33,6 +33,9 @@ def main(argv):
     limits = Limits(int(argv[3]), None if argv[4] == "-" else _unpickled(argv[4]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
+    # The keeper shares the app's process group: a Ctrl-C (SIGINT to the group, which an app may also send itself)
+    # is for the app, and must not end the keeper before it has reaped the app's processes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     prctl = _prctl()
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
@@ -88,6 +91,7 @@ def start(app, close_stderr, limits, prctl, status_fd):
                 if hasattr(signal, name):
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored in the keeper: exec would pass that on
             if close_stderr:
                 os.close(2)
             os.execvp(app[0], app)
