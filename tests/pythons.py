@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 
+from tests import cache_lock
 from tests import wine
 
 NAMES_ENV = "OXMP_OTHER_PYTHONS"
@@ -35,7 +36,6 @@ OLDEST = (3, 8)
 NEWEST = (3, 14)  # the newest minor version oxmp supports: the lane looks for every one from OLDEST to here
 SUPPORTED = [(3, minor) for minor in range(OLDEST[1], NEWEST[1] + 1)]
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs fresh virtualenvs
-LOCK_WAIT = 30 * 60  # seconds a session waits for another one using the same cache
 
 EXECUTABLE = re.compile(r"python3\.\d+$")
 ASK = "import platform, sys; print(platform.python_implementation(), sys.executable, *sys.version_info[:3])"
@@ -119,33 +119,15 @@ class Cache:
 
     def __init__(self, folder=None):
         self.folder = os.path.abspath(os.path.expanduser(folder or os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
-        self._lock_file = None
+        self._lock = cache_lock.CacheLock(self.folder)
         self._wheel = None
 
     def lock(self):
         """Hold the cache for this session (again: nothing)."""
-        try:
-            import fcntl
-        except ImportError:
-            return  # Windows: sessions that share a cache there are not kept apart
-        if self._lock_file is not None:
-            return
-        os.makedirs(self.folder, exist_ok=True)
-        self._lock_file = open(os.path.join(self.folder, "lock"), "w")
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("another test session has held %s for %d s" % (self.folder, LOCK_WAIT))
-                time.sleep(1)
+        self._lock.acquire()
 
     def unlock(self):
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._lock.release()
 
     def oxmp_wheel(self, scratch):
         """The wheel of the checkout, built once per session from a copy (the build leaves nothing in the checkout)."""

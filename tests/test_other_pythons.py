@@ -20,6 +20,7 @@ import pytest
 
 from _oxmp_runtime import settings as schema
 from tests import bundles, contain, pythons
+from tests.test_refusals import assert_refused
 from tests.reporting import report
 
 pytestmark = [pytest.mark.pythons, pytest.mark.bundle]
@@ -152,14 +153,6 @@ def test_joblib_loky_workers(other):
 
 
 # --- Refusals: one line on stderr, exit status 2, nothing of the app run --------------------------------------------
-
-def assert_refused(result):
-    assert result.returncode == 2, result
-    assert not result.timed_out and not result.bombed, result
-    assert "MAIN-BLOCK" not in result.stdout and "MODULE-LEVEL" not in result.stderr, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("oxmp: refusing to start: "), result
-
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_malformed_worker_command_line_is_refused(other, layout):

@@ -20,7 +20,7 @@ FLAGS = ["-B", "-S", "-I"]  # what multiprocessing passes to a bundle's helpers 
 
 def assert_refused(result):
     assert result.returncode == 2, result
-    assert not result.timed_out
+    assert not result.timed_out and not result.bombed, result
     assert "MAIN-BLOCK" not in result.stdout and "MODULE-LEVEL" not in result.stderr, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("oxmp: refusing to start: "), result

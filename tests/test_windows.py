@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests import bundles, wine
+from tests.test_refusals import assert_refused
 from tests.reporting import report
 
 pytestmark = [pytest.mark.windows, pytest.mark.bundle]
@@ -262,14 +263,6 @@ def test_jupyter_kernel_runs_a_cell(lane, windows_builder, layout):
 
 
 # --- Refusals -------------------------------------------------------------------------------------------------------
-
-def assert_refused(result):
-    assert result.returncode == 2, result
-    assert not result.timed_out and not result.bombed, result
-    assert "MAIN-BLOCK" not in result.stdout and "MODULE-LEVEL" not in result.stderr, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("oxmp: refusing to start: "), result
-
 
 NO_SUCH_PROCESS = "4194300"  # a Windows process id (a multiple of 4) far above those Wine hands out
 

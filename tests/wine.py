@@ -48,6 +48,7 @@ import threading
 import time
 import zipfile
 
+from tests import cache_lock
 from tests import contain
 from tests import bundles
 
@@ -79,7 +80,6 @@ EXTRA_WHEELS = ["pefile", "pywin32-ctypes", "colorama", "pip"]
 OLDER_PYTHON_WHEELS = ["importlib-metadata", "zipp"]
 
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs a fresh cache
-LOCK_WAIT = 30 * 60  # seconds a session waits for another one using the same cache
 
 # Wine's own programs, not counted as the app's processes: those of its system folder, and its launcher (named
 # without a folder).
@@ -213,7 +213,7 @@ class Lane:
         self.timings = {}  # step -> seconds, for the report
         self.start_failures = []  # runs started again after Wine failed to start one of their processes
         self._anchor = None  # see start()
-        self._lock_file = None
+        self._lock = cache_lock.CacheLock(self.cache)
         self._oxmp_wheel = None
 
     # --- Set-up ----------------------------------------------------------------------------------------------------
@@ -221,24 +221,10 @@ class Lane:
     def lock(self):
         """Hold the cache for this session: another session with the same cache waits (they would share a
         wineserver, and stopping it would stop both)."""
-        import fcntl
-
-        os.makedirs(self.cache, exist_ok=True)
-        self._lock_file = open(os.path.join(self.cache, "lock"), "w")
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("another test session has held %s for %d s" % (self.cache, LOCK_WAIT))
-                time.sleep(1)
+        self._lock.acquire()
 
     def unlock(self):
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._lock.release()
 
     def prepare(self):
         """Everything but oxmp, each step skipped when its result is already in the cache."""
