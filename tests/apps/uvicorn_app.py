@@ -2,8 +2,8 @@
 
 `uvicorn.run("uvicorn_app:app", workers=2)` starts its workers with multiprocessing's spawn context, and each imports
 this script by name to find `app`. No freeze_support(). A thread of the app does what its user would do from outside:
-it asks the server on 127.0.0.1:PORT until it has four answers (for at most SECONDS, default 60), prints them as one
-`RESULT {json}` line, and stops the server: STOP `INT` is Ctrl-C in a terminal (SIGINT to the whole process group),
+it asks the server on 127.0.0.1:PORT until both workers have answered, four answers at least (for at most SECONDS,
+default 60), prints what it saw as one `RESULT {json}` line, and stops the server: STOP `INT` is Ctrl-C in a terminal (SIGINT to the whole process group),
 `TERM` is `kill PID` (SIGTERM to the process its user started). The main block prints `MAIN-BLOCK <pid>` once, and
 `STOPPED` when uvicorn.run() returns.
 """
@@ -38,18 +38,24 @@ async def app(scope, receive, send):
 
 
 def ask_then_stop(port, stop, seconds):
-    answers = []
+    # Until each of the two workers has answered, and four answers in all: a Ctrl-C while a worker is still starting
+    # interrupts its imports with a traceback, under python as in a bundle.
+    answers, pids, modules = 0, set(), set()
     deadline = time.monotonic() + seconds
-    while len(answers) < 4 and time.monotonic() < deadline:
+    while (answers < 4 or len(pids) < 2) and time.monotonic() < deadline:
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5) as response:
-                answers.append(json.loads(response.read().decode()))
+                answer = json.loads(response.read().decode())
         except OSError:
             time.sleep(0.2)
+            continue
+        answers += 1
+        pids.add(answer["pid"])
+        modules.add(answer["module"])
     print("RESULT " + json.dumps({
-        "answers": len(answers),
-        "modules": sorted(set(answer["module"] for answer in answers)),
-        "served_by_workers": bool(answers) and all(answer["pid"] != os.getpid() for answer in answers),
+        "workers_answered": len(pids),
+        "modules": sorted(modules),
+        "served_by_workers": bool(pids) and os.getpid() not in pids,
     }), flush=True)
     if stop == "INT":
         os.killpg(os.getpgid(0), signal.SIGINT)
