@@ -94,7 +94,7 @@ def test_run_path_is_runpys_for_the_code_elsewhere(tmp_path, clean_imports):
     script = bundled_entry_script(tmp_path, text, name=NAME)
     plain_file = tmp_path / "plain.py"
     plain_file.write_text(text)
-    frozen = entry.run_path(script.main_path, script.code_path, "__mp_main__")
+    frozen = entry.run_path(script.main_path, entry.read_code(script.code_path), "__mp_main__")
     plain = runpy.run_path(str(plain_file), run_name="__mp_main__")
     assert (frozen["FILE"], frozen["ARGV0"], frozen["NAME"]) == (script.main_path, script.main_path, "__mp_main__")
     assert (plain["FILE"], plain["ARGV0"], plain["NAME"]) == (str(plain_file), str(plain_file), "__mp_main__")

@@ -195,10 +195,10 @@ def classify(argv, platform=None, run_modules=()):
     if len(argv) >= 3 and argv[1] == "-m" and argv[2] in MODULE_WORKERS:
         return parse_module_worker(argv[2], argv[3:], posix)
     if run_modules:
-        name = module_named(argv)
-        if name is not None and name in run_modules and name not in MODULE_WORKERS:
+        index = _module_flag_index(argv)
+        if index is not None and argv[index + 1] in run_modules and argv[index + 1] not in MODULE_WORKERS:
             # As `python -m NAME ARGS...`: everything after the name is the module's, whatever it looks like.
-            return Command("module", name, args=argv[_module_flag_index(argv) + 2:])
+            return Command("module", argv[index + 1], args=argv[index + 2:])
     if "-c" not in argv[1:]:
         return APP
     index = argv.index("-c", 1)

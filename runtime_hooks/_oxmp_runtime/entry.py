@@ -59,8 +59,9 @@ def read_code(code_path):
         return marshal.loads(code_file.read()[CODE_HEADER:])
 
 
-def run_path(main_path, code_path, run_name):
-    """``runpy.run_path(main_path, run_name=run_name)`` for a script whose code is at ``code_path``: the same module
+def run_path(main_path, code, run_name):
+    """``runpy.run_path(main_path, run_name=run_name)`` for a script whose code (``read_code()``) is ``code``: the same
+    module
     (``__file__`` is ``main_path``, no spec or loader, ``sys.argv[0]`` and ``sys.modules[run_name]`` set while it
     runs), returning its globals.
 
@@ -68,7 +69,7 @@ def run_path(main_path, code_path, run_name):
     """
     import runpy
 
-    return runpy._run_module_code(read_code(code_path), None, run_name,
+    return runpy._run_module_code(code, None, run_name,
                                   pkg_name=run_name.rpartition(".")[0], script_name=main_path)
 
 

@@ -123,9 +123,14 @@ def run_entry_script_like_stock_workers(spawn, scripts):
         script = by_path.get(os.path.normpath(main_path))
         if script is None:
             return fixup(main_path)
+        if getattr(sys.modules["__main__"], "__file__", None) == main_path:
+            return  # CPython's own first check: a forked process, whose __main__ is the script already
+        from _oxmp_runtime import entry
+
+        code = entry.read_code(script.code_path)  # read once: run here, and kept for the loader below
         _running_entry_script.append(main_path)
         try:
-            fixup_main_from_code(spawn, main_path, script.code_path)
+            fixup_main_from_code(spawn, main_path, code)
         except FreezeSupportReached as reached:
             # What CPython's _fixup_main_from_path does with the namespace run_path() returns (3.8-3.15).
             import types
@@ -138,28 +143,24 @@ def run_entry_script_like_stock_workers(spawn, scripts):
         module = sys.modules["__main__"]
         if loader is None or module is main or module.__dict__.get("__loader__"):
             return
-        from _oxmp_runtime import entry
-
-        module._pyi_main_co = entry.read_code(script.code_path)
+        module._pyi_main_co = code
         module.__loader__ = loader
 
     fixup_main_from_path.oxmp_wrapped = True
     spawn._fixup_main_from_path = fixup_main_from_path
 
 
-def fixup_main_from_code(spawn, main_path, code_path):
+def fixup_main_from_code(spawn, main_path, code):
     """CPython's ``spawn._fixup_main_from_path(main_path)`` (the same in 3.8-3.15, ``old_main_modules`` included) for
-    an entry script whose code lies at ``code_path``; its check for IPython's launcher concerns no bundle."""
+    an entry script whose code is ``code``, past its first check (the caller's: ``__main__`` is not the script
+    already); its check for IPython's launcher concerns no bundle."""
     import types
 
     from _oxmp_runtime import entry
 
-    current_main = sys.modules["__main__"]
-    if getattr(current_main, "__file__", None) == main_path:  # a forked process: __main__ is the script already
-        return
-    spawn.old_main_modules.append(current_main)
+    spawn.old_main_modules.append(sys.modules["__main__"])
     main_module = types.ModuleType("__mp_main__")
-    main_module.__dict__.update(entry.run_path(main_path, code_path, "__mp_main__"))
+    main_module.__dict__.update(entry.run_path(main_path, code, "__mp_main__"))
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
 
 
