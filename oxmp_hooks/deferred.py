@@ -102,7 +102,7 @@ def hook(hook_api):
 
 
 def write_code(module_name, when, paths, outdir):
-    """Compile PyInstaller's hook files for a module into one file, with when to run them; returns its path."""
+    """Compile PyInstaller's hook files for a module into one file named for when to run them; returns its path."""
     codes = []
     for path in paths:
         with open(path, "rb") as source:
@@ -110,7 +110,7 @@ def write_code(module_name, when, paths, outdir):
             codes.append(compile(source.read(), os.path.basename(path), "exec", dont_inherit=True, optimize=0))
     folder = os.path.join(outdir, os.path.basename(runtime.CODE_DIR))
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, module_name + runtime.CODE_SUFFIX)
+    path = os.path.join(folder, runtime.code_name(module_name, when))
     with open(path, "wb") as code_file:
-        code_file.write(marshal.dumps((when, tuple(codes))))
+        code_file.write(marshal.dumps(tuple(codes)))
     return path

@@ -130,9 +130,10 @@ def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, 
     for hook_api in hook_apis:
         assert hook_api.imports == ["_oxmp_runtime.deferred"]
         (code_entry,) = [entry for entry in hook_api.datas if entry[1] == runtime.CODE_DIR]
+        # When to run them is in the file's name, which oxmp's runtime hook for the module looks for.
+        assert os.path.basename(code_entry[0]) == "%s.%s.marshal" % (hook_api.__name__, when)
         with open(code_entry[0], "rb") as code_file:
-            baked_when, codes = marshal.loads(code_file.read())
-        assert baked_when == when
+            codes = marshal.loads(code_file.read())
         paths = deferred.pyinstaller_hook_files(hook_api.__name__)
         assert [code.co_filename for code in codes] == [os.path.basename(path) for path in paths]
         assert set(paths) <= set(analysis.scripts)  # their imports are collected, as a runtime hook's
@@ -216,7 +217,9 @@ def test_an_app_without_multiprocessing_starts_without_inspect_or_pkgutil(builde
     report = bundles.only_result(run(bundle))
     assert report["imported_at_start"] == []
     assert report["multiprocessing_bundled"] is False
-    # No module of oxmp's that would bring multiprocessing in: only the deferral and its import hook.
+    # Nothing of oxmp's before the app imports inspect or pkgutil, and then no module of oxmp's that would bring
+    # multiprocessing in: only the deferral and its import hook.
+    assert report["oxmp_modules_at_start"] == []
     assert report["oxmp_modules"] == ["_oxmp_runtime", "_oxmp_runtime.after_import", "_oxmp_runtime.deferred"]
     assert as_source_names(report["source_file"]) == os.path.join("json", "decoder.py")
     assert {"decoder", "encoder", "scanner"} <= set(report["json_modules"])
@@ -229,6 +232,7 @@ def test_deferral_off_runs_pyinstallers_hooks_at_start(builder, run):
     report = bundles.only_result(run(bundle))
     # PyInstaller's hooks import both at start, and zipfile where its inspect hook does (not 6.0's).
     assert report["imported_at_start"][:2] == ["inspect", "pkgutil"]
+    assert report["oxmp_modules_at_start"] == ["_oxmp_runtime", "_oxmp_runtime.deferred"]
     assert as_source_names(report["source_file"]) == os.path.join("json", "decoder.py")
     assert {"decoder", "encoder", "scanner"} <= set(report["json_modules"])
 

@@ -4,6 +4,7 @@ boot.run(). The hook file holds copies of a few names of the runtime's, checked 
 decision is checked against commands.classify(), which it must never contradict."""
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -176,16 +177,12 @@ def test_a_find_spec_alone_does_not_use_up_the_hook(tmp_path, monkeypatch):
 
 # --- Real bundles ---------------------------------------------------------------------------------------------------
 
-DEFERRED_HOOKS_MODULES = ["_oxmp_runtime", "_oxmp_runtime.after_import", "_oxmp_runtime.deferred"]
-
-
 @pytest.mark.bundle
 def test_the_app_loads_nothing_of_oxmps_multiprocessing_runtime_until_it_imports_multiprocessing(builder, run):
     bundle = builder.build("startup_probe")
-    # Only the deferred hooks of inspect and pkgutil, which every bundle oxmp builds has.
-    assert bundles.only_result(run(bundle)) == {"at_start": DEFERRED_HOOKS_MODULES}
+    assert bundles.only_result(run(bundle)) == {"at_start": []}
     quick = bundles.only_result(run(bundle, "import"))
-    assert quick["at_start"] == DEFERRED_HOOKS_MODULES
+    assert quick["at_start"] == []
     assert {"_oxmp_runtime.boot", "_oxmp_runtime.commands", "_oxmp_runtime.settings"} <= set(quick["after_import"])
     # The control: an argument of the app's that the quick look cannot tell from a helper's (`-c`) takes the full
     # path, boot.run() before the app's code, which finds the app: multiprocessing ends up configured the same.
@@ -193,3 +190,66 @@ def test_the_app_loads_nothing_of_oxmps_multiprocessing_runtime_until_it_imports
     assert {"_oxmp_runtime.boot", "_oxmp_runtime.commands"} <= set(full["at_start"])
     assert quick["freeze_support"] == full["freeze_support"] == "_oxmp_runtime.boot"
     assert quick["start_method"] == full["start_method"]
+
+
+# --- The runtime hooks for inspect and pkgutil ----------------------------------------------------------------------
+
+DEFERRED_RTHOOKS = [os.path.join(os.path.dirname(RTHOOK), "pyi_rth_oxmp_%s.py" % name)
+                    for name in ("inspect", "pkgutil")]
+
+
+def test_the_inspect_and_pkgutil_hooks_differ_only_in_their_module():
+    def code_lines(path):
+        with open(path) as source:
+            return [line for line in source.read().splitlines() if not line.lstrip().startswith("#")]
+
+    inspect_hook, pkgutil_hook = (code_lines(path) for path in DEFERRED_RTHOOKS)
+    assert '    module_name = "inspect"' in inspect_hook
+    assert [line.replace("inspect", "pkgutil") for line in inspect_hook] == pkgutil_hook
+
+
+# Runs the inspect hook in a new interpreter (where nothing has imported inspect yet), in a fake bundle folder whose
+# PyInstaller hook code, in the file deferred.code_path() names, marks the module; then reports what is loaded.
+DEFERRED_RTHOOK_PROBE = """\
+import json, os, sys
+sys._MEIPASS = sys.argv[1]
+sys.path.insert(0, sys.argv[3])  # where _oxmp_runtime is, as in a bundle's archive
+loaded = lambda: sorted(name for name in sys.modules if name.startswith("_oxmp_runtime") or name == "inspect")
+exec(compile(open(sys.argv[2]).read(), sys.argv[2], "exec"), {"__name__": "__main__"})
+at_start = loaded()
+import inspect
+print(json.dumps({"at_start": at_start, "after_import": loaded(), "patched": getattr(inspect, "oxmp_patched", False),
+                  "finders_left": [str(finder) for finder in sys.meta_path if "watcher" in str(finder)]}))
+"""
+
+
+@pytest.mark.parametrize("when", ["first-import", "start-up", None])
+def test_the_inspect_hook_waits_for_the_first_import_with_nothing_loaded(tmp_path, when):
+    from _oxmp_runtime import deferred
+    from oxmp_hooks import deferred as build_side
+
+    hook = tmp_path / "pyi_rth_fake.py"
+    hook.write_text("import inspect\ninspect.oxmp_patched = True\n")
+    meipass = tmp_path / "meipass"
+    if when is not None:
+        assert when in (deferred.AT_FIRST_IMPORT, deferred.AT_START)
+        build_side.write_code("inspect", when, [str(hook)], str(meipass / "_oxmp"))
+        assert os.path.isfile(os.path.join(str(meipass), *deferred.CODE_DIR.split("/"),
+                                           deferred.code_name("inspect", when)))
+    child = subprocess.run([sys.executable, "-I", "-c", DEFERRED_RTHOOK_PROBE, str(meipass), DEFERRED_RTHOOKS[0],
+                            os.path.dirname(os.path.dirname(deferred.__file__))],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    assert report["finders_left"] == []
+    if when == "first-import":
+        assert report["at_start"] == []
+        assert report["after_import"] == ["_oxmp_runtime", "_oxmp_runtime.after_import", "_oxmp_runtime.deferred",
+                                          "inspect"]
+        assert report["patched"] is True
+    elif when == "start-up":
+        assert report["at_start"] == ["_oxmp_runtime", "_oxmp_runtime.deferred", "inspect"]
+        assert report["patched"] is True
+    else:
+        assert "PyInstaller's runtime hook for inspect is missing" in child.stderr
+        assert report["patched"] is False

@@ -5,7 +5,9 @@ in a bundle (``inspect.getsourcefile``, ``pkgutil.iter_modules``). As runtime ho
 bundle, before the app's code, and ``inspect`` (with ``zipfile``, and a read of base_library.zip) is most of the
 start-up time of a small bundle. oxmp's runtime hooks for these two modules replace PyInstaller's and call ``run()``:
 it runs the same hook code, compiled from the files of the PyInstaller that built the bundle, right after the app (or
-a worker) first imports the module, or at once if it is imported already. Nothing else changes: whoever imports the
+a worker) first imports the module, or at once if it is imported already. Where the hooks run at first import, the
+runtime hook itself waits for that import, so that a process that never imports the module loads nothing of oxmp's
+for it. Nothing else changes: whoever imports the
 module gets it patched, exactly as before, and nobody pays for a module that nobody imports.
 
 The build decides, per module, when the code runs (``oxmp_hooks/deferred.py``): at first import if every hook file is
@@ -17,26 +19,39 @@ never ``boot`` (whose functions import multiprocessing, which would then be bund
 import os
 import sys
 
-# Where the build hook puts PyInstaller's hooks for MODULE, relative to sys._MEIPASS: one file, marshal.dumps() of
-# (WHEN, a tuple of code objects). PyInstaller may list several hook files for a module; they run in its order.
+# Where the build hook puts PyInstaller's hooks for a module, relative to sys._MEIPASS: one file, marshal.dumps() of a
+# tuple of code objects (PyInstaller may list several hook files for a module; they run in its order). When they run
+# is in the file's name, <module>.<WHEN>.marshal, so that oxmp's runtime hook for the module tells it with one stat and
+# loads nothing until the module is imported (its copy of the name is checked by tests/test_startup.py).
 CODE_DIR = "_oxmp/pyinstaller_rthooks"
-CODE_SUFFIX = ".marshal"
-AT_FIRST_IMPORT = "first import"
+AT_FIRST_IMPORT = "first-import"
 AT_START = "start-up"
 
 
-def code_path(module_name):
-    return os.path.join(sys._MEIPASS, *(CODE_DIR.split("/") + [module_name + CODE_SUFFIX]))
+def code_name(module_name, when):
+    return "%s.%s.marshal" % (module_name, when)
+
+
+def code_path(module_name, when):
+    return os.path.join(sys._MEIPASS, *(CODE_DIR.split("/") + [code_name(module_name, when)]))
 
 
 def run(module_name):
-    """oxmp's runtime hook for ``module_name``: run PyInstaller's hooks for it now, or once it is imported."""
+    """Run PyInstaller's hooks for ``module_name`` now, or once it is imported, as the build decided.
+
+    oxmp's runtime hook for the module calls this at start-up where the hooks run then, and at the module's first
+    import where they run after it (a call at that moment wraps the module's loader, so they run right after its code).
+    """
     import marshal
 
-    try:
-        with open(code_path(module_name), "rb") as code_file:
-            when, codes = marshal.loads(code_file.read())
-    except OSError:
+    for when in (AT_FIRST_IMPORT, AT_START):
+        try:
+            with open(code_path(module_name, when), "rb") as code_file:
+                codes = marshal.loads(code_file.read())
+            break
+        except OSError:
+            continue
+    else:
         # oxmp's build hook for this module did not run: another hook of higher priority for the same module (in the
         # spec's hookspath) was used instead. PyInstaller's fix for the module is then missing from the bundle.
         from _oxmp_runtime.messages import say

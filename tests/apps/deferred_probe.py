@@ -6,6 +6,7 @@ import sys
 
 # Before any import of ours: what did the runtime hooks import?
 imported_at_start = sorted(name for name in ("inspect", "pkgutil", "zipfile") if name in sys.modules)
+oxmp_modules_at_start = sorted(name for name in sys.modules if name.startswith("_oxmp_runtime"))
 
 import importlib.util  # noqa: E402
 import inspect  # noqa: E402
@@ -21,5 +22,6 @@ print("RESULT " + json.dumps({
     # PyInstaller's pkgutil hook lists the modules in the bundle's archive.
     "json_modules": sorted(module.name for module in pkgutil.iter_modules(json.__path__)),
     "multiprocessing_bundled": importlib.util.find_spec("multiprocessing") is not None,
+    "oxmp_modules_at_start": oxmp_modules_at_start,
     "oxmp_modules": sorted(name for name in sys.modules if name.startswith("_oxmp_runtime")),
 }))
