@@ -1,44 +1,56 @@
 """oxmp: multiprocessing that just works in PyInstaller bundles.
 
-This package is a PyInstaller hook directory. PyInstaller finds it through the ``pyinstaller40`` entry point
-(``get_hook_dirs``) when oxmp is installed, or by path with ``--additional-hooks-dir`` / ``hookspath``.
+Two PyInstaller hook folders, installed as they are in the source tree:
+
+- ``oxmp_hooks/hooks/``: the build hooks (``hook-multiprocessing.py``, ``hook-inspect.py``, ``hook-pkgutil.py``), which
+  call the build-side modules of this package;
+- ``runtime_hooks/``, beside this package: everything that runs inside a bundle, the runtime hooks (``rthooks.dat``,
+  ``rthooks/``) beside the package they call (``_oxmp_runtime``), and the hook that tells PyInstaller where that is.
+
+PyInstaller finds both through the ``pyinstaller40`` entry point (``get_hook_dirs``) when oxmp is installed, or by
+path with ``--additional-hooks-dir`` / ``hookspath`` (both folders).
 """
 
 import os
 
+__all__ = ["__version__", "get_hook_dirs", "HOOKS_DIR", "RUNTIME_HOOKS_DIR", "runtime_module"]
+
 __version__ = "0.1.0"
 
-HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+HOOKS_DIR = os.path.join(PACKAGE_DIR, "hooks")
+RUNTIME_HOOKS_DIR = os.path.join(os.path.dirname(PACKAGE_DIR), "runtime_hooks")
 
 
 def get_hook_dirs():
-    """The ``pyinstaller40`` / ``hook-dirs`` entry point."""
-    return [HOOKS_DIR]
-
-
-def runtime_dir():
-    """The folder that holds ``_oxmp_runtime``, the package that runs inside bundles.
-
-    It is ``runtime_hooks/`` at the top of a checkout, and ``oxmp_hooks/runtime_hooks/`` once installed (so that no
-    top-level ``runtime_hooks`` lands in site-packages).
-    """
-    for candidate in (os.path.join(HOOKS_DIR, "runtime_hooks"), os.path.join(os.path.dirname(HOOKS_DIR), "runtime_hooks")):
-        if os.path.isfile(os.path.join(candidate, "_oxmp_runtime", "__init__.py")):
-            return candidate
-    raise RuntimeError("oxmp is incomplete: no runtime_hooks/_oxmp_runtime beside %s" % HOOKS_DIR)
-
-
-_runtime_modules = {}
+    # type: () -> list
+    """The ``pyinstaller40`` / ``hook-dirs`` entry point: the build hooks' folder and the runtime hooks' folder."""
+    return [HOOKS_DIR, RUNTIME_HOOKS_DIR]
 
 
 def runtime_module(name):
-    """Load ``_oxmp_runtime.<name>`` at build time (once), without putting the runtime on sys.path."""
-    if name not in _runtime_modules:
+    """``_oxmp_runtime.<name>``, the module the bundle runs, imported at build time for its names and functions.
+
+    The runtime package is not on ``sys.path`` (it is a hook folder's, not a package to install): the first call
+    registers ``_oxmp_runtime`` from ``runtime_hooks/`` in ``sys.modules``, and every module is then imported
+    normally, once, whoever asks (the build hooks, the tools, the tests).
+    """
+    import importlib
+    import sys
+
+    folder = os.path.join(RUNTIME_HOOKS_DIR, "_oxmp_runtime")
+    package = sys.modules.get("_oxmp_runtime")
+    if package is not None and [os.path.realpath(path) for path in package.__path__] != [os.path.realpath(folder)]:
+        # Two copies of oxmp in one process (an installed one, and a checkout named by path): this package's build
+        # code must not check settings with the other copy's runtime.
+        raise RuntimeError("oxmp: the runtime loaded from %s is not this package's (%s): use one copy of oxmp"
+                           % (list(package.__path__), folder))
+    if package is None:
         import importlib.util
 
-        path = os.path.join(runtime_dir(), "_oxmp_runtime", name + ".py")
-        spec = importlib.util.spec_from_file_location("_oxmp_runtime." + name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _runtime_modules[name] = module
-    return _runtime_modules[name]
+        spec = importlib.util.spec_from_file_location(
+            "_oxmp_runtime", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["_oxmp_runtime"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module("_oxmp_runtime." + name)

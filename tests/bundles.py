@@ -19,7 +19,8 @@ from oxmp_hooks import config
 from tests import contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOOKS_DIR = os.path.join(REPO, "oxmp_hooks")
+# The checkout's two hook folders, as get_hook_dirs() gives them once installed: build hooks, and runtime hooks.
+HOOK_DIRS = [os.path.join(REPO, "oxmp_hooks", "hooks"), os.path.join(REPO, "runtime_hooks")]
 APPS = os.path.join(REPO, "tests", "apps")
 EXAMPLES = os.path.join(REPO, "examples")
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
@@ -32,8 +33,9 @@ AUTO_START_METHOD = schema.python_start_method(sys.platform, sys.version_info)
 
 # How oxmp gets into a build:
 ENTRY_POINT = "entry point"  # oxmp installed in the building Python; found through `pyinstaller40`
-HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folder named on the CLI
-SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook folder named in the .spec file
+HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folders named on the CLI
+SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook folders named in the .spec file
+BUILD_HOOKS_ONLY = "build hooks only"  # a user's mistake: only oxmp_hooks/hooks in the spec's hookspath
 STOCK = "stock"  # stock PyInstaller, no oxmp at all
 
 SPEC_TEMPLATE = """\
@@ -160,12 +162,13 @@ class Builder(BuildCache):
             assert hooksconfig is None and not runtime_hooks and not metadata
             options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
             if way == HOOKS_DIR_OPTION:
-                options += ["--additional-hooks-dir", HOOKS_DIR]
+                for folder in HOOK_DIRS:
+                    options += ["--additional-hooks-dir", folder]
             for module in excludes:
                 options += ["--exclude-module", module]
             target = script
         else:
-            hookspath = [HOOKS_DIR] if way == SPEC_HOOKSPATH else []
+            hookspath = {SPEC_HOOKSPATH: HOOK_DIRS, BUILD_HOOKS_ONLY: HOOK_DIRS[:1]}.get(way, [])
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
                                         excludes=excludes, runtime_hooks=runtime_hooks, datas=metadata_datas(metadata))
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)

@@ -1,4 +1,4 @@
-"""The wheel users install: hook folder complete, runtime inside the package, no top-level `runtime_hooks`."""
+"""The wheel users install: the source tree's two hook folders as they are, nothing else."""
 
 import glob
 import os
@@ -34,21 +34,32 @@ def wheel_names(wheel):
     return wheel.namelist()
 
 
+def source_files(*folders):
+    """The files of the checkout's folders, as paths in a wheel (no caches)."""
+    names = set()
+    for folder in folders:
+        for root, dirs, files in os.walk(os.path.join(bundles.REPO, folder)):
+            dirs[:] = [name for name in dirs if name != "__pycache__"]
+            for name in files:
+                names.add(os.path.relpath(os.path.join(root, name), bundles.REPO).replace(os.sep, "/"))
+    return names
+
+
 @slow
-def test_wheel_holds_the_hook_folder_and_the_runtime(wheel_names):
-    for name in ("oxmp_hooks/__init__.py", "oxmp_hooks/hook-multiprocessing.py", "oxmp_hooks/rthooks.dat",
-                 "oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py",
-                 "oxmp_hooks/pre_find_module_path/hook-_oxmp_runtime.py",
-                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/boot.py",
-                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/commands.py",
-                 "oxmp_hooks/runtime_hooks/_oxmp_runtime/settings.py"):
-        assert name in wheel_names
+def test_wheel_holds_the_source_tree_as_it_is(wheel_names):
+    # No remap: what a checkout names (hook folders given by path) is what an installed oxmp has.
+    package = {name for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
+    assert package == source_files("oxmp_hooks", "runtime_hooks")
+    for name in ("oxmp_hooks/hooks/hook-multiprocessing.py", "runtime_hooks/rthooks.dat",
+                 "runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py",
+                 "runtime_hooks/pre_find_module_path/hook-_oxmp_runtime.py", "runtime_hooks/_oxmp_runtime/boot.py"):
+        assert name in package
 
 
 @slow
 def test_wheel_holds_the_tools_apart_and_no_test_harness(wheel, wheel_names):
     for name in ("oxmp_hooks/__main__.py", "oxmp_hooks/tools/doctor.py", "oxmp_hooks/tools/bundle_info.py",
-                 "oxmp_hooks/tools/contain.py", "oxmp_hooks/runtime_hooks/_oxmp_runtime/doctor.py"):
+                 "oxmp_hooks/tools/contain.py", "runtime_hooks/_oxmp_runtime/doctor.py"):
         assert name in wheel_names
     # Switching users and opening folders to them is the test suite's business (tests/contain.py).
     for name in wheel_names:
@@ -60,7 +71,7 @@ def test_wheel_holds_the_tools_apart_and_no_test_harness(wheel, wheel_names):
 @slow
 def test_wheel_adds_no_other_top_level_name(wheel_names):
     top_level = {name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
-    assert top_level == {"oxmp_hooks"}
+    assert top_level == {"oxmp_hooks", "runtime_hooks"}
 
 
 @slow

@@ -1,4 +1,4 @@
-"""The runtime hook's quick look at start-up (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py): a process that is
+"""The runtime hook's quick look at start-up (runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py): a process that is
 surely the app loads nothing of oxmp's until it imports a multiprocessing library, and every other process takes
 boot.run(). The hook file holds copies of a few names of the runtime's, checked here against their sources; its
 decision is checked against commands.classify(), which it must never contradict."""
@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from _oxmp_runtime import boot, commands, doctor, libraries
 from tests import bundles
 
-RTHOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oxmp_hooks", "rthooks",
+RTHOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime_hooks", "rthooks",
                       "pyi_rth_oxmp_multiprocessing.py")
 
 

@@ -66,3 +66,11 @@ def test_stock_pyinstaller_really_differs(builder, run):
     assert report["original_dir_is_none"]
     assert "baked" not in report
     assert REPLACED_LOG not in bundle.log
+
+
+def test_build_hooks_without_the_runtime_hooks_fail_the_build(builder):
+    # Only oxmp_hooks/hooks named: oxmp's build hooks would run with PyInstaller's runtime hooks.
+    with pytest.raises(bundles.BuildFailed) as failure:
+        builder.build("probe", way=bundles.BUILD_HOOKS_ONLY)
+    assert "oxmp: this build runs oxmp's build hooks but not its runtime hooks" in failure.value.log
+    assert bundles.HOOK_DIRS[1] in failure.value.log

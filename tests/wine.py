@@ -325,7 +325,7 @@ class Lane:
             return
         # Without the oxmp a session may have installed into the first one.
         shutil.copytree(self.python_dir, self.stock_python_dir, ignore=shutil.ignore_patterns(
-            "oxmp_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
+            "oxmp_hooks", "runtime_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
         _write_json(os.path.join(self.stock_python_dir, "oxmp-lane.json"), state)
 
     def install_oxmp(self, scratch, python=None):

@@ -11,7 +11,7 @@ import ast
 import os
 import struct
 
-from oxmp_hooks import HOOKS_DIR, runtime_module
+from oxmp_hooks import RUNTIME_HOOKS_DIR, runtime_module
 
 # At the end of the archive: magic, archive length, TOC offset, TOC length, Python version (major * 100 + minor),
 # name of the Python shared library.
@@ -42,7 +42,7 @@ BAKED_PATH = runtime_module("settings").BAKED_PATH
 
 def oxmp_runtime_hook():
     """The name of oxmp's runtime hook for multiprocessing, as its ``rthooks.dat`` gives it (without ``.py``)."""
-    with open(os.path.join(HOOKS_DIR, "rthooks.dat"), encoding="utf-8") as dat:
+    with open(os.path.join(RUNTIME_HOOKS_DIR, "rthooks.dat"), encoding="utf-8") as dat:
         return os.path.splitext(ast.literal_eval(dat.read())["multiprocessing"][0])[0]
 
 

@@ -28,7 +28,7 @@ from _oxmp_runtime.messages import REFUSED_EXIT, say
 def run():
     """The runtime hook's full path: for every process that its quick look does not find surely the app's.
 
-    The runtime hook file (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py) has already done what every process
+    The runtime hook file (runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py) has already done what every process
     needs first (SIGPIPE, closed standard descriptors). In a process that is surely the app it calls only
     ``watch_libraries()``, once the app imports a library, and registers ``stop_helpers`` at start as this does.
     """

@@ -1,7 +1,7 @@
 """The places where oxmp relies on how PyInstaller's bootloader treats child processes (checked: bootloader 6.0.0-6.9.0,
 ``_MEIPASS2``, and 6.10.0-6.22.3, ``_PYI_APPLICATION_HOME_DIR``) and on how
 it gives ``__main__`` its file name and loader (checked: 6.0.0-6.22.3). How it sets up Python's signals (6.0.0-6.22.3)
-is handled in the runtime hook file itself (oxmp_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py), at every start."""
+is handled in the runtime hook file itself (runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py), at every start."""
 
 import os
 import sys
