@@ -1,18 +1,31 @@
-"""Documentation generated from the settings schema, so that it cannot drift from what the code accepts.
+"""The parts of the documentation generated from the code, so that they cannot drift from what the code does.
 
-``python -m oxmp_hooks.tools.docs README.md`` rewrites the settings table in a README between ``TABLE_START`` and
-``TABLE_END``; ``tests/test_docs.py`` fails when the README's table differs from ``settings_table()``.
+Each part sits in a Markdown file between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; ``BLOCKS`` names the
+function that renders each. ``python -m oxmp_hooks.tools.docs`` rewrites every block in ``FILES`` of the checkout
+(or in the files named); ``tests/test_docs.py`` fails when a file's block differs from what its function renders.
 """
 
+import json
+import os
+import re
 import sys
+import tempfile
 
-from oxmp_hooks import runtime_module
+from oxmp_hooks import __version__, runtime_module, versions
 
 schema = runtime_module("settings")
 
-TABLE_START = "<!-- settings-table:start -->"
-TABLE_END = "<!-- settings-table:end -->"
+# The checkout this package is in: the workflow and tox.ini the CI table is read from, and the files to rewrite.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FILES = ("README.md", os.path.join("docs", "troubleshooting.md"), os.path.join("docs", "versions.md"))
+WORKFLOW = os.path.join(".github", "workflows", "tests.yml")
 
+
+def markers(name):
+    return "<!-- %s:start -->" % name, "<!-- %s:end -->" % name
+
+
+# --- The blocks -----------------------------------------------------------------------------------------------------
 
 def settings_table():
     """The settings as a Markdown table: key, allowed values, default, what it does."""
@@ -27,38 +40,184 @@ def settings_table():
     return "\n".join(lines) + "\n"
 
 
-def table_in(text):
-    """The text between the table markers (None if a marker is missing)."""
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        return None
-    return text[start + len(TABLE_START):end].lstrip("\n")
-
-
-def with_table(text):
-    """``text`` with the block between the markers replaced by ``settings_table()``."""
-    if table_in(text) is None:
-        raise ValueError("no %s ... %s block" % (TABLE_START, TABLE_END))
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    return text[:start + len(TABLE_START)] + "\n" + settings_table() + text[end:]
-
-
 def _values_of(kind):
     if kind is bool:
         return (True, False)
     raise AssertionError("a setting of type %s needs choices" % kind.__name__)
 
 
+# PyInstaller's own lines around oxmp's, as PyInstaller 6 words them, for a bundle that has all three modules.
+BUILD_LOG_BEFORE = ["WARNING: Runtime hooks for %s have already been defined. Skipping the runtime hooks for %s that "
+                    "are defined in .../PyInstaller/hooks/rthooks." % (module, module)
+                    for module in ("inspect", "pkgutil", "multiprocessing")]
+BUILD_LOG_AFTER = ["INFO: Including run-time hook 'pyi_rth_oxmp_%s.py' from '.../runtime_hooks/rthooks'" % module
+                   for module in ("multiprocessing", "pkgutil", "inspect")]
+
+
+def build_log():
+    """What the build log of a default bundle on Linux with Python 3.11 says of oxmp (oxmp's line from config.py)."""
+    from oxmp_hooks import config
+
+    line = "INFO: " + config.describe(schema.DEFAULTS, "linux", (3, 11))
+    return "```\n%s\n```\n" % "\n".join(BUILD_LOG_BEFORE + [line] + BUILD_LOG_AFTER)
+
+
+SAMPLE_EXECUTABLE = "/home/me/app/dist/app/app"
+
+
+def doctor_sample():
+    """The doctor's text report on a default onedir bundle on Linux with Python 3.11, as ``render()`` prints it.
+
+    The report is made by the doctor's own code from the answer a bundle's runtime writes (the keys of
+    ``_oxmp_runtime/doctor.py``), with this machine's details replaced by fixed ones: a key the doctor starts to
+    read, or a line it starts to print, shows here.
+    """
+    from oxmp_hooks import baked
+    from oxmp_hooks.tools import bundle_info, contain, doctor
+
+    with tempfile.TemporaryDirectory() as folder:
+        # The files that make a onedir layout; the executable holds no archive, so the doctor runs nothing.
+        executable = os.path.join(folder, "app")
+        os.mkdir(os.path.join(folder, "_internal"))
+        for path in (executable, os.path.join(folder, "_internal", bundle_info.STDLIB_ARCHIVE)):
+            open(path, "wb").close()
+        report = doctor.diagnose(executable)
+    python = "3.11.7"  # on Linux, where fork is the default up to 3.13
+    report.update(executable=SAMPLE_EXECUTABLE, checks=[], entry_code=[baked.entry_code_name("app.py")], build={
+        "oxmp": __version__, "pyinstaller": versions.CHECKED["PyInstaller"].checked[1], "python": python,
+        "platform": "linux"})
+    run = contain.Result([SAMPLE_EXECUTABLE], 0, "", "", 0.38, False, False, 3, [])
+    report["run"] = {"exit_status": run.returncode, "seconds": run.seconds, "timed_out": run.timed_out,
+                     "stopped_at_process_cap": run.bombed, "stdout": [], "stderr": []}
+    settings = dict(schema.DEFAULTS)
+    answer = {
+        "python": python, "platform": "linux", "settings": settings, "start_method_env": None,
+        "start_method_env_warning": None, "effective_settings": settings, "effective_start_method": "fork",
+        "sys_frozen": True, "sys_executable": SAMPLE_EXECUTABLE, "spawn_executable": SAMPLE_EXECUTABLE,
+        "start_method": "fork", "start_methods_offered": ["fork", "spawn", "forkserver"], "auto_dispatch": True,
+        "freeze_support": "_oxmp_runtime.boot.freeze_support", "freeze_support_is_oxmps": True,
+        "refused_exit_status": runtime_module("messages").REFUSED_EXIT,
+        "smoke_tests": [{"start_method": method, "passed": True, "seconds": seconds, "error": None, "exitcode": 0}
+                        for method, seconds in (("fork", 0.007), ("forkserver", 0.132), ("spawn", 0.063))],
+    }
+    answer = json.loads(json.dumps(answer))  # as the doctor reads it from the file the bundle writes
+    return "```\n%s```\n" % doctor.render(doctor._with_answer(report, answer, run))  # diagnose()'s last step
+
+
+def versions_table():
+    """``oxmp_hooks/versions.py`` as a Markdown table."""
+    lines = ["| | supported | sources read | what was checked | tested |", "|---|---|---|---|---|"]
+    for name, entry in versions.CHECKED.items():
+        lines.append("| %s | %s | %s | %s | %s |" % (name, versions.shown(entry.supported),
+                                                     versions.shown(entry.checked), entry.what, entry.tested))
+    return "\n".join(lines) + "\n"
+
+
+def ci_table(repo=REPO):
+    """The CI workflow's jobs, one row per tox environment and set of Pythons, with the versions tox.ini pins."""
+    jobs, runners = workflow_jobs(os.path.join(repo, WORKFLOW))
+    envs, pins = tox_envs(os.path.join(repo, "tox.ini"))
+    lines = ["| tox environment | PyInstaller | pyinstaller-hooks-contrib | Python | runners |",
+             "|---|---|---|---|---|"]
+    in_jobs = {env for _, _, env in jobs}
+    for env in [env for env in envs if env in in_jobs] + sorted(in_jobs - set(envs)):
+        pythons_of = {}
+        for runner, python, job_env in jobs:
+            if job_env == env:
+                pythons_of.setdefault(runner, set()).add(python)
+        groups = {}
+        for runner in sorted(pythons_of, key=lambda name: (runners.index(name) if name in runners else len(runners),
+                                                           name)):
+            groups.setdefault(tuple(sorted(pythons_of[runner], key=_version_key)), []).append(runner)
+        for pythons, on in sorted(groups.items(), key=lambda group: _version_key(group[0][-1]), reverse=True):
+            lines.append("| `%s` | %s | %s | %s | %s |" % (
+                env, pins.get((env, "pyinstaller"), "the newest release"),
+                pins.get((env, "pyinstaller-hooks-contrib"), "the oldest the PyInstaller allows"),
+                _version_span(pythons), ", ".join(on)))
+    return "\n".join(lines) + "\n"
+
+
+def workflow_jobs(path):
+    """Every (runner, python, tox environment) the workflow's matrix expands to, and its list of runners."""
+    import yaml  # the test extra's; only this table needs it
+
+    with open(path, encoding="utf-8") as workflow:
+        matrix = yaml.safe_load(workflow)["jobs"]["tests"]["strategy"]["matrix"]
+    jobs = {(runner, str(python), env) for runner in matrix["os"] for python in matrix["python"]
+            for env in matrix["toxenv"]}
+    jobs |= {(job["os"], str(job["python"]), job["toxenv"]) for job in matrix.get("include", [])}
+    return jobs, list(matrix["os"])
+
+
+def tox_envs(path):
+    """tox.ini's envlist, and {(tox environment, distribution): version} for each ``ENV: NAME==VERSION`` line."""
+    with open(path, encoding="utf-8") as tox_ini:
+        text = tox_ini.read()
+    envlist = re.search(r"^envlist\s*=\s*(.*)$", text, re.MULTILINE).group(1)
+    pins = {(env, name): version for env, name, version
+            in re.findall(r"^\s*([\w.-]+):\s*([\w.-]+)==([\w.]+)\s*$", text, re.MULTILINE)}
+    return [env.strip() for env in envlist.split(",")], pins
+
+
+def _version_key(text):
+    return tuple(int(part) if part.isdigit() else -1 for part in re.split(r"[.-]", text) if part)
+
+
+def _version_span(pythons):
+    # "3.9 - 3.14" for consecutive minor versions of one major, else the list.
+    minors = [_version_key(python) for python in pythons]
+    consecutive = all(len(version) == 2 for version in minors) and len({major for major, _ in minors}) == 1 and \
+        [minor for _, minor in minors] == list(range(minors[0][1], minors[0][1] + len(minors)))
+    return "%s - %s" % (pythons[0], pythons[-1]) if consecutive and len(pythons) > 2 else ", ".join(pythons)
+
+
+BLOCKS = {
+    "settings-table": settings_table,
+    "build-log": build_log,
+    "doctor-sample": doctor_sample,
+    "versions-table": versions_table,
+    "ci-table": ci_table,
+}
+
+
+# --- Reading and rewriting ------------------------------------------------------------------------------------------
+
+def block_in(text, name):
+    """The text between the markers of block ``name`` (None if a marker is missing)."""
+    start, end = markers(name)
+    first, last = text.find(start), text.find(end)
+    if first < 0 or last < first:
+        return None
+    return text[first + len(start):last].lstrip("\n")
+
+
+def with_block(text, name, content):
+    """``text`` with block ``name``'s content replaced by ``content``."""
+    if block_in(text, name) is None:
+        raise ValueError("no %s ... %s block" % markers(name))
+    start, end = markers(name)
+    first, last = text.find(start), text.find(end)
+    return text[:first + len(start)] + "\n" + content + text[last:]
+
+
+def generated(text):
+    """``text`` with every block of ``BLOCKS`` it holds rendered anew."""
+    for name, render in BLOCKS.items():
+        if block_in(text, name) is not None:
+            text = with_block(text, name, render())
+    return text
+
+
 def main(argv=None):
     paths = sys.argv[1:] if argv is None else argv
-    for path in paths:
-        with open(path, encoding="utf-8") as readme:
-            text = readme.read()
-        updated = with_table(text)
+    for path in paths or [os.path.join(REPO, name) for name in FILES]:
+        with open(path, encoding="utf-8") as markdown:
+            text = markdown.read()
+        updated = generated(text)
         if updated != text:
-            with open(path, "w", encoding="utf-8") as readme:
-                readme.write(updated)
-            print("updated the settings table in %s" % path)
+            with open(path, "w", encoding="utf-8") as markdown:
+                markdown.write(updated)
+            print("updated %s" % path)
     return 0
 
 
