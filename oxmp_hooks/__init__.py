@@ -31,7 +31,7 @@ def get_hook_dirs():
 def runtime_module(name):
     """``_oxmp_runtime.<name>``, the module the bundle runs, imported at build time for its names and functions.
 
-    The runtime package is not on ``sys.path`` (it is a hook folder's, not a package to install): the first call
+    The runtime package is not on ``sys.path`` (it lives in a hook folder, not in an installed package): the first call
     registers ``_oxmp_runtime`` from ``runtime_hooks/`` in ``sys.modules``, and every module is then imported
     normally, once, whoever asks (the build hooks, the tools, the tests).
     """

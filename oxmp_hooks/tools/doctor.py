@@ -37,8 +37,9 @@ EXECUTES = ("The doctor EXECUTES the bundle (contained: own session, process cap
             "app's entry script. Code in the bundle that runs before the hook still runs: use the doctor only on "
             "bundles you would run yourself.")
 
-BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name oxmp's hook folder "
-                   "with --additional-hooks-dir or hookspath=[...] in the spec file")
+BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name both of oxmp's hook "
+                   "folders, oxmp_hooks/hooks and runtime_hooks, with --additional-hooks-dir or hookspath=[...] in the "
+                   "spec file")
 
 
 def main(argv=None):
