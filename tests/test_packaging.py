@@ -195,6 +195,28 @@ def test_sdist_holds_what_builds_the_wheel_and_the_same_metadata(built, wheel):
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
+# Prose may name versions: release notes, and sample output in the documentation.
+VERSION_MAY_APPEAR_IN = ("CHANGELOG.md", "docs/")
+
+
+def test_the_version_is_written_in_one_place():
+    # oxmp_hooks/__init__.py: pyproject.toml reads it (dynamic), and so do the build (baked.py) and the doctor.
+    # A second copy, in code, configuration or a test, would go stale at the next release.
+    quoted = ['"%s"' % oxmp_hooks.__version__, "'%s'" % oxmp_hooks.__version__]
+    found = []
+    for name in tracked_files():
+        if name.startswith(VERSION_MAY_APPEAR_IN):
+            continue
+        try:
+            with open(os.path.join(bundles.REPO, name), encoding="utf-8") as text:
+                content = text.read()
+        except (UnicodeDecodeError, OSError):
+            continue  # not text
+        if any(version in content for version in quoted):
+            found.append(name)
+    assert found == ["oxmp_hooks/__init__.py"]
+
+
 def test_expected_files_follow_package_dir():
     # The expected wheel list maps each source folder as setuptools does; the list itself comes from git.
     remapped = {"oxmp_hooks": "oxmp_hooks", "oxmp_hooks.runtime_hooks": "runtime_hooks"}

@@ -30,7 +30,7 @@ def test_auto_is_what_each_python_uses():
 def test_encode_decode_round_trip():
     settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
                 "defer_pyinstaller_hooks": False, "run_modules": ("ipykernel_launcher",)}
-    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
+    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "9.8.7"})
     assert schema.Baked.decode(record.encode()) == record
     assert schema.Baked.decode("") == schema.Baked(schema.DEFAULTS, [], {})
     assert schema.Baked.decode("garbage\nunknown=1\n") == schema.Baked(schema.DEFAULTS, [], {})
