@@ -31,7 +31,7 @@ def main(argv=None):
     options = parser.parse_args(argv)
     try:
         result = contain.run([options.executable] + options.args, timeout=options.timeout,
-                             max_procs=options.max_procs, watch=True)
+                             max_procs=options.max_procs)
     except (OSError, ValueError) as error:  # the executable is missing, or not one; a limit the runner refused
         run.error("cannot run %s: %s" % (options.executable, getattr(error, "strerror", None) or error))
     sys.stdout.write(result.stdout)

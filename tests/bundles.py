@@ -31,6 +31,19 @@ START_METHODS = list(schema.platform_start_methods(sys.platform))
 NEW_PROCESS_START_METHODS = [method for method in START_METHODS if method != "fork"]
 AUTO_START_METHOD = schema.python_start_method(sys.platform, sys.version_info)
 
+
+def interpreter_start_method():
+    """What ``multiprocessing.get_start_method()`` gives under plain ``python`` (this one), asked of it: the default a
+    bundle without oxmp's start method must keep."""
+    if not _interpreter_start_method:
+        _interpreter_start_method.append(subprocess.check_output(
+            [sys.executable, "-c", "import multiprocessing; print(multiprocessing.get_start_method())"],
+            universal_newlines=True).strip())
+    return _interpreter_start_method[0]
+
+
+_interpreter_start_method = []
+
 # How oxmp gets into a build:
 ENTRY_POINT = "entry point"  # oxmp installed in the building Python; found through `pyinstaller40`
 HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folders named on the CLI

@@ -1,13 +1,21 @@
-"""Containment for the test suite: ``oxmp_hooks.tools.contain`` plus what only the tests need as root.
+"""Containment for the test suite and the benchmark: oxmp's runner (``oxmp_hooks.tools.contain``) with what only they
+need, which oxmp's commands never do.
 
-``RLIMIT_NPROC`` does not bind root. As root, every contained run of the suite switches to an unprivileged user id of
-its own (``UnprivilegedUser``) so that the process cap binds, and the bundles' folders are made readable to it
-(``make_accessible``); the watchdog counts processes too.
+- ``RLIMIT_NPROC`` does not bind root. As root, every contained run of the suite switches to an unprivileged user id
+  of its own (``UnprivilegedUser``) so that the process cap binds, and the bundles' folders are made readable to it
+  (``make_accessible``); the watchdog counts processes too, unless a run turns it off (``watch=False``: the benchmark,
+  whose timed processes it would disturb).
+- An app started as a helper is handed what its parent would: bytes on a pipe as standard input (``stdin``),
+  descriptors under the same numbers (``pass_fds``), or no descriptor 2 at all (``stderr_closed``).
+- A run reports the most processes it had at once (``peak_procs``) and those still running ``linger`` s after the app
+  had exited (``leftovers``), before they were killed.
 """
 
 import os
+import subprocess
 
-from oxmp_hooks.tools.contain import TIMEOUT_STATUS, Result, Watchdog, run as run_contained, wait_at_most
+from oxmp_hooks.tools import contain as shipped
+from oxmp_hooks.tools.contain import TIMEOUT_STATUS, Watchdog, wait_at_most
 
 # What the tests use of the shipped runner, with what this module adds.
 __all__ = ["TIMEOUT_STATUS", "Result", "Watchdog", "wait_at_most", "run", "drops_privileges", "unprivileged_ids",
@@ -31,7 +39,7 @@ def unprivileged_ids():
 
 
 class UnprivilegedUser:
-    """The user a contained run switches to as root (``oxmp_hooks.tools.contain.run(user=...)``)."""
+    """The user a contained run switches to as root."""
 
     def __init__(self):
         self.uid, self.gid = unprivileged_ids()
@@ -43,10 +51,108 @@ class UnprivilegedUser:
         os.setuid(self.uid)
 
 
-def run(argv, unprivileged=True, **options):
-    """``oxmp_hooks.tools.contain.run()``; ``unprivileged``: as root, run as this runner's own unprivileged user."""
+class AppSetup:
+    """What the app's process does before its process cap is set and the app runs (``Runner.app_setup()``): close
+    descriptor 2, switch to ``user``. It is pickled for the keeper, which imports this module to call it."""
+
+    def __init__(self, user, stderr_closed):
+        self.user, self.stderr_closed = user, stderr_closed
+
+    def __call__(self):
+        # Nothing the keeper or subprocess does after this, up to the app's exec, leaves a descriptor open: the app
+        # starts without descriptor 2.
+        if self.stderr_closed:
+            os.close(2)
+        if self.user is not None:
+            self.user.switch()
+
+
+class Result(shipped.Result):
+    """``oxmp_hooks.tools.contain.Result`` with ``peak_procs``, the most processes the watchdog saw at once (0 when
+    no watchdog ran), and ``leftovers``, the run's processes still running when the app itself had exited."""
+
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers):
+        super().__init__(argv, returncode, stdout, stderr, seconds, timed_out, bombed)
+        self.peak_procs = peak_procs
+        self.leftovers = leftovers
+
+    def __repr__(self):
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
+                % (self.returncode, self.timed_out, self.bombed, self.peak_procs, self.leftovers,
+                   self.stdout[-3000:], self.stderr[-3000:]))
+
+
+class Unwatched:
+    """No watchdog: the process cap alone binds (RLIMIT_NPROC, as an unprivileged user)."""
+
+    bombed = False
+    peak = 0
+
+    def stop(self):
+        pass
+
+
+class Runner(shipped.Runner):
+    """oxmp's runner, starting the app as the tests need (see the module's docstring)."""
+
+    def __init__(self, user=None, stdin=None, pass_fds=(), stderr_closed=False, linger=shipped.LINGER, watch=True):
+        if user is None and drops_privileges() and not watch:
+            raise ValueError("as root, a contained run needs a user to switch to, or watch=True")
+        self.user, self.stdin, self.pass_fds = user, stdin, tuple(pass_fds)
+        self.stderr_closed, self.linger, self.watch = stderr_closed, linger, watch
+        self._stdin_pipe = None
+
+    def run(self, argv, *args, **kwargs):
+        if self.stdin is not None and os.name == "posix":
+            self._stdin_pipe = _pipe_holding(self.stdin)
+        try:
+            return super().run(argv, *args, **kwargs)
+        finally:
+            if self._stdin_pipe is not None:
+                os.close(self._stdin_pipe)
+                self._stdin_pipe = None
+
+    def start_options(self):
+        return {"stdin": subprocess.DEVNULL if self._stdin_pipe is None else self._stdin_pipe,
+                "pass_fds": self.pass_fds}
+
+    def app_uid(self):
+        return os.getuid() if self.user is None else self.user.uid
+
+    def app_setup(self):
+        if self.user is None and not self.stderr_closed:
+            return None
+        return AppSetup(self.user, self.stderr_closed)
+
+    def start_watchdog(self, count, stop, max_procs):
+        return super().start_watchdog(count, stop, max_procs) if self.watch else Unwatched()
+
+    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers):
+        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+
+
+def run(argv, unprivileged=True, timeout=shipped.DEFAULT_TIMEOUT, max_procs=shipped.DEFAULT_MAX_PROCS, env=None,
+        cwd=None, **options):
+    """Run ``argv`` contained (``oxmp_hooks.tools.contain.run()``), returning this module's ``Result``.
+
+    ``unprivileged``: as root, run as this runner's own unprivileged user. ``options`` (``Runner``): ``stdin``, the
+    bytes the app reads from a pipe on its standard input (default: /dev/null); ``pass_fds``, descriptors the app
+    inherits under the same numbers (POSIX); ``stderr_closed``, start the app without descriptor 2 (POSIX: its
+    ``stderr`` is then empty); ``linger``, the seconds the app's other processes get to exit once it has; ``watch``,
+    count the run's processes and kill them past ``max_procs`` (as root, on unless the run is unprivileged).
+    """
     user = UnprivilegedUser() if unprivileged and drops_privileges() else None
-    return run_contained(argv, user=user, **options)
+    return Runner(user=user, **options).run(argv, timeout, max_procs, env, cwd)
+
+
+def _pipe_holding(data):
+    # The read end of a pipe that holds ``data`` and then ends: what a shell's `printf ... | app` hands the app.
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # the tests' inputs are far below a pipe's capacity (64 KiB on Linux)
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def make_accessible(path):

@@ -287,7 +287,7 @@ def bake(folder, **settings):
     from _oxmp_runtime import settings as schema
 
     record = schema.Baked(dict(schema.DEFAULTS, **settings), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"],
-                          {"oxmp": "0.1.0"})
+                          {"oxmp": "9.8.7"})
     (folder / "_oxmp").mkdir()
     (folder / "_oxmp" / "settings.txt").write_text(record.encode())
     return record

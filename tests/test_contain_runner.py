@@ -2,7 +2,8 @@
 
 An app (tests/apps/escapee.py) starts children that leave its session (setsid), or detach as daemons do, and exits:
 every one of them must be counted while the run lasts and be gone when it ends. The control: the same children
-without setsid, which the process group alone already caught. Then the command line: bad arguments and a missing
+without setsid, which the process group alone already caught. Then what the test suite's runner (tests/contain.py)
+adds to oxmp's: each option reaches the app through oxmp's keeper. Then the command line: bad arguments and a missing
 executable are one line and exit status 2. The last test does the same with a real bundle of the app.
 """
 
@@ -57,7 +58,15 @@ def marker():
 
 @pytest.mark.parametrize("how", WAYS)
 def test_every_descendant_is_killed(how, marker, tmp_path):
-    # As root the app runs as root (the unprivileged user may not run this interpreter): the watchdog is the cap.
+    # oxmp's runner, as its commands call it. As root the app runs as root: the watchdog is the cap.
+    result = shipped.run([sys.executable, ESCAPEE, marker, how, "3"], timeout=30, cwd=str(tmp_path))
+    assert result.returncode == 0 and "STARTED 3" in result.stdout, result
+    assert with_marker(marker) == []
+
+
+@pytest.mark.parametrize("how", WAYS)
+def test_the_suites_runner_reports_the_descendants_left(how, marker, tmp_path):
+    # As root the app runs as root (the unprivileged user may not run this interpreter).
     result = contain.run([sys.executable, ESCAPEE, marker, how, "3"], timeout=30, linger=0.5, cwd=str(tmp_path),
                          unprivileged=False)
     assert result.returncode == 0 and "STARTED 3" in result.stdout, result
@@ -79,9 +88,58 @@ def test_the_watchdog_counts_every_descendant(how, marker, tmp_path):
 def test_timeout_kills_descendants_too(marker, tmp_path):
     script = "import os, subprocess, sys, time\nsubprocess.Popen([sys.executable, %r, %r, 'daemon', '2'])\n" \
              "time.sleep(600)\n" % (ESCAPEE, marker)
-    result = contain.run([sys.executable, "-c", script], timeout=3, cwd=str(tmp_path), unprivileged=False)
+    result = shipped.run([sys.executable, "-c", script], timeout=3, cwd=str(tmp_path))
     assert result.timed_out and result.returncode == shipped.TIMEOUT_STATUS
     assert with_marker(marker) == []
+
+
+# --- What the suite's runner adds (tests/contain.py) -----------------------------------------------------------------
+
+PYTHON_SAYS = [sys.executable, "-I", "-S", "-c"]
+
+
+def test_the_suites_runner_hands_the_app_stdin():
+    result = contain.run(PYTHON_SAYS + ["import sys; print(sys.stdin.read())"], stdin=b"from the parent",
+                         unprivileged=False)
+    assert result.stdout == "from the parent\n", result
+    control = contain.run(PYTHON_SAYS + ["import sys; print(repr(sys.stdin.read()))"], unprivileged=False)
+    assert control.stdout == "''\n", control  # /dev/null
+
+
+def test_the_suites_runner_passes_descriptors_under_their_numbers():
+    read_end, write_end = os.pipe()
+    try:
+        code = "import os; os.write(%d, b'through the pipe'); print('wrote')" % write_end
+        result = contain.run(PYTHON_SAYS + [code], pass_fds=(write_end,), unprivileged=False)
+        assert result.returncode == 0 and result.stdout == "wrote\n", result
+        assert os.read(read_end, 100) == b"through the pipe"
+        control = contain.run(PYTHON_SAYS + [code], unprivileged=False)  # not passed: the app has no such descriptor
+        assert control.returncode == 1 and "Bad file descriptor" in control.stderr, control
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_the_suites_runner_can_start_the_app_without_stderr():
+    code = "import os, sys\ntry:\n    os.fstat(2)\nexcept OSError:\n    print('no stderr')\nelse:\n    print('stderr')"
+    assert contain.run(PYTHON_SAYS + [code], stderr_closed=True, unprivileged=False).stdout == "no stderr\n"
+    assert contain.run(PYTHON_SAYS + [code], unprivileged=False).stdout == "stderr\n"
+
+
+@pytest.mark.skipif(not contain.drops_privileges(), reason="as root only: the runner switches users as root")
+def test_the_suites_runner_runs_the_app_as_its_own_unprivileged_user():
+    # /usr/bin/id is readable by every user; the test's interpreter may not be.
+    result = contain.run(["id", "-u"])
+    assert result.stdout == "%d\n" % contain.unprivileged_ids()[0], result
+    assert contain.run(["id", "-u"], unprivileged=False).stdout == "0\n"  # the control: oxmp's runner's user
+
+
+@pytest.mark.skipif(not contain.drops_privileges(), reason="as root only")
+def test_the_suites_runner_refuses_root_without_a_cap():
+    # As root, RLIMIT_NPROC does not bind: without the watchdog nothing would stop a fork bomb.
+    with pytest.raises(ValueError, match="as root"):
+        contain.run(["true"], unprivileged=False, watch=False)
+    assert contain.run(["true"], watch=False).returncode == 0  # unprivileged: the cap binds
 
 
 @pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0])

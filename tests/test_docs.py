@@ -7,7 +7,7 @@ import re
 import pytest
 
 from _oxmp_runtime import settings as schema
-from oxmp_hooks import deferred, versions
+from oxmp_hooks import config, deferred, versions
 from oxmp_hooks.tools import docs
 from tests import pythons
 
@@ -35,10 +35,39 @@ def test_every_block_is_in_a_file():
         assert [text for text in texts if docs.block_in(text, name) is not None], name
 
 
-def test_table_has_one_row_per_setting_with_its_default():
-    rows = docs.settings_table().splitlines()[2:]
-    assert [row.split(" | ")[0] for row in rows] == ["| `%s`" % setting.key for setting in schema.SETTINGS]
-    assert "| `auto_dispatch` | `True`, `False` | `True` |" in docs.settings_table()
+def readme_rows():
+    """The README's settings table as a user reads it: {key: (allowed values or None, default)}, from its Markdown."""
+    text = read("README.md")
+    start, end = docs.markers("settings-table")
+    table = text[text.index(start):text.index(end)]
+    rows = {}
+    for line in table.splitlines()[3:]:  # after the marker, the header and the rule
+        key, values, default = [cell.strip() for cell in line.strip("|").split(" | ")[:3]]
+        literals = [_literal(value) for value in re.findall(r"`([^`]*)`", values)] or None
+        rows[key.strip("`")] = (literals, _literal(default.strip("`")))
+    return rows
+
+
+def _literal(text):
+    return {"True": True, "False": False, "[]": ()}.get(text, text)
+
+
+def test_readme_table_says_what_the_build_accepts():
+    # Checked against the build's validation, not against the schema's loop that wrote the table.
+    rows = readme_rows()
+    defaults, _ = config.validate(None, "linux")
+    assert sorted(rows) == sorted(defaults)
+    for key, (values, default) in rows.items():
+        assert defaults[key] == default, key
+        for value in values or ():
+            assert config.validate({key: value}, "linux") == (dict(defaults, **{key: value}), []), (key, value)
+        if values is not None:  # a value the table does not list is refused, and the refusal lists the same values
+            (refusal,) = config.validate({key: "not-listed"}, "linux")[1]
+            if values == [True, False]:
+                assert "expected bool" in refusal, refusal
+            else:
+                assert refusal.endswith("allowed values: " + ", ".join(values)), refusal
+    assert config.validate({"run_modules": ["ipykernel_launcher"]}, "linux")[1] == []  # "list of module names"
 
 
 def test_with_block_replaces_only_the_block():

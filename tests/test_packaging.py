@@ -1,84 +1,230 @@
-"""The wheel users install: the source tree's two hook folders as they are, nothing else."""
+"""What a release ships: the sdist and the wheel built from it, as `python -m build` makes them.
 
+The sdist is built from the checkout's tracked files by the build backend that pyproject.toml names (installed apart,
+as pip installs it to build); the wheel is built by pip from the unpacked sdist, so the sdist holds what the wheel
+needs. The wheel holds exactly the package folders' tracked files: the expected list comes from `git ls-files`, not from
+a list written here. The metadata is parsed as an index reads it: README as the long description, in Markdown.
+"""
+
+import email.parser
+import fnmatch
 import glob
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 import pytest
 
+import oxmp_hooks
 from tests import bundles
 
-
-# Building the wheel takes seconds and may fetch the build backend: it goes with the slow tests.
+# Building takes seconds and may fetch the build backend, as `pip install .` does: it goes with the slow tests.
 slow = pytest.mark.bundle
 
+# The folders whose tracked files are the package, installed (the wheel) as pyproject.toml's package-dir says.
+PACKAGE_FOLDERS = ("oxmp_hooks", "runtime_hooks")
+# Names of tracked files in those folders that are not installed (fnmatch patterns): none so far.
+NOT_INSTALLED = ()
+# What the sdist has besides the package: how to build it, and what the index shows.
+SDIST_BUILD_FILES = ("pyproject.toml", "README.md", "PKG-INFO")
+
+
+def pyproject():
+    try:
+        import tomllib
+    except ImportError:  # before Python 3.11: the parser pip carries
+        from pip._vendor import tomli as tomllib
+    with open(os.path.join(bundles.REPO, "pyproject.toml"), "rb") as text:
+        return tomllib.load(text)
+
+
+def tracked_files():
+    """The checkout's tracked files that exist (a file deleted but not yet committed is not), '/'-separated."""
+    if not os.path.isdir(os.path.join(bundles.REPO, ".git")) and not os.path.isfile(os.path.join(bundles.REPO, ".git")):
+        pytest.skip("not a git checkout: the expected files come from git ls-files")
+    listed = subprocess.check_output(["git", "-C", bundles.REPO, "ls-files", "-z"]).decode("utf-8").split("\0")
+    return sorted(name for name in listed if name and os.path.isfile(os.path.join(bundles.REPO, name)))
+
+
+def installed_path(source_path, package_dir):
+    """Where setuptools installs the checkout's ``source_path``: under the package whose folder holds it
+    (``package_dir``: package name -> folder; a package not named there is the folder of the same name)."""
+    folders = sorted(((folder.strip("/"), package) for package, folder in package_dir.items() if folder.strip("/")),
+                     key=lambda item: -len(item[0]))
+    for folder, package in folders:
+        if source_path.startswith(folder + "/"):
+            return package.replace(".", "/") + source_path[len(folder):]
+    return source_path
+
+
+def expected_wheel_files():
+    package_dir = pyproject().get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    return sorted(installed_path(name, package_dir) for name in tracked_files()
+                  if name.split("/")[0] in PACKAGE_FOLDERS
+                  and not any(fnmatch.fnmatch(os.path.basename(name), pattern) for pattern in NOT_INSTALLED))
+
+
+def build_sdist(source, outdir, scratch):
+    """Build the sdist of ``source`` with pyproject.toml's build backend, installed apart into ``scratch``."""
+    system = pyproject()["build-system"]
+    backend = os.path.join(scratch, "backend")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--target", backend]
+                          + system["requires"])
+    module, _, attribute = system["build-backend"].partition(":")
+    call = ("import importlib, sys; sys.path.insert(0, %r); backend = importlib.import_module(%r)%s; "
+            "print(backend.build_sdist(%r))" % (backend, module, "." + attribute if attribute else "", outdir))
+    name = subprocess.check_output([sys.executable, "-I", "-c", call], cwd=source,
+                                   universal_newlines=True).strip().splitlines()[-1]
+    return os.path.join(outdir, name)
+
 
 @pytest.fixture(scope="module")
-def wheel(bundle_root):
-    # From a copy, so that the build leaves nothing in the checkout.
-    source = os.path.join(bundles.scratch_dir(bundle_root), "source")
-    shutil.copytree(bundles.REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
-    outdir = bundles.scratch_dir(bundle_root)
-    subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", outdir,
-                           source])
-    (name,) = glob.glob(os.path.join(outdir, "oxmp-*.whl"))
-    return zipfile.ZipFile(name)
+def built(tmp_path_factory):
+    """(sdist path, wheel path): the sdist from a copy of the tracked files (as a clean checkout of a tag has them),
+    the wheel from the unpacked sdist."""
+    scratch = str(tmp_path_factory.mktemp("packaging"))
+    source = os.path.join(scratch, "source")
+    for name in tracked_files():
+        os.makedirs(os.path.dirname(os.path.join(source, name)), exist_ok=True)
+        shutil.copy2(os.path.join(bundles.REPO, name), os.path.join(source, name))
+    dist = os.path.join(scratch, "dist")
+    sdist = build_sdist(source, dist, scratch)
+    unpacked = os.path.join(scratch, "unpacked")
+    with tarfile.open(sdist) as archive:
+        # Python 3.12+ (and 3.8.17+) take a filter, and warn without one.
+        archive.extractall(unpacked, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    (top,) = os.listdir(unpacked)
+    subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", dist,
+                           os.path.join(unpacked, top)])
+    (wheel,) = glob.glob(os.path.join(dist, "*.whl"))
+    return sdist, wheel
 
 
 @pytest.fixture(scope="module")
-def wheel_names(wheel):
-    return wheel.namelist()
+def wheel(built):
+    with zipfile.ZipFile(built[1]) as archive:
+        yield archive
 
 
-def source_files(*folders):
-    """The files of the checkout's folders, as paths in a wheel (no caches)."""
-    names = set()
-    for folder in folders:
-        for root, dirs, files in os.walk(os.path.join(bundles.REPO, folder)):
-            dirs[:] = [name for name in dirs if name != "__pycache__"]
-            for name in files:
-                names.add(os.path.relpath(os.path.join(root, name), bundles.REPO).replace(os.sep, "/"))
-    return names
+def package_names(wheel):
+    return sorted(name for name in wheel.namelist() if ".dist-info/" not in name)
+
+
+def dist_info(wheel, name):
+    (path,) = [path for path in wheel.namelist() if path.endswith(".dist-info/" + name)]
+    return wheel.read(path).decode("utf-8")
+
+
+def readme():
+    with open(os.path.join(bundles.REPO, "README.md"), encoding="utf-8") as text:
+        return text.read()
 
 
 @slow
-def test_wheel_holds_the_source_tree_as_it_is(wheel_names):
-    # No remap: what a checkout names (hook folders given by path) is what an installed oxmp has.
-    package = {name for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
-    assert package == source_files("oxmp_hooks", "runtime_hooks")
-    for name in ("oxmp_hooks/hooks/hook-multiprocessing.py", "runtime_hooks/rthooks.dat",
-                 "runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py",
-                 "runtime_hooks/pre_find_module_path/hook-_oxmp_runtime.py", "runtime_hooks/_oxmp_runtime/boot.py"):
-        assert name in package
+def test_wheel_holds_exactly_the_package_folders_tracked_files(wheel):
+    names = package_names(wheel)
+    assert names == expected_wheel_files()
+    # What the list above leaves out by construction, said outright.
+    for name in names:
+        assert name.split("/")[0] not in ("tests", "benchmarks", "examples", "docs"), name
+        assert "__pycache__" not in name and not name.endswith(".pyc"), name
 
 
 @slow
-def test_wheel_holds_the_tools_apart_and_no_test_harness(wheel, wheel_names):
-    for name in ("oxmp_hooks/__main__.py", "oxmp_hooks/tools/doctor.py", "oxmp_hooks/tools/bundle_info.py",
-                 "oxmp_hooks/tools/contain.py", "runtime_hooks/_oxmp_runtime/doctor.py"):
-        assert name in wheel_names
-    # Switching users and opening folders to them is the test suite's business (tests/contain.py).
-    for name in wheel_names:
+def test_wheel_holds_no_test_harness(wheel):
+    # Switching users, opening folders to them, and a runner's test-only options are the test suite's business
+    # (tests/contain.py): none of it ships.
+    for name in package_names(wheel):
         if name.endswith(".py"):
-            text = wheel.read(name).decode()
-            assert "setuid" not in text and "make_accessible" not in text, name
+            text = wheel.read(name).decode("utf-8")
+            for word in ("setuid", "make_accessible", "stderr_closed", "UnprivilegedUser", "from tests"):
+                assert word not in text, (name, word)
 
 
 @slow
-def test_wheel_adds_no_other_top_level_name(wheel_names):
-    top_level = {name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")}
-    assert top_level == {"oxmp_hooks", "runtime_hooks"}
-
-
-@slow
-def test_wheel_declares_the_pyinstaller40_entry_point(wheel, wheel_names):
-    (entry_points,) = [name for name in wheel_names if name.endswith(".dist-info/entry_points.txt")]
-    text = wheel.read(entry_points).decode()
+def test_wheel_declares_the_entry_points(wheel):
+    text = dist_info(wheel, "entry_points.txt")
     assert "[pyinstaller40]\nhook-dirs = oxmp_hooks:get_hook_dirs" in text
+    assert "[console_scripts]\noxmp-doctor = oxmp_hooks.tools.doctor:main" in text
+
+
+@slow
+def test_wheel_is_pure_python_for_every_platform(wheel, built):
+    assert os.path.basename(built[1]) == "oxmp-%s-py3-none-any.whl" % oxmp_hooks.__version__
+    assert "Root-Is-Purelib: true" in dist_info(wheel, "WHEEL")
+
+
+def check_metadata(text):
+    """The core metadata an index reads (the wheel's METADATA, the sdist's PKG-INFO)."""
+    metadata = email.parser.Parser().parsestr(text)
+    project = pyproject()["project"]
+    assert metadata["Name"] == "oxmp"
+    assert metadata["Version"] == oxmp_hooks.__version__  # the one place the version is written
+    assert metadata["Summary"] == project["description"] and "\n" not in metadata["Summary"]
+    assert metadata["Requires-Python"] == project["requires-python"]
+    assert "pyinstaller>=6.0" in metadata.get_all("Requires-Dist")
+    assert set(metadata.get_all("Classifier")) == set(project["classifiers"])
+    # The project page renders the README: Markdown, and all of it.
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert metadata.get_payload().strip() == readme().strip()
+    return metadata
+
+
+@slow
+def test_wheel_metadata_renders_the_readme(wheel):
+    check_metadata(dist_info(wheel, "METADATA"))
+
+
+@slow
+def test_sdist_holds_what_builds_the_wheel_and_the_same_metadata(built, wheel):
+    sdist, _ = built
+    with tarfile.open(sdist) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+        (pkg_info,) = [member for member in archive.getmembers() if member.name.count("/") == 1
+                       and member.name.endswith("/PKG-INFO")]
+        metadata = check_metadata(archive.extractfile(pkg_info).read().decode("utf-8"))
+    assert os.path.basename(sdist) == "oxmp-%s.tar.gz" % metadata["Version"]
+    for name in SDIST_BUILD_FILES:
+        assert name in names
+    # Every package file comes from the sdist's own copy of it (the wheel was built from the sdist alone).
+    sources = set(name for name in tracked_files() if name.split("/")[0] in PACKAGE_FOLDERS)
+    assert sources - set(names) == set(), "the sdist lacks package files"
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+# Prose may name versions: release notes, and sample output in the documentation.
+VERSION_MAY_APPEAR_IN = ("CHANGELOG.md", "docs/")
+
+
+def test_the_version_is_written_in_one_place():
+    # oxmp_hooks/__init__.py: pyproject.toml reads it (dynamic), and so do the build (baked.py) and the doctor.
+    # A second copy, in code, configuration or a test, would go stale at the next release.
+    quoted = ['"%s"' % oxmp_hooks.__version__, "'%s'" % oxmp_hooks.__version__]
+    found = []
+    for name in tracked_files():
+        if name.startswith(VERSION_MAY_APPEAR_IN):
+            continue
+        try:
+            with open(os.path.join(bundles.REPO, name), encoding="utf-8") as text:
+                content = text.read()
+        except (UnicodeDecodeError, OSError):
+            continue  # not text
+        if any(version in content for version in quoted):
+            found.append(name)
+    assert found == ["oxmp_hooks/__init__.py"]
+
+
+def test_the_source_tree_is_the_installed_tree():
+    # No remap: a checkout's hook folders, named by path, are the installed ones (`get_hook_dirs()`), file for file.
+    assert "package-dir" not in pyproject().get("tool", {}).get("setuptools", {})
+    assert installed_path("runtime_hooks/rthooks.dat", {}) == "runtime_hooks/rthooks.dat"
+    import oxmp_hooks
+
+    assert [os.path.relpath(folder, bundles.REPO).replace(os.sep, "/") for folder in oxmp_hooks.get_hook_dirs()] == \
+        ["oxmp_hooks/hooks", "runtime_hooks"]
 
 
 def test_code_parses_as_python_3_8():

@@ -1,49 +1,36 @@
 """Unit tests of the settings schema (runtime side) and of the build-time validation."""
 
+import subprocess
 import sys
 
 import pytest
 
 from _oxmp_runtime import settings as schema
 from oxmp_hooks import config
+from tests import pythons as pythons_found
 
 
-def test_schema_keys_types_and_defaults():
-    assert [(s.key, s.type, s.default) for s in schema.SETTINGS] == [
-        ("start_method", str, "auto"), ("auto_dispatch", bool, True), ("sys_frozen", bool, True),
-        ("defer_pyinstaller_hooks", bool, True), ("run_modules", list, ())]
-    assert schema.BY_KEY["start_method"].choices == ("auto", "none", "fork", "forkserver", "spawn")
+def start_method_of(python):
+    """(sys.platform, (major, minor), multiprocessing.get_start_method()) of the CPython ``python``."""
+    code = "import multiprocessing, sys; print(sys.platform, *sys.version_info[:2], multiprocessing.get_start_method())"
+    platform, major, minor, method = subprocess.check_output([python, "-I", "-c", code], universal_newlines=True,
+                                                             timeout=60).split()
+    return platform, (int(major), int(minor)), method
 
 
-@pytest.mark.parametrize("value, platform, version, method", [
-    # auto: what `python app.py` uses (CPython's context.py of each version).
-    ("auto", "linux", (3, 8), "fork"), ("auto", "linux", (3, 13), "fork"), ("auto", "linux", (3, 14), "forkserver"),
-    ("auto", "freebsd14", (3, 11), "fork"), ("auto", "freebsd14", (3, 15), "forkserver"),
-    ("auto", "darwin", (3, 8), "spawn"), ("auto", "darwin", (3, 14), "spawn"), ("auto", "win32", (3, 11), "spawn"),
-    ("none", "linux", (3, 11), None), ("none", "win32", (3, 11), None),
-    ("fork", "linux", (3, 14), "fork"), ("forkserver", "linux", (3, 11), "forkserver"),
-    ("spawn", "darwin", (3, 11), "spawn"), ("fork", "darwin", (3, 11), "fork"),
-])
-def test_resolve_start_method(value, platform, version, method):
-    assert schema.resolve_start_method(value, platform, version) == method
-
-
-@pytest.mark.parametrize("value, to_set", [("auto", None), ("none", None), ("fork", "fork"), ("spawn", "spawn")])
-def test_auto_and_none_leave_each_librarys_own_default(value, to_set):
-    # The interpreter's default in a bundle is python's; multiprocess and billiard keep theirs (fork on macOS).
-    assert schema.start_method_to_set(value) == to_set
-
-
-def test_auto_is_what_this_python_uses():
-    import multiprocessing
-
-    assert schema.python_start_method(sys.platform, sys.version_info) == multiprocessing.get_start_method()
+def test_auto_is_what_each_python_uses():
+    # `auto` stands for what `python app.py` uses: asked of this Python, and of every other CPython the machine has
+    # (tests/pythons.py), each its own witness of its version's rule.
+    pythons = [sys.executable] + [executable for executable, _ in pythons_found.find_pythons().values()]
+    for python in pythons:
+        platform, version, method = start_method_of(python)
+        assert schema.resolve_start_method("auto", platform, version) == method, (python, version)
 
 
 def test_encode_decode_round_trip():
     settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
                 "defer_pyinstaller_hooks": False, "run_modules": ("ipykernel_launcher",)}
-    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "0.1.0"})
+    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "9.8.7"})
     assert schema.Baked.decode(record.encode()) == record
     assert schema.Baked.decode("") == schema.Baked(schema.DEFAULTS, [], {})
     assert schema.Baked.decode("garbage\nunknown=1\n") == schema.Baked(schema.DEFAULTS, [], {})
@@ -67,8 +54,7 @@ def test_valid_settings():
     assert config.validate({}, "linux") == (schema.DEFAULTS, [])
     settings, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
     assert errors == []
-    assert settings == {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
-                        "defer_pyinstaller_hooks": True, "run_modules": ()}
+    assert settings == dict(schema.DEFAULTS, start_method="forkserver", auto_dispatch=False)  # the rest defaults
 
 
 @pytest.mark.parametrize("section, platform, expected", [
@@ -106,3 +92,6 @@ def test_build_log_line():
     assert "start_method=auto (spawn on Windows with Python 3.13, " in config.describe(schema.DEFAULTS, "win32", (3, 13))
     assert "start_method=auto (forkserver on Linux with Python 3.14, " in config.describe(schema.DEFAULTS, "linux",
                                                                                            (3, 14))
+    # Where `none` and `auto` differ: what the log says they stand for (at run time, both set nothing).
+    assert "start_method=none (the interpreter's default), " in config.describe(
+        dict(schema.DEFAULTS, start_method="none"), "linux", (3, 11))

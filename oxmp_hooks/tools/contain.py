@@ -3,9 +3,12 @@
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
 and a kill of all its processes afterwards. On Linux "all" means every descendant, also one that left the session
 (``setsid()``) or whose parent exited: the app runs under a keeper (``keeper.py``), a child subreaper that stays their
-ancestor. Elsewhere it means the app's process group. ``RLIMIT_NPROC`` does not bind root: as root, a watchdog counts
-the run's processes where ``/proc`` exists (``watch``), or the caller names an unprivileged ``user`` to switch to (the
-test suite does: ``tests/contain.py``).
+ancestor. Elsewhere it means the app's process group. ``RLIMIT_NPROC`` does not bind root: a watchdog counts the
+run's processes too where ``/proc`` exists (``Watchdog``).
+
+``run()`` is what oxmp's commands use. The test suite's runner (``tests/contain.py``) derives from ``Runner`` to start
+the app with other descriptors, as another user, or without the watchdog: see the methods under "What a subclass
+may change".
 """
 
 import json
@@ -24,12 +27,15 @@ if os.name == "posix":
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
 TIMEOUT_STATUS = 124  # like timeout(1)
+# Seconds the rest of the app's processes get to exit on their own once the app has (a resource tracker that is
+# reading its last messages), before every one left is killed.
+LINGER = 1.0
 
 
 class Result:
     """What a contained run did: its status, output, and what the containment saw."""
 
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers):
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed):
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -37,65 +43,81 @@ class Result:
         self.seconds = seconds
         self.timed_out = timed_out
         self.bombed = bombed
-        self.peak_procs = peak_procs
-        self.leftovers = leftovers  # the run's processes still running when the app itself had exited
 
     def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
-                % (self.returncode, self.timed_out, self.bombed, self.peak_procs, self.leftovers,
-                   self.stdout[-3000:], self.stderr[-3000:]))
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r,\n stdout=%r,\n stderr=%r)"
+                % (self.returncode, self.timed_out, self.bombed, self.stdout[-3000:], self.stderr[-3000:]))
 
 
-def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None, linger=1.0, user=None,
-        watch=True, stdin=None, pass_fds=(), stderr_closed=False):
-    """Run ``argv`` contained; wait for its first process, then up to ``linger`` s for the rest of its processes.
-
-    ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
-    ``switch()``, called in the app's process before the cap is set (on Linux, in the keeper's child: the object must
-    pickle, and its class be importable from this process's ``sys.path``). ``watch``: also count the run's processes and kill them past ``max_procs``; as
-    root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
-    standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
-    ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
+def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
+    """Run ``argv`` contained, with standard input from /dev/null; returns a ``Result``.
 
     An executable that cannot be started raises OSError, as ``subprocess.Popen`` does. A ``timeout`` or ``max_procs``
     that is not a positive number raises ValueError.
     """
-    check_limits(timeout, max_procs)
-    if os.name != "posix":
-        return _run_windows(argv, timeout, env, cwd)
-    if user is None and os.geteuid() == 0 and not watch:
-        raise ValueError("as root, a contained run needs a user to switch to, or watch=True")
-    prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
-    tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, stderr_closed, user)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has already,
-        # and for the keeper when it runs as that user too.
-        keeper = 1 if isinstance(tree, _KeptTree) and user is None else 0
-        cap = max_procs + count_tasks_of(os.getuid() if user is None else user.uid) + keeper
-        stdin_pipe = _pipe_holding(stdin) if stdin is not None else None
-        try:
-            tree.start(cap, prctl, stdin=subprocess.DEVNULL if stdin_pipe is None else stdin_pipe, stdout=out,
-                       stderr=err, env=env, cwd=cwd, pass_fds=tuple(pass_fds))
-        finally:
-            if stdin_pipe is not None:
-                os.close(stdin_pipe)
-        watchdog = Watchdog(lambda: len(tree.members()), tree.kill, max_procs)
-        if watch:
-            watchdog.start()
-        try:
-            returncode, timed_out = tree.wait(timeout)
-            seconds = time.monotonic() - start
-            leftovers = tree.wait_for_members(linger) if not timed_out else []
-        finally:  # also when the caller is interrupted
-            tree.kill()
-            if watch:
+    return Runner().run(argv, timeout, max_procs, env, cwd)
+
+
+class Runner:
+    """A contained run: wait for the app's first process, then up to ``linger`` s for the rest of its processes, then
+    kill every one left."""
+
+    linger = LINGER
+
+    def run(self, argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
+        check_limits(timeout, max_procs)
+        if os.name != "posix":
+            return _run_windows(self, argv, timeout, env, cwd)
+        prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
+        tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, self.app_setup())
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.monotonic()
+            # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has
+            # already, and for the keeper when it runs as that user too.
+            uid = self.app_uid()
+            keeper = 1 if isinstance(tree, _KeptTree) and uid == os.getuid() else 0
+            tree.start(max_procs + count_tasks_of(uid) + keeper, prctl, stdout=out, stderr=err, env=env, cwd=cwd,
+                       **self.start_options())
+            watchdog = self.start_watchdog(lambda: len(tree.members()), tree.kill, max_procs)
+            try:
+                returncode, timed_out = tree.wait(timeout)
+                seconds = time.monotonic() - start
+                leftovers = tree.wait_for_members(self.linger) if not timed_out else []
+            finally:  # also when the caller is interrupted
+                tree.kill()
                 watchdog.stop()
-            tree.close()
-        out.seek(0)
-        err.seek(0)
-        return Result(argv, returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                      seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+                tree.close()
+            out.seek(0)
+            err.seek(0)
+            return self.result(argv, returncode, out.read().decode("utf-8", "replace"),
+                               err.read().decode("utf-8", "replace"), seconds, timed_out, watchdog, leftovers)
+
+    # --- What a subclass may change ---------------------------------------------------------------------------------
+
+    def start_options(self):
+        """``subprocess.Popen`` options for the app's standard input and inherited descriptors (POSIX): ``stdin``,
+        ``pass_fds`` (descriptors the app inherits under the same numbers)."""
+        return {"stdin": subprocess.DEVNULL, "pass_fds": ()}
+
+    def app_uid(self):
+        """The user id the app runs as: its process cap counts that user's processes."""
+        return os.getuid()
+
+    def app_setup(self):
+        """None, or a callable to call in the app's process before its process cap is set (POSIX). On Linux it is
+        called in the keeper's child: it must pickle, and its class be importable from this process's ``sys.path``."""
+        return None
+
+    def start_watchdog(self, count, stop, max_procs):
+        """Something that counts the run's processes from now on, stops them past ``max_procs``, and has ``stop()``,
+        ``bombed`` and ``peak``: the Watchdog."""
+        watchdog = Watchdog(count, stop, max_procs)
+        watchdog.start()
+        return watchdog
+
+    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers):
+        """The run's Result; ``leftovers``: its processes still running ``linger`` s after the app had exited."""
+        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed)
 
 
 def check_limits(timeout, max_procs):
@@ -111,10 +133,9 @@ class _KeptTree:
     """Linux: the app under a keeper (keeper.py), a child subreaper that stays the ancestor of all the app starts,
     so that a descendant that calls setsid() or whose parent exits is still counted and killed."""
 
-    def __init__(self, argv, stderr_closed, user):
+    def __init__(self, argv, setup):
         self.argv = list(argv)
-        self.stderr_closed = stderr_closed
-        self.user = user
+        self.setup = setup
         self.keeper = None
         self.status_line = b""
         self.status_pipe = None
@@ -122,14 +143,15 @@ class _KeptTree:
     def start(self, cap, prctl, pass_fds, **options):
         from oxmp_hooks.tools import keeper
 
-        # The keeper runs as the caller (the interpreter may be readable by no one else); the app's process switches.
-        user = "-" if self.user is None else "%s:%s" % (json.dumps(sys.path).encode().hex(),
-                                                         pickle.dumps(self.user).hex())
+        # The keeper runs as the caller (the interpreter may be readable by no one else); the setup runs in the app's
+        # process.
+        setup = "-" if self.setup is None else "%s:%s" % (json.dumps(sys.path).encode().hex(),
+                                                           pickle.dumps(self.setup).hex())
         self.status_pipe, status_write = os.pipe()
         try:
             self.keeper = subprocess.Popen(
-                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), "1" if self.stderr_closed else "0",
-                 str(cap), user] + self.argv, start_new_session=True, pass_fds=pass_fds + (status_write,),
+                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), str(cap), setup] + self.argv,
+                start_new_session=True, pass_fds=tuple(pass_fds) + (status_write,),
                 preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
         except BaseException:
             os.close(self.status_pipe)
@@ -200,16 +222,14 @@ class _GroupTree:
     """Elsewhere (macOS): the app in a session of its own, its process group killed. A descendant that calls setsid()
     leaves the group and is not found."""
 
-    def __init__(self, argv, stderr_closed, user):
+    def __init__(self, argv, setup):
         self.argv = argv
-        self.stderr_closed = stderr_closed
-        self.user = user
+        self.setup = setup
         self.process = None
 
     def start(self, cap, prctl, **options):
         self.process = subprocess.Popen(self.argv, start_new_session=True,
-                                        preexec_fn=lambda: _limit(cap, self.user, prctl, self.stderr_closed),
-                                        **options)
+                                        preexec_fn=lambda: _limit(cap, self.setup, prctl), **options)
         self.pid = self.process.pid
 
     def wait(self, timeout):
@@ -260,27 +280,16 @@ def _linux_prctl():
         return None
 
 
-def _pipe_holding(data):
-    # The read end of a pipe that holds ``data`` and then ends: what a shell's `printf ... | app` hands the app.
-    read_end, write_end = os.pipe()
-    try:
-        os.write(write_end, data)  # the tests' inputs are far below a pipe's capacity (64 KiB on Linux)
-    finally:
-        os.close(write_end)
-    return read_end
-
-
-def _limit(max_procs, user, prctl, stderr_closed=False):
-    # Runs in the child between fork and exec. As root, RLIMIT_NPROC is ignored: become the caller's user first.
-    if user is not None:
-        user.switch()
+def _limit(max_procs, setup, prctl):
+    # Runs in the child between fork and exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may
+    # switch to another user.
+    if setup is not None:
+        setup()
     hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     cap = max_procs if hard == resource.RLIM_INFINITY else min(max_procs, hard)  # above the hard limit: ValueError
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
     if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the switch of user, which clears it
-    if stderr_closed:
-        os.close(2)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the setup's switch of user, if any, which clears it
 
 
 def group_members(pgid):
@@ -363,7 +372,13 @@ class Watchdog(threading.Thread):
         self.join()
 
 
-def _run_windows(argv, timeout, env, cwd):
+class _Unwatched:
+    # Where no watchdog ran: Windows, whose runs are bounded by their time limit alone.
+    bombed = False
+    peak = 0
+
+
+def _run_windows(runner, argv, timeout, env, cwd):
     # No sessions or RLIMIT_NPROC on Windows: a new process group, the time limit, and a kill of the whole tree.
     start = time.monotonic()
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -377,6 +392,6 @@ def _run_windows(argv, timeout, env, cwd):
                         stderr=subprocess.DEVNULL)
         stdout, stderr = process.communicate()
     seconds = time.monotonic() - start
-    return Result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
-                  stderr.decode("utf-8", "replace"), seconds, timed_out, False, 0, [])
+    return runner.result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
+                         stderr.decode("utf-8", "replace"), seconds, timed_out, _Unwatched(), [])
 

@@ -177,7 +177,7 @@ def run_diagnostic(executable, timeout):
         env[runtime.DOCTOR_ENV] = "%s:%s" % (token, folder)
         # As root: the process cap is enforced by the watchdog rather than by an unprivileged user, so that the
         # user's files need no change of permissions. No arguments: none of the app's may play a part.
-        result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder, watch=True)
+        result = contain.run([executable], timeout=timeout, max_procs=MAX_PROCS, env=env, cwd=folder)
         try:
             with open(os.path.join(folder, runtime.REPORT_FILE), "rb") as written:
                 text = written.read(MAX_REPORT_BYTES + 1)

@@ -1,16 +1,16 @@
 """The keeper of one contained run on Linux: started by ``contain.run()`` in the run's session, it starts the app and
 stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
-Usage: ``python -I -S keeper.py STATUS_FD CLOSE_STDERR MAX_TASKS USER APP ARGS...`` (run by path, importing only
-the standard library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent
+Usage: ``python -I -S keeper.py STATUS_FD MAX_TASKS SETUP APP ARGS...`` (run by path, importing only the standard
+library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent
 exits is handed to the keeper, not to init, so every process the app ever starts has the keeper as an ancestor until
 it exits. The keeper writes one line to
 STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when it could not be started.
 It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as its parent dies) it kills
-every descendant first. The app runs with RLIMIT_NPROC at MAX_TASKS, with descriptor 2 closed if CLOSE_STDERR is 1,
-and, unless USER is ``-``, as the user ``contain.run()`` was given: USER is that object pickled (hexadecimal) with
-the runner's ``sys.path`` (JSON), and its ``switch()`` is called in the app's process. The runner wrote it: it is
-as trusted as the runner's own code.
+every descendant first. The app runs with RLIMIT_NPROC at MAX_TASKS. Unless SETUP is ``-``, it is the runner's
+``app_setup()`` pickled (hexadecimal) with the runner's ``sys.path`` (JSON), called in the app's process before the
+cap is set (the test suite's runner switches to another user there). The runner wrote it: it is as trusted as the
+runner's own code.
 """
 
 import os
@@ -29,8 +29,8 @@ class Stop(Exception):
 
 
 def main(argv):
-    status_fd, close_stderr = int(argv[1]), argv[2] == "1"
-    limits = Limits(int(argv[3]), None if argv[4] == "-" else _unpickled(argv[4]))
+    status_fd = int(argv[1])
+    limits = Limits(int(argv[2]), None if argv[3] == "-" else _unpickled(argv[3]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
     # The keeper shares the app's process group: a Ctrl-C (SIGINT to the group, which an app may also send itself)
@@ -41,7 +41,7 @@ def main(argv):
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
     try:
-        app.pid = start(argv[5:], close_stderr, limits, prctl, status_fd)
+        app.pid = start(argv[4:], limits, prctl, status_fd)
         if app.pid is not None:
             reap_until_alone(app)
     except Stop:
@@ -63,21 +63,22 @@ class App:
 
 
 class Limits:
-    def __init__(self, max_tasks, user):
-        self.max_tasks, self.user = max_tasks, user
+    def __init__(self, max_tasks, setup):
+        self.max_tasks, self.setup = max_tasks, setup
 
     def apply(self):
-        # In the app's process before exec. As root, RLIMIT_NPROC is ignored: become the unprivileged user first.
+        # In the app's process before exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may switch
+        # to another user.
         import resource
 
-        if self.user is not None:
-            self.user.switch()
+        if self.setup is not None:
+            self.setup()
         hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
         cap = self.max_tasks if hard == resource.RLIM_INFINITY else min(self.max_tasks, hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
-def start(app, close_stderr, limits, prctl, status_fd):
+def start(app, limits, prctl, status_fd):
     """Fork and exec the app; its pid, or None (and an ``error`` line) if it could not be started."""
     read_end, write_end = os.pipe()  # closed on exec: nothing arrives unless exec failed
     pid = os.fork()
@@ -85,15 +86,13 @@ def start(app, close_stderr, limits, prctl, status_fd):
         try:
             os.close(read_end)
             limits.apply()
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the switch of user, which clears it
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the setup's switch of user, if any, which clears it
             # Python ignores these; the app gets them as from any shell (subprocess's restore_signals).
             for name in ("SIGPIPE", "SIGXFSZ"):
                 if hasattr(signal, name):
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored in the keeper: exec would pass that on
-            if close_stderr:
-                os.close(2)
             os.execvp(app[0], app)
         except OSError as error:
             os.write(write_end, str(error.errno or 0).encode())
@@ -173,7 +172,7 @@ def _unpickled(text):
     import pickle
 
     paths, data = text.split(":", 1)
-    sys.path[:0] = json.loads(bytes.fromhex(paths).decode())  # where the runner found the user's class
+    sys.path[:0] = json.loads(bytes.fromhex(paths).decode())  # where the runner found the setup's class
     return pickle.loads(bytes.fromhex(data))
 
 
