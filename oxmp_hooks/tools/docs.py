@@ -86,7 +86,7 @@ def doctor_sample():
     report.update(executable=SAMPLE_EXECUTABLE, checks=[], entry_code=[baked.entry_code_name("app.py")], build={
         "oxmp": __version__, "pyinstaller": versions.CHECKED["PyInstaller"].checked[1], "python": python,
         "platform": "linux"})
-    run = contain.Result([SAMPLE_EXECUTABLE], 0, "", "", 0.38, False, False, 3, [])
+    run = contain.Result([SAMPLE_EXECUTABLE], 0, "", "", 0.38, False, False)
     report["run"] = {"exit_status": run.returncode, "seconds": run.seconds, "timed_out": run.timed_out,
                      "stopped_at_process_cap": run.bombed, "stdout": [], "stderr": []}
     settings = dict(schema.DEFAULTS)
