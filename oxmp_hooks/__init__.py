@@ -12,6 +12,7 @@ path with ``--additional-hooks-dir`` / ``hookspath`` (both folders).
 """
 
 import os
+from typing import List
 
 __all__ = ["__version__", "get_hook_dirs", "HOOKS_DIR", "RUNTIME_HOOKS_DIR", "runtime_module"]
 
@@ -22,8 +23,7 @@ HOOKS_DIR = os.path.join(PACKAGE_DIR, "hooks")
 RUNTIME_HOOKS_DIR = os.path.join(os.path.dirname(PACKAGE_DIR), "runtime_hooks")
 
 
-def get_hook_dirs():
-    # type: () -> list
+def get_hook_dirs() -> List[str]:
     """The ``pyinstaller40`` / ``hook-dirs`` entry point: the build hooks' folder and the runtime hooks' folder."""
     return [HOOKS_DIR, RUNTIME_HOOKS_DIR]
 
