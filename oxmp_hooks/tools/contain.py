@@ -18,6 +18,8 @@ import tempfile
 import threading
 import time
 
+__all__ = ["Result", "run"]
+
 if os.name == "posix":
     import resource
 
@@ -52,10 +54,10 @@ def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cw
 
     ``user``: None, or the user to run as, so that the process cap binds as root: an object with its id ``uid`` and
     ``switch()``, called in the app's process before the cap is set (on Linux, in the keeper's child: the object must
-    pickle, and its class be importable from this process's ``sys.path``). ``watch``: also count the run's processes and kill them past ``max_procs``; as
-    root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a pipe on its
-    standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers (POSIX).
-    ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
+    pickle, and its class be importable from this process's ``sys.path``). ``watch``: also count the run's processes
+    and kill them past ``max_procs``; as root, without a ``user``, it must be on. ``stdin``: bytes the app reads from a
+    pipe on its standard input (default: /dev/null). ``pass_fds``: descriptors the app inherits under the same numbers
+    (POSIX). ``stderr_closed``: start the app with descriptor 2 closed (POSIX); its ``stderr`` is then empty.
 
     An executable that cannot be started raises OSError, as ``subprocess.Popen`` does. A ``timeout`` or ``max_procs``
     that is not a positive number raises ValueError.

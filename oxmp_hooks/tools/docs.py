@@ -5,8 +5,11 @@
 """
 
 import sys
+from typing import Optional, Sequence
 
 from oxmp_hooks import runtime_module
+
+__all__ = ["settings_table", "with_table", "main"]
 
 schema = runtime_module("settings")
 
@@ -49,7 +52,8 @@ def _values_of(kind):
     raise AssertionError("a setting of type %s needs choices" % kind.__name__)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m oxmp_hooks.tools.docs README.md ...`` (argv None: sys.argv): rewrite each file's settings table."""
     paths = sys.argv[1:] if argv is None else argv
     for path in paths:
         with open(path, encoding="utf-8") as readme:
