@@ -1,9 +1,10 @@
 """`python -m oxmp_hooks COMMAND`: `doctor` checks a bundle (see `doctor --help`); `run` runs one contained."""
 
 import sys
+from typing import Optional, Sequence
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["doctor"]:
         # The doctor parses its own options (`doctor --json EXE`, `doctor --help`).

@@ -15,6 +15,8 @@ import weakref
 
 from oxmp_hooks import RUNTIME_HOOKS_DIR, __version__, config, runtime_module
 
+__all__ = ["ENTRY_CODE_DIR", "settings_datas", "settings", "outdir", "entry_code_name"]
+
 # The entry scripts' code goes to sys._MEIPASS/_oxmp/entry/<script name>.code (``entry_code_name``): a folder and
 # suffix that no import finder takes for a module, so nothing reads it as source. The runtime (_oxmp_runtime/entry.py)
 # runs it where python runs the script: as __mp_main__ in spawn and forkserver workers, under the path the bootloader
@@ -107,7 +109,7 @@ def import_into_graph(hook_api, name):
     ``ModuleGraph.import_hook()`` is the graph's public import (PyInstaller 6.0-6.22 checked); ``add_imports()``
     would add the module only after the hook returns, and a missing one with a warning only."""
     try:
-        node = hook_api.graph.import_hook(name, hook_api.node)[0]
+        node = hook_api.module_graph.import_hook(name, hook_api.module)[0]
     except ImportError:
         return None
     if type(node).__name__ in ("Package", "NamespacePackage"):

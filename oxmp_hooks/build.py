@@ -4,11 +4,17 @@ import importlib.util
 import marshal
 import os
 import sys
+from typing import TYPE_CHECKING, List, Tuple
 
 from oxmp_hooks import baked
 
+if TYPE_CHECKING:
+    from PyInstaller.depend.imphookapi import PostGraphAPI
 
-def hook(hook_api):
+__all__ = ["hook"]
+
+
+def hook(hook_api: "PostGraphAPI") -> None:
     """oxmp's build hook for multiprocessing (``hook-multiprocessing.py``)."""
     from PyInstaller.config import CONF
 
@@ -16,10 +22,10 @@ def hook(hook_api):
 
     # The bundle must accept every command line its multiprocessing (and the forks and loky the app uses) will emit.
     in_app = [name for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
-              if collected(hook_api.graph, name)]
+              if collected(hook_api.module_graph, name)]
     selfcheck.check([name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
                     next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None))
-    hook_api.add_datas(bake(hook_api, hook_api.analysis.hooksconfig, CONF["workpath"]))
+    hook_api.add_datas(bake(hook_api, CONF["workpath"]))
     # The runtime hook imports these; naming them here makes PyInstaller look for them with the pre-find hook.
     hook_api.add_imports("_oxmp_runtime.boot")
 
@@ -32,17 +38,18 @@ def collected(graph, name):
     return node is not None and getattr(node, "filename", None) is not None
 
 
-def bake(hook_api, hooksconfig, workpath):
-    """Write the entry scripts' code under ``workpath``; return the ``datas`` to collect, with the settings file.
+def bake(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]]:
+    """Write the entry scripts' code under ``workpath``, in the folder of this Analysis (a spec's Analyses may have
+    scripts of the same name); return the ``datas`` to collect, with the settings file.
 
-    The settings (``hooksconfig``, validated and logged) and the build facts are baked by ``baked.py``, once per build
-    for every oxmp build hook: a bundle without multiprocessing has them too.
+    The settings (the Analysis' ``hooksconfig``, validated and logged) and the build facts are baked by ``baked.py``,
+    once per Analysis for every oxmp build hook: a bundle without multiprocessing has them too.
     """
-    outdir = os.path.join(workpath, "oxmp")
-    os.makedirs(os.path.join(outdir, "entry"), exist_ok=True)
     analysis = hook_api.analysis
+    outdir = os.path.join(baked.outdir(analysis, workpath), "entry")
+    os.makedirs(outdir, exist_ok=True)
     optimize = getattr(analysis, "optimize", -1)  # Analysis(optimize=...) exists from PyInstaller 6.6
-    entry_files = [write_entry_code(script, os.path.join(outdir, "entry"), optimize) for script in analysis.inputs]
+    entry_files = [write_entry_code(script, outdir, optimize) for script in analysis.inputs]
     return baked.settings_datas(hook_api) + [(path, baked.ENTRY_CODE_DIR) for path in entry_files]
 
 

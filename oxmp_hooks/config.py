@@ -8,6 +8,8 @@ from oxmp_hooks import runtime_module
 schema = runtime_module("settings")
 commands = runtime_module("commands")
 
+__all__ = ["SECTION", "validate", "describe"]
+
 SECTION = "multiprocessing"
 
 # PyOxidizer's names for the same settings, so that a migrating user is told what to write instead.
@@ -98,5 +100,6 @@ def _unknown_key(key):
         return message + "; %r is PyOxidizer's name, oxmp's is %r" % (key, PYOXIDIZER_NAMES[key])
     close = difflib.get_close_matches(str(key), valid + list(PYOXIDIZER_NAMES), n=1, cutoff=0.6)
     if close:
-        return message + "; did you mean %r? Valid keys: %s" % (PYOXIDIZER_NAMES.get(close[0], close[0]), ", ".join(valid))
+        return message + "; did you mean %r? Valid keys: %s" % (PYOXIDIZER_NAMES.get(close[0], close[0]),
+                                                                ", ".join(valid))
     return message + "; valid keys: %s" % ", ".join(valid)

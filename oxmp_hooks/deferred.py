@@ -18,8 +18,14 @@ nor hooks-contrib has a build hook for either module, which oxmp's would replace
 import hashlib
 import marshal
 import os
+from typing import TYPE_CHECKING
 
 from oxmp_hooks import runtime_module
+
+if TYPE_CHECKING:
+    from PyInstaller.depend.imphookapi import PostGraphAPI
+
+__all__ = ["hook"]
 
 runtime = runtime_module("deferred")
 
@@ -79,7 +85,7 @@ def when_to_run(settings, module_name, paths):
     return runtime.AT_START
 
 
-def hook(hook_api):
+def hook(hook_api: "PostGraphAPI") -> None:
     """oxmp's build hook for ``inspect`` or ``pkgutil`` (``hook_api.__name__``)."""
     from PyInstaller.config import CONF
     from PyInstaller.utils.hooks import logger

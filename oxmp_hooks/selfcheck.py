@@ -12,6 +12,8 @@ import sys
 
 from oxmp_hooks import runtime_module
 
+__all__ = ["TRACKERS", "LOKY_TRACKERS", "check", "problems"]
+
 # The libraries checked when they are in the app: multiprocessing always. Each: (its tracker module and class).
 TRACKERS = {
     "multiprocessing": ("resource_tracker", "ResourceTracker"),

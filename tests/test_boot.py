@@ -378,8 +378,41 @@ def test_the_app_gets_sys_frozen_as_set(quiet_run, bundle_dir, monkeypatch, sys_
     assert quiet_run["dispatched"] == [] and quiet_run["atexit"] == [boot.stop_helpers]
 
 
-def test_a_loky_worker_on_windows_gets_its_parent(monkeypatch):
+@pytest.fixture
+def spawn_left_as_found(monkeypatch):
+    """multiprocessing and its spawn module as they are, whatever prepare() changes in them."""
+    import multiprocessing.spawn
+
+    for module, name in ((multiprocessing, "freeze_support"), (multiprocessing.spawn, "freeze_support"),
+                         (multiprocessing.spawn, "_fixup_main_from_path")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+
+
+@pytest.mark.parametrize("present", commands.LOKY_WINDOWS_MAINS)
+def test_a_loky_worker_on_windows_runs_the_main_of_the_loky_it_has_told_its_parent(
+        bundle_dir, monkeypatch, spawn_left_as_found, present):
+    # The command line does not say which loky started the worker (joblib's copy, or loky itself): the first the
+    # bundle has runs it. Its main() cannot take the pipe from the parent unless it is told who that is.
+    import types
+
+    def refuse(reason):  # instead of ending this process
+        raise AssertionError("refused: " + reason)
+
+    monkeypatch.setattr(boot, "refuse", refuse)
+    called = []
+    for name in commands.LOKY_WINDOWS_MAINS:
+        if name == present:
+            module = types.ModuleType(name)
+            module.main = lambda pipe_handle, parent_pid=None: called.append((pipe_handle, parent_pid))
+        else:
+            module = None  # not in the bundle: its import raises ImportError
+        monkeypatch.setitem(sys.modules, name, module)
     command = commands.classify(["app.exe", "--multiprocessing-fork", "1234"], platform="win32")
-    assert command.module == commands.LOKY_WINDOWS_MAINS
-    kwargs = boot.helper_kwargs(command)
-    assert kwargs["parent_pid"] == os.getppid() and kwargs["pipe_handle"] == 1234
+    assert command.kind == "loky_windows_worker"
+    boot.prepare(command)()
+    assert called == [(1234, os.getppid())]
+    assert command.kwargs == {"pipe_handle": 1234}  # the command itself is left as parsed
+
+
+def test_every_kind_of_worker_and_helper_is_prepared_its_own_way():
+    assert set(boot.PREPARE) == set(commands.KINDS) - {"app", "refused"}

@@ -199,21 +199,21 @@ def test_loky_resource_tracker(package):
 
 
 def test_loky_frozen_windows_worker():
+    # A kind of its own: its command line names neither the module nor the parent (boot.prepare() finds both; tested
+    # in test_boot.py).
     command = classify("--multiprocessing-fork", "880", platform="win32")
-    assert command.kind == "helper"
-    assert command.module == commands.LOKY_WINDOWS_MAINS
+    assert command.kind == "loky_windows_worker"
+    assert command.module is None
     assert command.kwargs == {"pipe_handle": 880}
+    assert classify("--multiprocessing-fork", "880").kind == "refused"  # POSIX has no such worker
 
 
-def test_loky_frozen_windows_worker_is_told_its_parent():
-    # Without parent_pid, loky's main() cannot take the pipe handle from the parent process.
-    from _oxmp_runtime import boot
-
-    command = classify("--multiprocessing-fork", "880", platform="win32")
-    assert boot.helper_kwargs(command) == {"pipe_handle": 880, "parent_pid": os.getppid()}
-    assert command.kwargs == {"pipe_handle": 880}  # the command itself is left as parsed
-    tracker = classify(*FLAGS, "-c", "from joblib.externals.loky.backend.resource_tracker import main; main(5, False)")
-    assert boot.helper_kwargs(tracker) == {}
+def test_the_module_a_command_names_is_a_name():
+    forms = [["--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8"],
+             FLAGS + ["-c", "from loky.backend.resource_tracker import main; main(5, False)"],
+             ["-m", "loky.backend.popen_loky_posix", "--process-name", "x", "--pipe", "7"]]
+    for argv in forms:
+        assert type(classify(*argv).module) is str, argv
 
 
 def test_interpreter_flag_grammar():

@@ -50,6 +50,33 @@ def test_the_records_code_files_name_the_scripts():
     assert (tool.name, tool.main_path) == ("my.tool", os.path.join(meipass, "my.tool.py"))
 
 
+def test_each_analysis_of_a_spec_bakes_its_own_entry_code(tmp_path, monkeypatch):
+    # A spec with two Analyses whose scripts have the same name (one/app.py, two/app.py): the build writes each one's
+    # code in a folder of its Analysis, and each bundle gets its own, as _oxmp/entry/app.code.
+    from PyInstaller.config import CONF
+
+    from oxmp_hooks import baked, build
+    from tests.test_deferred_hooks import FakeAnalysis, FakeHookAPI
+
+    workpath = tmp_path / "build"
+    monkeypatch.setitem(CONF, "workpath", str(workpath))
+    datas = {}
+    for number, folder in enumerate(["one", "two"]):
+        script = tmp_path / folder / "app.py"
+        script.parent.mkdir()
+        script.write_text("WHICH = %r\n" % folder)
+        analysis = FakeAnalysis(str(tmp_path), {})
+        analysis.inputs = [str(script)]
+        analysis.tocfilename = str(workpath / ("Analysis-%02d.toc" % number))
+        datas[folder] = build.bake(FakeHookAPI("multiprocessing", analysis), str(workpath))
+    for folder, entries in datas.items():
+        (code_file,) = [path for path, destination in entries if destination == baked.ENTRY_CODE_DIR]
+        assert os.path.basename(code_file) == "app.code"
+        namespace = {}
+        exec(entry.read_code(code_file), namespace)
+        assert namespace["WHICH"] == folder
+
+
 def install_finder(meipass):
     """The runtime hook's entry-script finder, last on sys.meta_path, as the hook puts it at every start."""
     sys.meta_path.append(rthook_names()["entry_script_finder"](str(meipass)))

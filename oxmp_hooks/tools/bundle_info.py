@@ -13,6 +13,8 @@ import struct
 
 from oxmp_hooks import RUNTIME_HOOKS_DIR, runtime_module
 
+__all__ = ["BundleInfo", "inspect", "oxmp_runtime_hook"]
+
 # At the end of the archive: magic, archive length, TOC offset, TOC length, Python version (major * 100 + minor),
 # name of the Python shared library.
 COOKIE_MAGIC = b"MEI\014\013\012\013\016"

@@ -3,6 +3,8 @@
 import argparse
 import math
 
+__all__ = ["BAD_ARGUMENTS", "Parser", "seconds", "count"]
+
 BAD_ARGUMENTS = 2  # as argparse exits
 
 

@@ -21,6 +21,8 @@ import tempfile
 import threading
 import time
 
+__all__ = ["Result", "Runner", "run"]
+
 if os.name == "posix":
     import resource
 

@@ -10,8 +10,11 @@ import os
 import re
 import sys
 import tempfile
+from typing import Optional, Sequence
 
 from oxmp_hooks import __version__, runtime_module, versions
+
+__all__ = ["BLOCKS", "FILES", "generated", "main"]
 
 schema = runtime_module("settings")
 
@@ -208,7 +211,8 @@ def generated(text):
     return text
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m oxmp_hooks.tools.docs [FILE ...]``: rewrite the generated blocks of each file (default: FILES)."""
     paths = sys.argv[1:] if argv is None else argv
     for path in paths or [os.path.join(REPO, name) for name in FILES]:
         with open(path, encoding="utf-8") as markdown:

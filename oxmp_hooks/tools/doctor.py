@@ -15,9 +15,12 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Optional, Sequence
 
 from oxmp_hooks import runtime_module
 from oxmp_hooks.tools import bundle_info, cli, contain
+
+__all__ = ["main", "diagnose", "render"]
 
 schema = runtime_module("settings")
 # The other half of the doctor, inside the bundle: its door (DOCTOR_ENV, DOCTOR_GATE), its report (REPORT_FILE,
@@ -42,7 +45,7 @@ BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip insta
                    "spec file")
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script `oxmp-doctor` (argv None: sys.argv) and `python -m oxmp_hooks doctor ARGS` (argv a list)."""
     parser = cli.Parser(
         prog="python -m oxmp_hooks doctor" if argv is not None else None,
@@ -251,7 +254,8 @@ def smoke_hint(test, answer):
     passed = [other["start_method"] for other in answer["smoke_tests"] if other["passed"]]
     if method == answer["effective_start_method"] and passed:
         cause += ("; %s is the start method the app gets unless it chooses one: set \"start_method\": %r in the spec "
-                  "file's hooksconfig, or %s=%s at run time" % (method, passed[-1], schema.START_METHOD_ENV, passed[-1]))
+                  "file's hooksconfig, or %s=%s at run time"
+                  % (method, passed[-1], schema.START_METHOD_ENV, passed[-1]))
     return cause
 
 
@@ -348,7 +352,8 @@ def render(report):
         lines += ["", "oxmp said, on stderr:"]
         lines += ["  %s%s" % (line, " (%d times)" % said.count(line) if said.count(line) > 1 else "")
                   for line in sorted(set(said), key=said.index)]
-    lines += ["", "All %d checks passed." % len(items) if not failed else "%d of %d checks failed." % (failed, len(items))]
+    lines += ["", "All %d checks passed." % len(items) if not failed
+              else "%d of %d checks failed." % (failed, len(items))]
     return "\n".join(lines) + "\n"
 
 

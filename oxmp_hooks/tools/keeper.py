@@ -28,7 +28,8 @@ class Stop(Exception):
     pass
 
 
-def main(argv):
+def main(argv: list) -> int:
+    """The keeper's run: ``argv`` is its ``sys.argv`` (see above); returns its exit status."""
     status_fd = int(argv[1])
     limits = Limits(int(argv[2]), None if argv[3] == "-" else _unpickled(argv[3]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe

@@ -1,8 +1,17 @@
 """oxmp's runtime: the code that runs inside a PyInstaller bundle.
 
-The runtime hook (runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py) calls ``boot.run()`` for every process that it
-does not find surely the app's. Modules here import only the standard library, and only what they need: a process
-that is not a multiprocessing worker or helper, and whose app never imports multiprocessing, loads none of oxmp's
-multiprocessing modules; in every bundle oxmp built, ``deferred`` and ``after_import`` load, and ``deferred`` reads
-the small code file of PyInstaller's deferred hooks.
+oxmp's runtime hooks (runtime_hooks/rthooks/) load these modules only once a process needs them:
+
+- the runtime hook for multiprocessing calls ``boot.run()`` for every process that its quick look at the command line
+  and the environment cannot tell from the app (a worker, a helper, the doctor's run; a command line with ``-c`` or
+  ``-m``). In the app it loads ``boot``, and what boot needs, at the first import of multiprocessing, multiprocess or
+  billiard, and ``entry`` at an import of an entry script by its name;
+- the runtime hooks for inspect and pkgutil load ``deferred`` at the module's first import (with ``after_import``),
+  or at start-up where the build runs PyInstaller's hooks for it then (``defer_pyinstaller_hooks`` off, or a hook file
+  of a version oxmp has not checked).
+
+So a process of the app, whose command line and environment are no worker's, helper's or doctor's, loads no module
+of oxmp's, not even this package, until it imports multiprocessing, multiprocess, billiard, inspect or pkgutil, or an
+entry script by its name (with PyInstaller's hooks for inspect and pkgutil deferred, as they are by default). Modules
+here import only the standard library, and only what they need.
 """

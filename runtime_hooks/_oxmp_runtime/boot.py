@@ -147,53 +147,104 @@ def prepare(command):
     problem = descriptors.first_problem(command.descriptors)  # POSIX
     if problem:
         refuse(problem)
-    kwargs = helper_kwargs(command)
-    if sys.platform == "win32" and "parent_pid" in kwargs:  # spawn's worker, and loky's
-        problem = descriptors.windows_pipe_problem(kwargs["parent_pid"], kwargs["pipe_handle"])
-        if problem:
-            refuse(problem)
+    return PREPARE[command.kind](command)
+
+
+def prepare_worker(command):
+    """A spawn worker: its library's ``spawn_main(**kwargs)``."""
+    if sys.platform == "win32":
+        refuse_foreign_pipe(command.kwargs)
+    library = libraries.of_module(command.module)
+    spawn = prepare_spawn(library)
+    configure_spawn(spawn, library)  # for the processes this worker may start itself
+    return lambda: start_worker(spawn, command.kwargs)
+
+
+def prepare_loky_windows_worker(command):
+    """loky's frozen Windows worker: ``main(pipe_handle)`` of loky's ``popen_loky_win32`` (joblib's copy, or loky's).
+
+    Its command line (``exe --multiprocessing-fork HANDLE``) names no parent process, and without one main() cannot
+    take the pipe handle (nor the resource tracker's) from the parent: "the handle is invalid". The parent is the
+    process that started this one."""
+    kwargs = dict(command.kwargs, parent_pid=os.getppid())
+    if sys.platform == "win32":
+        refuse_foreign_pipe(kwargs)
+    prepare_spawn(libraries.BY_NAME["multiprocessing"])  # loky's workers run on multiprocessing's spawn
+    main = checked_function(commands.LOKY_WINDOWS_MAINS, "main", kwargs)
+    return lambda: start_loky_worker(main, kwargs)
+
+
+def prepare_helper(command):
+    """A helper (a resource tracker, a forkserver): ``function(*args, **kwargs)`` of its module."""
+    prepare_spawn(libraries.of_module(command.module))
+    function = checked_function((command.module,), command.function, command.kwargs)
+    return lambda: function(*command.args, **command.kwargs)
+
+
+def prepare_module(command):
+    """A module run as ``python -m`` runs it: loky's POSIX worker, or a module of ``run_modules``."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(command.module)
+    except ImportError:  # its package is missing
+        found = None
+    if found is None:
+        refuse("%s is not in this bundle" % command.module)
+
+    def run_module():
+        import runpy
+
+        sys.argv[:] = sys.argv[:1] + list(command.args)  # as `python -m module args` leaves it
+        runpy.run_module(command.module, run_name="__main__", alter_sys=True)
+
+    return run_module
+
+
+# How each kind of worker and helper is prepared (commands.KINDS; "app" and "refused" never get here).
+PREPARE = {
+    "worker": prepare_worker,
+    "loky_windows_worker": prepare_loky_windows_worker,
+    "helper": prepare_helper,
+    "module": prepare_module,
+}
+
+
+def prepare_spawn(library):
+    """What spawn workers and the forkserver (and loky's Windows workers) need of ``library``'s spawn module, which
+    runs the entry script in them; returns that module.
+
+    They run the entry script as __mp_main__, as under python, and stop it at a freeze_support() outside its main
+    block, as PyInstaller's workers do: oxmp's freeze_support() must be the one the script calls, in every form."""
+    import importlib
+
     from _oxmp_runtime import pyinstaller
 
-    if command.kind in ("worker", "helper"):
-        import importlib
+    spawn = importlib.import_module(library.module("spawn"))
+    install_freeze_support(library, spawn)
+    pyinstaller.run_entry_script_like_stock_workers(spawn, entry_scripts())
+    return spawn
 
-        library = libraries.of_module(command.module if isinstance(command.module, str) else command.module[0])
-        spawn = importlib.import_module(library.module("spawn"))
-        # Spawn workers and the forkserver run the entry script as __mp_main__, as under python, and stop it at a
-        # freeze_support() outside its main block, as PyInstaller's workers do: oxmp's freeze_support() must be the
-        # one the script calls, in every form (the library's, its spawn module's).
-        sys.modules[library.name].freeze_support = freeze_support
-        spawn.freeze_support = freeze_support
-        pyinstaller.run_entry_script_like_stock_workers(spawn, entry_scripts())
-    if command.kind == "worker":
-        configure_spawn(spawn, library)  # for the processes this worker may start itself
-        return lambda: start_worker(spawn, command.kwargs)
-    if command.kind == "module":
-        import importlib.util
 
-        try:
-            found = importlib.util.find_spec(command.module)
-        except ImportError:  # its package is missing
-            found = None
-        if found is None:
-            refuse("%s is not in this bundle" % command.module)
+def refuse_foreign_pipe(kwargs):
+    """Windows: refuse a worker whose ``pipe_handle`` is not a pipe of its ``parent_pid`` (descriptors.py)."""
+    from _oxmp_runtime import descriptors
 
-        def run_module():
-            import runpy
+    problem = descriptors.windows_pipe_problem(kwargs["parent_pid"], kwargs["pipe_handle"])
+    if problem:
+        refuse(problem)
 
-            sys.argv[:] = sys.argv[:1] + list(command.args)  # as `python -m module args` leaves it
-            runpy.run_module(command.module, run_name="__main__", alter_sys=True)
 
-        return run_module
-    module = import_first(command.module)
-    function = getattr(module, command.function)
+def checked_function(modules, name, kwargs):
+    """Function ``name`` of the first of ``modules`` that the bundle has, once checked that it can be called with
+    ``kwargs`` as the command line gives them; refuses otherwise."""
+    module = import_first(modules)
+    function = getattr(module, name)
     problem = (unexpected_keywords(function, kwargs)
                or commands.main_path_problem(kwargs.get("main_path"), entry_script_paths()))
     if problem:
-        refuse("%s.%s: %s" % (module.__name__, command.function, problem))
-    if command.module == commands.LOKY_WINDOWS_MAINS:
-        return lambda: start_loky_worker(function, kwargs)
-    return lambda: function(*command.args, **kwargs)
+        refuse("%s.%s: %s" % (module.__name__, name, problem))
+    return function
 
 
 def start_loky_worker(main, kwargs):
@@ -229,23 +280,10 @@ def unexpected_keywords(function, kwargs):
     return None
 
 
-def helper_kwargs(command):
-    """The keyword arguments to call a helper with: those of its command line, and what that leaves out."""
-    kwargs = dict(command.kwargs)
-    if command.module == commands.LOKY_WINDOWS_MAINS:
-        # loky's frozen Windows command line (`exe --multiprocessing-fork HANDLE`) names no parent process, and without
-        # one its main() cannot take the pipe handle (nor the resource tracker's) from the parent: "the handle is
-        # invalid". The parent is the process that started this one.
-        kwargs["parent_pid"] = os.getppid()
-    return kwargs
-
-
 def import_first(names):
-    """Import a module, or the first of several alternatives that the bundle contains."""
+    """Import the first of several alternative modules (names) that the bundle contains."""
     import importlib
 
-    if isinstance(names, str):
-        names = (names,)
     for name in names:
         try:
             return importlib.import_module(name)
@@ -273,7 +311,7 @@ def configure_library(library, command):
     """Apply oxmp's settings to a freshly imported multiprocessing library, in the app's process."""
     from _oxmp_runtime import cpython
 
-    sys.modules[library.name].freeze_support = freeze_support
+    install_freeze_support(library)
     method = start_method().to_set
     if method is not None:
         cpython.set_default_start_method(method, library.name)
@@ -303,7 +341,7 @@ def configure_spawn(spawn, library, guard=False):
 
     from _oxmp_runtime import cpython, pyinstaller
 
-    spawn.freeze_support = freeze_support
+    install_freeze_support(library, spawn)
     cpython.send_main_path_on_windows(spawn)
     if library.marks_workers:
         spawn.get_command_line = mark_workers(spawn.get_command_line, library.name)
@@ -333,6 +371,15 @@ def stop_helpers():
         from _oxmp_runtime import cpython
 
         cpython.stop_helpers()
+
+
+def install_freeze_support(library, spawn=None):
+    """Make oxmp's ``freeze_support()`` the one that ``library`` offers, in each form a script may call it: the
+    library's own (``multiprocessing.freeze_support``), and its spawn module's once that is imported (``spawn``), which
+    is also what multiprocessing's contexts call on Windows (``get_context().freeze_support()``)."""
+    sys.modules[library.name].freeze_support = freeze_support
+    if spawn is not None:
+        spawn.freeze_support = freeze_support
 
 
 def freeze_support():

@@ -14,10 +14,11 @@ of multiprocessing do the same under their own names: billiard (Celery) with ``-
 tracker and forkserver; multiprocess (pathos, datasets) with multiprocessing's very flag, so an oxmp parent marks its
 workers ``library=multiprocess``, and its resource tracker and forkserver.
 
-Every form is listed once, in ``HELPERS``, ``WORKER_KEYS`` and ``MODULE_WORKERS``, and matched exactly. Arguments are
-parsed as data (integers, literal lists and dicts), never executed as code: anything that starts like a helper command
-but is not one of these forms is refused. Each form also says which of its arguments are file descriptors and of what
-kind (``Command.descriptors``), so that the runtime can check them before anything reads from them.
+Every form is listed once, in ``HELPERS``, ``WORKER_KEYS``, ``MODULE_WORKERS`` and ``LOKY_WINDOWS_MAINS``, and matched
+exactly. Arguments are parsed as data (integers, literal lists and dicts), never executed as code: anything that
+starts like a helper command but is not one of these forms is refused. Each form also says which of its arguments are
+file descriptors and of what kind (``Command.descriptors``), so that the runtime can check them before anything reads
+from them.
 
 A bundle built with ``run_modules`` also runs the modules listed there for ``exe <interpreter flags> -m NAME ARGS``,
 as ``python -m`` would (``classify(argv, run_modules=...)``); any other ``-m`` is the app's.
@@ -128,8 +129,9 @@ LOKY_POSIX_OPTIONS = {"--process-name": STR, "--pipe": PIPE_READ}
 MODULE_WORKERS = {package + ".backend.popen_loky_posix": LOKY_POSIX_OPTIONS for package in LOKY_PACKAGES}
 REQUIRED_MODULE_OPTIONS = ("--pipe",)
 
-# loky's frozen Windows worker: `exe --multiprocessing-fork HANDLE`, handled by popen_loky_win32.main() (to which
-# the runtime adds the parent_pid that this command line leaves out).
+# loky's frozen Windows worker: `exe --multiprocessing-fork HANDLE`, a command of its own kind ("loky_windows_worker"),
+# run by main() of the first of these modules the bundle has (the command line does not say which loky started it),
+# with the parent_pid that the command line leaves out.
 LOKY_WINDOWS_MAINS = tuple(package + ".backend.popen_loky_win32" for package in LOKY_PACKAGES)
 
 # A `-c` text (after interpreter flags) that starts like one of these is a helper command, and must match a form above
@@ -139,16 +141,25 @@ HELPER_PREFIXES = tuple(
     + ["from billiard."] + ["from %s." % package for package in LOKY_PACKAGES])
 
 
+# What a command line can ask for (Command.kind); the runtime prepares each kind of worker and helper its own way
+# (boot.PREPARE).
+KINDS = ("app", "worker", "loky_windows_worker", "helper", "module", "refused")
+
+
 class Command:
     """What a command line asks for.
 
-    kind is one of:
+    kind is one of ``KINDS``:
       "app"     - the app itself; nothing for oxmp to do.
       "worker"  - a spawn worker: call `module`.spawn_main(**kwargs) (multiprocessing.spawn, or a fork's).
-      "helper"  - import `module`, call `function(*args, **kwargs)` (any of `module` when it is a tuple: the first
-                  that imports).
+      "loky_windows_worker" - loky's frozen Windows worker: call main(**kwargs) of the first of
+                  ``LOKY_WINDOWS_MAINS`` that the bundle has.
+      "helper"  - import `module`, call `function(*args, **kwargs)`.
       "module"  - run `module` as __main__ with `args` as its command-line arguments (as `python -m`).
       "refused" - looks like a worker or helper but is malformed; `reason` says why.
+
+    module: the name (a str) of the module the command line names, or None where it names none ("app", "refused",
+    "loky_windows_worker").
 
     descriptors: ``(name, fd, kind)`` for each file descriptor the command line names, ``kind`` one of
     ``DESCRIPTOR_KINDS``; the runtime checks them before the worker or helper starts.
@@ -168,7 +179,9 @@ class Command:
     def __repr__(self):
         if self.kind == "refused":
             return "Command('refused', %r)" % self.reason
-        return "Command(%r, %s.%s, args=%r, kwargs=%r)" % (self.kind, self.module, self.function, self.args, self.kwargs)
+        named = [name for name in (self.module, self.function) if name is not None]
+        return "Command(%r, %sargs=%r, kwargs=%r)" % (self.kind, ".".join(named) + ", " if named else "", self.args,
+                                                      self.kwargs)
 
 
 APP = Command("app")
@@ -190,7 +203,7 @@ def classify(argv, platform=None, run_modules=()):
     posix = (platform or _platform()) != "win32"
     if len(argv) >= 2 and argv[1] in WORKER_FLAGS:
         if argv[1] == WORKER_FLAG and len(argv) == 3 and not posix and _parse_int(argv[2]) is not None:
-            return Command("helper", LOKY_WINDOWS_MAINS, "main", kwargs={"pipe_handle": _parse_int(argv[2])})
+            return Command("loky_windows_worker", kwargs={"pipe_handle": _parse_int(argv[2])})
         return parse_worker_args(argv[2:], posix, WORKER_FLAGS[argv[1]])
     if len(argv) >= 3 and argv[1] == "-m" and argv[2] in MODULE_WORKERS:
         return parse_module_worker(argv[2], argv[3:], posix)

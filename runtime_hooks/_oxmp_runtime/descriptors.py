@@ -22,7 +22,8 @@ from _oxmp_runtime.commands import LISTENER, PIPE_FROM_PARENT, PIPE_READ, PIPE_W
 
 
 def first_problem(descriptors):
-    """Why the descriptors of a command, ``(name, fd, kind)`` each, are not what a genuine parent hands over, or None."""
+    """Why the descriptors of a command, ``(name, fd, kind)`` each, are not what a genuine parent hands over, or
+    None."""
     seen = {}
     for name, fd, kind in descriptors:
         found = problem(name, fd, kind)

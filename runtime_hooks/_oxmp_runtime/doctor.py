@@ -8,8 +8,8 @@ method the platform offers, writes one JSON report as a new file (``REPORT_FILE`
 doctor turns the report into checks and hints; it reads this module's names (at build time, by path).
 
 None of the app's code runs here, nor in the workers: their target is ``echo`` below, and no script of the bundle is
-run in them (see ``hide_main_script``). Every app's start-up imports this module (for ``requested()``): it imports
-nothing else until ``run()``.
+run in them (see ``hide_main_script``). ``boot.run()`` imports this module (for ``requested()``) in every process it
+does not dispatch as a worker or helper: it imports nothing else until ``run()``.
 """
 
 import os

@@ -15,7 +15,6 @@ This module runs inside bundles: it imports only the standard library, lazily.
 """
 
 import os
-import sys
 
 # Where the build hook puts an entry script's code (oxmp_hooks/baked.py ENTRY_CODE_DIR, relative to sys._MEIPASS),
 # and the suffix after the script's name.
@@ -61,9 +60,8 @@ def read_code(code_path):
 
 def run_path(main_path, code, run_name):
     """``runpy.run_path(main_path, run_name=run_name)`` for a script whose code (``read_code()``) is ``code``: the same
-    module
-    (``__file__`` is ``main_path``, no spec or loader, ``sys.argv[0]`` and ``sys.modules[run_name]`` set while it
-    runs), returning its globals.
+    module (``__file__`` is ``main_path``, no spec or loader, ``sys.argv[0]`` and ``sys.modules[run_name]`` set while
+    it runs), returning its globals.
 
     ``runpy._run_module_code`` is what run_path() itself calls for a file (checked: 3.8-3.15, the same signature).
     """

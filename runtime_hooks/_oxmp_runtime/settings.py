@@ -183,8 +183,11 @@ def allowed_start_methods(platform):
 
 def python_start_method(platform, version_info):
     """The start method ``python app.py`` uses with multiprocessing on ``platform`` and Python ``version_info``: what
-    `auto` means. CPython: spawn on Windows and macOS (3.8+), fork elsewhere up to 3.13, forkserver from 3.14 (spawn
-    where the platform cannot pass descriptors or, from 3.14.9, has no writable temporary folder)."""
+    `auto` means. CPython: spawn on Windows and macOS (3.8+), fork elsewhere up to 3.13, forkserver from 3.14.
+
+    Not modelled: CPython 3.14 falls back to spawn where the platform cannot pass descriptors or, from 3.14.9, has no
+    writable temporary folder. This answer is what the build log and the doctor show and expect; `auto` sets nothing
+    (``start_method_to_set()``), so a bundle there still gets spawn, as python does."""
     if platform in ("win32", "darwin"):
         return "spawn"
     return "forkserver" if tuple(version_info[:2]) >= (3, 14) else "fork"
