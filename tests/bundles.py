@@ -49,6 +49,7 @@ ENTRY_POINT = "entry point"  # oxmp installed in the building Python; found thro
 HOOKS_DIR_OPTION = "--additional-hooks-dir"  # oxmp not installed; the checkout's hook folders named on the CLI
 SPEC_HOOKSPATH = "spec hookspath"  # oxmp not installed; the checkout's hook folders named in the .spec file
 BUILD_HOOKS_ONLY = "build hooks only"  # a user's mistake: only oxmp_hooks/hooks in the spec's hookspath
+RUNTIME_HOOKS_ONLY = "runtime hooks only"  # the other mistake: only runtime_hooks in the spec's hookspath
 STOCK = "stock"  # stock PyInstaller, no oxmp at all
 
 SPEC_TEMPLATE = """\
@@ -181,7 +182,8 @@ class Builder(BuildCache):
                 options += ["--exclude-module", module]
             target = script
         else:
-            hookspath = {SPEC_HOOKSPATH: HOOK_DIRS, BUILD_HOOKS_ONLY: HOOK_DIRS[:1]}.get(way, [])
+            hookspath = {SPEC_HOOKSPATH: HOOK_DIRS, BUILD_HOOKS_ONLY: HOOK_DIRS[:1],
+                         RUNTIME_HOOKS_ONLY: HOOK_DIRS[1:]}.get(way, [])
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
                                         excludes=excludes, runtime_hooks=runtime_hooks, datas=metadata_datas(metadata))
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)

@@ -1,6 +1,5 @@
 """Bad settings in a spec file fail the real build with a clear message, a non-zero exit and no traceback."""
 
-import os
 import sys
 
 import pytest
@@ -32,21 +31,3 @@ def test_fork_fails_a_windows_build(builder):
     assert "Windows cannot run" in failure.value.log
     assert "Traceback" not in failure.value.log
 
-
-class AnalysisWithHookFolders:
-    def __init__(self, hookspath):
-        self.hookspath = hookspath
-
-
-@pytest.mark.parametrize("pairs", [False, True], ids=["folders (PyInstaller 6.0-6.8)", "(folder, priority) pairs"])
-def test_the_runtime_hooks_folder_must_be_among_the_hook_folders(pairs):
-    from oxmp_hooks import HOOKS_DIR, RUNTIME_HOOKS_DIR, baked
-
-    def analysis(*folders):
-        return AnalysisWithHookFolders([(folder, -1000) if pairs else folder for folder in folders])
-
-    baked.check_runtime_hooks_folder(analysis(HOOKS_DIR, RUNTIME_HOOKS_DIR))
-    baked.check_runtime_hooks_folder(analysis(RUNTIME_HOOKS_DIR + os.sep))
-    with pytest.raises(SystemExit) as failure:
-        baked.check_runtime_hooks_folder(analysis(HOOKS_DIR))
-    assert "--additional-hooks-dir %s" % RUNTIME_HOOKS_DIR in str(failure.value)

@@ -24,7 +24,7 @@ from tests import bundles
 # Building takes seconds and may fetch the build backend, as `pip install .` does: it goes with the slow tests.
 slow = pytest.mark.bundle
 
-# The folders whose tracked files are the package, installed (the wheel) as pyproject.toml's package-dir says.
+# The folders whose tracked files are the package, installed (the wheel) where they are in the checkout.
 PACKAGE_FOLDERS = ("oxmp_hooks", "runtime_hooks")
 # Names of tracked files in those folders that are not installed (fnmatch patterns): none so far.
 NOT_INSTALLED = ()
@@ -49,20 +49,9 @@ def tracked_files():
     return sorted(name for name in listed if name and os.path.isfile(os.path.join(bundles.REPO, name)))
 
 
-def installed_path(source_path, package_dir):
-    """Where setuptools installs the checkout's ``source_path``: under the package whose folder holds it
-    (``package_dir``: package name -> folder; a package not named there is the folder of the same name)."""
-    folders = sorted(((folder.strip("/"), package) for package, folder in package_dir.items() if folder.strip("/")),
-                     key=lambda item: -len(item[0]))
-    for folder, package in folders:
-        if source_path.startswith(folder + "/"):
-            return package.replace(".", "/") + source_path[len(folder):]
-    return source_path
-
-
 def expected_wheel_files():
-    package_dir = pyproject().get("tool", {}).get("setuptools", {}).get("package-dir", {})
-    return sorted(installed_path(name, package_dir) for name in tracked_files()
+    # The source tree is the installed tree (no package-dir): the wheel holds the folders' tracked files as they are.
+    return sorted(name for name in tracked_files()
                   if name.split("/")[0] in PACKAGE_FOLDERS
                   and not any(fnmatch.fnmatch(os.path.basename(name), pattern) for pattern in NOT_INSTALLED))
 
@@ -220,7 +209,6 @@ def test_the_version_is_written_in_one_place():
 def test_the_source_tree_is_the_installed_tree():
     # No remap: a checkout's hook folders, named by path, are the installed ones (`get_hook_dirs()`), file for file.
     assert "package-dir" not in pyproject().get("tool", {}).get("setuptools", {})
-    assert installed_path("runtime_hooks/rthooks.dat", {}) == "runtime_hooks/rthooks.dat"
     import oxmp_hooks
 
     assert [os.path.relpath(folder, bundles.REPO).replace(os.sep, "/") for folder in oxmp_hooks.get_hook_dirs()] == \

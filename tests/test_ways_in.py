@@ -74,3 +74,11 @@ def test_build_hooks_without_the_runtime_hooks_fail_the_build(builder):
         builder.build("probe", way=bundles.BUILD_HOOKS_ONLY)
     assert "oxmp: this build runs oxmp's build hooks but not its runtime hooks" in failure.value.log
     assert bundles.HOOK_DIRS[1] in failure.value.log
+
+
+def test_runtime_hooks_without_the_build_hooks_fail_the_build(builder):
+    # Only runtime_hooks named: oxmp's runtime hooks would replace PyInstaller's with nothing baked for them.
+    with pytest.raises(bundles.BuildFailed) as failure:
+        builder.build("probe", way=bundles.RUNTIME_HOOKS_ONLY)
+    assert "oxmp: this build has oxmp's runtime hooks but not its build hooks" in failure.value.log
+    assert bundles.HOOK_DIRS[0] in failure.value.log

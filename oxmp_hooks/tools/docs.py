@@ -214,6 +214,11 @@ def generated(text):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m oxmp_hooks.tools.docs [FILE ...]``: rewrite the generated blocks of each file (default: FILES)."""
     paths = sys.argv[1:] if argv is None else argv
+    if not paths and not os.path.isfile(os.path.join(REPO, WORKFLOW)):
+        # A maintainer's tool: installed, this package is not in a checkout whose files it could rewrite.
+        print("oxmp docs: not in a checkout of oxmp (no %s beside this package): name the files" % WORKFLOW,
+              file=sys.stderr)
+        return 2
     for path in paths or [os.path.join(REPO, name) for name in FILES]:
         with open(path, encoding="utf-8") as markdown:
             text = markdown.read()

@@ -53,7 +53,8 @@ def run(module_name):
             continue
     else:
         # oxmp's build hook for this module did not run: another hook of higher priority for the same module (in the
-        # spec's hookspath) was used instead. PyInstaller's fix for the module is then missing from the bundle.
+        # spec's hookspath) was used instead (a build without oxmp's build hooks' folder stops: see
+        # pre_find_module_path/hook-_oxmp_runtime.py). PyInstaller's fix for the module is then missing from the bundle.
         from _oxmp_runtime.messages import say
 
         say("PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than "

@@ -5,7 +5,7 @@ folder it created for this one run, and holds ``DOCTOR_GATE``, a file with TOKEN
 ``requested()``, and only then calls ``run()``, after oxmp's runtime is set up exactly as the app would get it and
 before any of the app's code. ``run()`` looks at multiprocessing as configured by oxmp, starts one worker per start
 method the platform offers, writes one JSON report as a new file (``REPORT_FILE``) in that folder, and exits. The
-doctor turns the report into checks and hints; it reads this module's names (at build time, by path).
+doctor turns the report into checks and hints; it reads this module's names (``oxmp_hooks.runtime_module()``).
 
 None of the app's code runs here, nor in the workers: their target is ``echo`` below, and no script of the bundle is
 run in them (see ``hide_main_script``). ``boot.run()`` imports this module (for ``requested()``) in every process it
