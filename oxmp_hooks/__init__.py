@@ -14,7 +14,7 @@ path with ``--additional-hooks-dir`` / ``hookspath`` (both folders).
 import os
 from typing import List
 
-__all__ = ["__version__", "get_hook_dirs", "HOOKS_DIR", "RUNTIME_HOOKS_DIR", "runtime_module"]
+__all__ = ["__version__", "get_hook_dirs", "HOOKS_DIR", "RUNTIME_HOOKS_DIR", "check_hook_folders", "runtime_module"]
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,28 @@ RUNTIME_HOOKS_DIR = os.path.join(os.path.dirname(PACKAGE_DIR), "runtime_hooks")
 def get_hook_dirs() -> List[str]:
     """The ``pyinstaller40`` / ``hook-dirs`` entry point: the build hooks' folder and the runtime hooks' folder."""
     return [HOOKS_DIR, RUNTIME_HOOKS_DIR]
+
+
+def check_hook_folders(folders) -> None:
+    """Stop the build unless both of oxmp's hook folders are among the build's ``folders`` (None: PyInstaller does not
+    say, nothing to check). A build with only the build hooks would bake oxmp's settings and run PyInstaller's own
+    runtime hooks; one with only the runtime hooks, oxmp's runtime hooks with nothing baked for them. The build hooks
+    (oxmp_hooks/baked.py) and the runtime hooks' pre-find hook each call this.
+
+    The items of PyInstaller's lists (``Analysis.hookspath``, the module graph's ``_user_hook_dirs``) are folders in
+    PyInstaller 6.0 to at least 6.8, (folder, priority) pairs in later releases (read in build_main.py and
+    depend/analysis.py of 6.0.0, 6.3.0, 6.8.0 and 6.22.3); both are accepted.
+    """
+    if not folders:
+        return
+    named = {os.path.realpath(item[0] if isinstance(item, tuple) else item) for item in folders}
+    both = "--additional-hooks-dir %s --additional-hooks-dir %s" % (HOOKS_DIR, RUNTIME_HOOKS_DIR)
+    advice = ("name both of its hook folders, %s (or both in the spec's hookspath), or install oxmp, which registers "
+              "both")
+    if os.path.realpath(RUNTIME_HOOKS_DIR) not in named:
+        raise SystemExit("ERROR: oxmp: this build runs oxmp's build hooks but not its runtime hooks: " + advice % both)
+    if os.path.realpath(HOOKS_DIR) not in named:
+        raise SystemExit("ERROR: oxmp: this build has oxmp's runtime hooks but not its build hooks: " + advice % both)
 
 
 def runtime_module(name):

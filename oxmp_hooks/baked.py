@@ -13,7 +13,7 @@ import posixpath
 import sys
 import weakref
 
-from oxmp_hooks import RUNTIME_HOOKS_DIR, __version__, config, runtime_module
+from oxmp_hooks import __version__, check_hook_folders, config, runtime_module
 
 __all__ = ["ENTRY_CODE_DIR", "settings_datas", "settings", "outdir", "entry_code_name"]
 
@@ -43,32 +43,11 @@ def _bake(hook_api):
     if analysis not in _baked:
         from PyInstaller.config import CONF
 
-        check_runtime_hooks_folder(analysis)
+        check_hook_folders(getattr(analysis, "hookspath", None))
         values, path = write_settings(analysis, outdir(analysis, CONF["workpath"]))
         collect_run_modules(hook_api, values["run_modules"])
         _baked[analysis] = values, [(path, posixpath.dirname(config.schema.BAKED_PATH))]
     return _baked[analysis]
-
-
-def check_runtime_hooks_folder(analysis):
-    """Stop the build if oxmp's build hooks run without its runtime hooks' folder (``--additional-hooks-dir`` or
-    ``hookspath`` naming only ``oxmp_hooks/hooks``): the bundle would bake oxmp's settings and run PyInstaller's own
-    runtime hooks, not oxmp's."""
-    folders = [os.path.realpath(folder) for folder in hook_folders(analysis)]
-    if folders and os.path.realpath(RUNTIME_HOOKS_DIR) not in folders:
-        raise SystemExit("ERROR: oxmp: this build runs oxmp's build hooks but not its runtime hooks: name both of its "
-                         "hook folders, --additional-hooks-dir %s --additional-hooks-dir %s (or both in the spec's "
-                         "hookspath), or install oxmp, which registers both"
-                         % (os.path.dirname(os.path.abspath(__file__)) + os.sep + "hooks", RUNTIME_HOOKS_DIR))
-
-
-def hook_folders(analysis):
-    """The hook folders of a build: ``Analysis.hookspath``, the spec's and the command line's, then the entry points'.
-
-    Its items are folders in PyInstaller 6.0 to at least 6.8, (folder, priority) pairs in later releases (read in
-    build_main.py of 6.0.0, 6.3.0, 6.8.0 and 6.22.3); both are accepted.
-    """
-    return [item[0] if isinstance(item, tuple) else item for item in getattr(analysis, "hookspath", None) or ()]
 
 
 # Where PyInstaller's own hidden imports go in a spec file, for the error message.

@@ -7,7 +7,7 @@ import runpy
 
 import pytest
 
-from oxmp_hooks import HOOKS_DIR, RUNTIME_HOOKS_DIR, baked
+from oxmp_hooks import HOOKS_DIR, RUNTIME_HOOKS_DIR, check_hook_folders
 
 SHAPES = pytest.mark.parametrize("pairs", [False, True], ids=["folders (PyInstaller 6.0-6.8)", "(folder, priority)"])
 
@@ -16,18 +16,13 @@ def listed(folders, pairs):
     return [(folder, -1000) if pairs else folder for folder in folders]
 
 
-class AnalysisWithHookFolders:
-    def __init__(self, hookspath):
-        self.hookspath = hookspath
-
-
 @SHAPES
 def test_the_build_hooks_want_the_runtime_hooks_folder(pairs):
     def check(*folders):
-        baked.check_runtime_hooks_folder(AnalysisWithHookFolders(listed(folders, pairs)))
+        check_hook_folders(listed(folders, pairs))  # as oxmp_hooks/baked.py passes Analysis.hookspath
 
     check(HOOKS_DIR, RUNTIME_HOOKS_DIR)
-    check(RUNTIME_HOOKS_DIR + os.sep)
+    check(HOOKS_DIR, RUNTIME_HOOKS_DIR + os.sep)
     with pytest.raises(SystemExit) as failure:
         check(HOOKS_DIR)
     assert "--additional-hooks-dir %s" % RUNTIME_HOOKS_DIR in str(failure.value)

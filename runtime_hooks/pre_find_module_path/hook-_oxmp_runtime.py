@@ -2,33 +2,23 @@
 # of this hook folder, runtime_hooks/.
 #
 # This hook runs in every build that has oxmp's runtime hooks, so it also stops a build that has them without oxmp's
-# build hooks (only runtime_hooks/ named with --additional-hooks-dir or hookspath): such a bundle would replace
-# PyInstaller's runtime hooks for multiprocessing, inspect and pkgutil with nothing baked for them to run.
+# build hooks (only runtime_hooks/ named with --additional-hooks-dir or hookspath): oxmp_hooks.check_hook_folders().
 
 import os
+import runpy
+
+RUNTIME_HOOKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def build_hooks_folder():
-    # oxmp_hooks/hooks/ beside this folder, in a checkout and once installed alike.
-    runtime_hooks = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(os.path.dirname(runtime_hooks), "oxmp_hooks", "hooks")
-
-
-def hook_folders(module_graph):
-    # The build's hook folders. Private: PyiModuleGraph._user_hook_dirs, folders in PyInstaller 6.0-6.8 and (folder,
-    # priority) pairs later (read in depend/analysis.py of 6.0.0, 6.3.0, 6.8.0 and 6.22.3). None: cannot tell.
+def user_hook_dirs(module_graph):
+    # The build's hook folders. Private: PyiModuleGraph._user_hook_dirs (PyInstaller 6.0-6.22.3 checked, see
+    # check_hook_folders() for its two shapes). None where a PyInstaller does not have it: nothing is checked.
     folders = getattr(module_graph, "_user_hook_dirs", None)
-    if not isinstance(folders, (list, tuple)):
-        return None
-    return [item[0] if isinstance(item, tuple) else item for item in folders]
+    return folders if isinstance(folders, (list, tuple)) else None
 
 
 def pre_find_module_path(hook_api):
-    folders = hook_folders(hook_api.module_graph)
-    wanted = build_hooks_folder()
-    if folders is not None and os.path.realpath(wanted) not in [os.path.realpath(folder) for folder in folders]:
-        raise SystemExit("ERROR: oxmp: this build has oxmp's runtime hooks but not its build hooks: name both of its "
-                         "hook folders, --additional-hooks-dir %s --additional-hooks-dir %s (or both in the spec's "
-                         "hookspath), or install oxmp, which registers both"
-                         % (wanted, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    hook_api.search_dirs = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    # The package beside this folder (installed, or a checkout named by path), as oxmp's build hooks load it.
+    package = runpy.run_path(os.path.join(os.path.dirname(RUNTIME_HOOKS), "oxmp_hooks", "hooks", "_this_package.py"))
+    package["load"]().check_hook_folders(user_hook_dirs(hook_api.module_graph))
+    hook_api.search_dirs = [RUNTIME_HOOKS]
