@@ -33,7 +33,7 @@ CACHE_ENV = "OXMP_PYTHONS_CACHE"
 REQUIRE_ENV = "OXMP_REQUIRE_PYTHONS"  # "1": a machine without any other Python fails the lane instead of skipping it
 DEFAULT_CACHE = os.path.join("~", ".cache", "oxmp-other-pythons")
 OLDEST = (3, 8)
-NEWEST = (3, 14)  # the newest minor version oxmp supports: the lane looks for every one from OLDEST to here
+NEWEST = (3, 15)  # the newest minor version oxmp supports: the lane looks for every one from OLDEST to here
 SUPPORTED = [(3, minor) for minor in range(OLDEST[1], NEWEST[1] + 1)]
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs fresh virtualenvs
 
@@ -106,11 +106,17 @@ def find_pythons():
 def requirements():
     """What each virtualenv gets besides oxmp: no newer than the test run's, so that pip picks for an older Python the
     newest release that supports it."""
+    return [name + bound for name, bound in bounded(["pyinstaller", "pyinstaller-hooks-contrib", "joblib"])]
+
+
+def bounded(distributions):
+    """(name, version bounds) of each of ``distributions``: no newer than the test run's (PyInstaller 6.0 or later)."""
     result = []
-    for distribution, floor in (("pyinstaller", ">=6.0"), ("pyinstaller-hooks-contrib", ""), ("joblib", "")):
+    for distribution in distributions:
         version = wine.installed_version(distribution)
-        bounds = [bound for bound in (floor, "<=" + version if version else "") if bound]
-        result.append(distribution + ",".join(bounds))
+        bounds = [bound for bound in (">=6.0" if distribution == "pyinstaller" else "",
+                                      "<=" + version if version else "") if bound]
+        result.append((distribution, ",".join(bounds)))
     return result
 
 
