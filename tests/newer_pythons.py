@@ -326,6 +326,28 @@ class ChrootRunner(contain.Runner):
         return ChrootSetup(self.root, self.cwd, self.user, self.stderr_closed)
 
 
+@contextlib.contextmanager
+def terminated_as_interrupted():
+    """SIGTERM raises KeyboardInterrupt meanwhile (in the main thread), as SIGINT does: a test run ended so still
+    leaves through the ``finally`` clauses that undo the mounts. (SIGKILL does not: the next session, or ``python -m
+    tests.newer_pythons unmount``, undoes what it left.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _makedirs(path):
     """os.makedirs(), returning the folders it made, outermost first."""
     made = []

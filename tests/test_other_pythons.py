@@ -121,7 +121,7 @@ def chroot(bundle_root, request):
                 ", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), problem, newer_pythons.REQUIRE_ENV))
         yield None
         return
-    with newer_pythons.Chroot().session(shared=[bundle_root]) as entered:
+    with newer_pythons.Chroot().session(shared=[bundle_root]) as entered, newer_pythons.terminated_as_interrupted():
         report(request.config, "Other Pythons: the chroot of CPython %s: made in %.0f s (0: cached)" % (
             ", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), entered.make_seconds))
         yield entered
@@ -350,7 +350,8 @@ def test_library_pool_under_each_start_method(other, library, method):
     if plain.returncode != 0:
         # Where the library does not support the version (multiprocess 0.70.19 on 3.15: dill reads co_lnotab, which
         # 3.15 removed), python fails as well: nothing for a bundle to match.
-        errors = [line for line in plain.stderr.splitlines() if "Error: " in line] or ["exit status %d" % plain.returncode]
+        errors = [line for line in plain.stderr.splitlines() if "Error: " in line] or [
+            "exit status %d" % plain.returncode]
         pytest.skip("%s fails under python %s too: %s" % (library, pythons.version_name(other.version),
                                                          errors[-1][:200]))
     result = other.run(other.builder.build("lib_matrix"), library, "pool_map", "--method", method, timeout=120)
