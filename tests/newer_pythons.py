@@ -30,6 +30,7 @@ fails when it cannot); ``unmount`` undoes leftover mounts.
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,11 +85,13 @@ def debian_mirror():
 
 
 def mounts_under(root):
-    """Mount points at or under ``root``, deepest last, from this process's mount table."""
+    """Mount points at or under ``root`` in the order they were mounted (a mount after the one it is on), from this
+    process's mount table."""
     found = []
     with open("/proc/self/mountinfo", encoding="utf-8") as table:
         for line in table:
-            point = line.split()[4].encode().decode("unicode_escape")  # \040 for a space, as the kernel writes it
+            # The kernel writes a space as \040, a backslash as \134 (octal escapes).
+            point = re.sub(r"\\([0-7]{3})", lambda escape: chr(int(escape.group(1), 8)), line.split()[4])
             if point == root or point.startswith(root + os.sep):
                 found.append(point)
     return found
@@ -286,6 +289,7 @@ def run(chroot, argv, unprivileged=True, timeout=60, max_procs=48, env=None, cwd
     """``tests.contain.run()`` for a program of the chroot: ``argv`` and ``cwd`` (a shared folder) as seen inside;
     ``env`` the whole environment."""
     user = contain.UnprivilegedUser() if unprivileged and contain.drops_privileges() else None
+    env = chroot.environment() if env is None else env
     return ChrootRunner(chroot.root, cwd, user=user, **options).run(argv, timeout, max_procs, env, cwd)
 
 

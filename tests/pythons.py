@@ -8,7 +8,8 @@ Found, never named by a path in the project (``find_pythons()``), in this order,
 - ``python3.X`` on ``PATH``.
 
 Each candidate is asked what it is; only CPython 3.8 and later counts (oxmp supports 3.8+), and not the minor version
-that runs the tests (the rest of the suite covers it).
+that runs the tests (the rest of the suite covers it). A version of ``tests/newer_pythons.VERSIONS`` (3.14, 3.15) that
+none of these has comes from a Debian sid chroot instead, where the machine can make one (that module).
 
 Each Python gets a virtualenv in a cache folder outside the checkout (``OXMP_PYTHONS_CACHE``, default
 ``~/.cache/oxmp-other-pythons``), with PyInstaller, pyinstaller-hooks-contrib and joblib no newer than the test run's
