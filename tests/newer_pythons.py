@@ -28,7 +28,6 @@ fails when it cannot); ``unmount`` undoes leftover mounts.
 """
 
 import contextlib
-import json
 import os
 import re
 import shutil
