@@ -17,7 +17,7 @@ WORKFLOWS = os.path.join(bundles.REPO, ".github", "workflows")
 WORKFLOW = os.path.join(WORKFLOWS, "tests.yml")
 RELEASE = os.path.join(WORKFLOWS, "release.yml")
 TOX_INI = os.path.join(bundles.REPO, "tox.ini")
-PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 PLATFORMS = {"ubuntu-latest", "macos-latest", "windows-latest"}
 
 
