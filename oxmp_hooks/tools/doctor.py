@@ -1,12 +1,13 @@
 """`python -m oxmp_hooks doctor EXECUTABLE` (or `oxmp-doctor EXECUTABLE`): check multiprocessing in a bundle.
 
-First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp's runtime hook
-is in it (by its code, not only its name), and the settings baked into it. A bundle that contains oxmp is then
-executed once, contained as `python -m oxmp_hooks run` contains an app (own session, process cap, time limit, every
-process it started killed afterwards), in oxmp's diagnostic mode: its runtime hook writes a report instead of running
-the app (``_oxmp_runtime/doctor.py``), including one smoke test per start method. The app's entry script does not
-run; but the bundle's executable, and whatever runs in it before oxmp's hook, are the bundle's own: the doctor is for
-bundles one would run anyway. The report becomes a list of checks, each with a hint when it fails.
+First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp is in it (its
+runtime hook, and the settings record only oxmp's build writes: ``bundle_info.record_problem()``), and the settings
+baked into it. A bundle that contains oxmp is then executed once, contained as `python -m oxmp_hooks run` contains an
+app (own session, process cap, time limit, every process it started killed afterwards), in oxmp's diagnostic mode: its
+runtime hook writes a report instead of running the app (``_oxmp_runtime/doctor.py``), including one smoke test per
+start method. The app's entry script does not run; but the bundle's executable, and whatever runs in it before oxmp's
+hook, are the bundle's own: the doctor is for bundles one would run anyway. The report becomes a list of checks, each
+with a hint when it fails.
 
 As a gate in CI (docs/ci.md) it is unattended: the run is always contained and time-limited (``--timeout``), and a
 bundle that starts itself again and again is stopped at the process cap and reported as such. The exit statuses are
@@ -46,9 +47,9 @@ EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
 SCHEMA_VERSION = 1
 
 EXECUTES = ("The doctor EXECUTES the bundle (contained: own session, process cap, time limit, all its processes "
-            "killed afterwards) if its files show oxmp's runtime hook; that hook then runs the checks instead of the "
-            "app's entry script. Code in the bundle that runs before the hook still runs: use the doctor only on "
-            "bundles you would run yourself.")
+            "killed afterwards) if its files show what oxmp's build writes (its runtime hook, and its settings "
+            "record); that hook then runs the checks instead of the app's entry script. Code in the bundle that runs "
+            "before the hook still runs: use the doctor only on bundles you would run yourself.")
 
 BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name both of oxmp's hook "
                    "folders, oxmp_hooks/hooks and runtime_hooks, with --additional-hooks-dir or hookspath=[...] in the "
@@ -326,9 +327,10 @@ def _hint_no_oxmp(info):
     return BUILD_WITH_OXMP
 
 
-HINT_RELAUNCH = ("each process it starts runs the app again instead of multiprocessing's worker, as in a bundle without "
-                 "oxmp and without freeze_support(): " + BUILD_WITH_OXMP + "; if it is built with oxmp, a runtime hook "
-                 "that runs before oxmp's starts processes (look for custom runtime hooks in the spec file)")
+HINT_RELAUNCH = ("each process it starts runs the app again instead of multiprocessing's worker, as in a bundle "
+                 "without oxmp and without freeze_support(): " + BUILD_WITH_OXMP + "; if it is built with oxmp, a "
+                 "runtime hook that runs before oxmp's starts processes (look for custom runtime hooks in the spec "
+                 "file)")
 
 
 def _hint_no_answer(run, timeout):
