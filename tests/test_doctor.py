@@ -381,6 +381,19 @@ def test_look_alike_with_a_settings_file_is_not_run(builder, bundle_root, capsys
     assert status == 0 and report["run"] is not None and report["oxmp"] is True, report
 
 
+def test_a_record_with_windows_line_ends_is_oxmps(builder, bundle_root, capsys):
+    # oxmp's build writes the record in text mode: on Windows each line ends in CRLF, and it is still the record. The
+    # Windows lane (tests/test_windows.py) runs the doctor on real Windows bundles; this is the same record here.
+    from oxmp_hooks.tools import bundle_info
+
+    genuine = builder.build("probe")
+    exe = copy_of(genuine, bundle_root)
+    with open(os.path.join(bundle_info.inspect(exe).contents_dir, *bundle_info.BAKED_PATH.split("/")), "wb") as baked:
+        baked.write(genuine_record(genuine).replace("\n", "\r\n").encode())
+    status, report = run_doctor_json(capsys, exe)
+    assert status == 0 and report["oxmp"] is True, report
+
+
 def test_stock_bundle_with_oxmps_settings_file_is_not_run(builder, bundle_root, capsys):
     # Stock PyInstaller's no_freeze_support relaunches itself without end, and carries a file where oxmp's settings
     # would be: it is still a stock bundle, and the doctor must not run it. The control: the oxmp bundle the file comes

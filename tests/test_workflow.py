@@ -201,24 +201,26 @@ class TemplateRun:
     def __init__(self, workdir, extra_env=None):
         self.workdir = workdir
         self.extra_env = dict(extra_env or {})
-        self.ran = []  # (step, exit status)
+        self.python_dir = os.path.join(workdir, "setup-python")  # the Python the job asks for: this test run's
 
     def environment(self, variables):
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", self.workdir), "LC_ALL": "C.UTF-8",
-               "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        env.update(self.ci_variables())
+        env = {"PATH": os.pathsep.join([self.python_dir, os.environ["PATH"]]), "HOME": self.workdir,
+               "LC_ALL": "C.UTF-8", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+               "RUNNER_OS": "Linux", "GITHUB_WORKSPACE": self.workdir, "CI_PROJECT_DIR": self.workdir,
+               "CI_JOB_NAME_SLUG": "linux"}
         for key, value in variables.items():
-            env[key] = os.path.expandvars(self.github_expressions(str(value))) if "$CI_" not in str(value) else \
-                value.replace("$CI_PROJECT_DIR", self.workdir)
+            # The only expressions and variables the templates' values use: where the checkout is.
+            env[key] = str(value).replace("${{ github.workspace }}", self.workdir).replace("$CI_PROJECT_DIR",
+                                                                                          self.workdir)
+            assert "$" not in env[key], (key, value)
         env.update(self.extra_env)
         return env
 
-    def ci_variables(self):
-        return {"RUNNER_OS": "Linux", "GITHUB_WORKSPACE": self.workdir, "CI_PROJECT_DIR": self.workdir,
-                "CI_JOB_NAME_SLUG": "linux"}
-
-    def github_expressions(self, text):
-        return text.replace("${{ github.workspace }}", self.workdir)
+    def setup_python(self):
+        os.makedirs(self.python_dir, exist_ok=True)
+        for name in ("python", "python3"):
+            if not os.path.lexists(os.path.join(self.python_dir, name)):
+                os.symlink(sys.executable, os.path.join(self.python_dir, name))
 
     def restore_cache(self):
         if os.path.isdir(os.path.join(self.workdir, ".venv")):
@@ -242,10 +244,10 @@ class TemplateRun:
             shutil.copytree(os.path.join(bundles.REPO, relative), os.path.join(self.workdir, relative))
 
     def bash(self, script, env):
-        status = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
-                                cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                universal_newlines=True)
-        return status
+        # As GitHub runs a step with `shell: bash`; GitLab's scripts set pipefail themselves.
+        return subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
+                              cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
 
     def github(self, path=GITHUB_TEMPLATE):
         """Run the GitHub template's steps; returns {step name: (exit status, output)} of the steps run."""
@@ -271,7 +273,8 @@ class TemplateRun:
                 self.checkout(env["APP_SPEC"])
                 outcome[name] = (0, "")
             elif uses == "actions/setup-python":
-                outcome[name] = (0, "")  # the Python of this test run
+                self.setup_python()
+                outcome[name] = (0, "")
             elif uses == "actions/cache":
                 self.restore_cache()
                 outcome[name] = (0, "")
@@ -290,6 +293,7 @@ class TemplateRun:
         env = self.environment(template["variables"])
         env["PYTHON"] = "%d.%d" % sys.version_info[:2]
         self.checkout(env["APP_SPEC"])
+        self.setup_python()  # the image's
         self.restore_cache()
         result = self.bash("\n".join(script), env)
         return result.returncode, result.stdout

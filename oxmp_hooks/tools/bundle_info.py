@@ -229,6 +229,7 @@ def record_problem(text, python_version, entry_scripts, has_file):
     whether the bundle holds that file)."""
     from oxmp_hooks import __version__, config
 
+    text = text.replace("\r\n", "\n")  # written in text mode: on Windows, each line ends in CRLF
     baked = schema.Baked.decode(text)
     built_by = baked.facts.get("oxmp")
     other_version = "" if built_by in (None, __version__) else (
