@@ -573,6 +573,7 @@ def test_a_bundle_that_relaunches_itself_is_reported_within_the_time_limit(build
     assert "FAIL the bundle does not start itself again and again (it started processes until the doctor's " \
            "process cap of %d stopped it" % doctor.MAX_PROCS in text, text
     assert "hint: each process it starts runs the app again" in text
+    assert "The doctor ran the bundle (contained): it started itself again and again until it was stopped." in text
     report = doctor.diagnose(stock.exe, timeout)
     assert report["run"]["relaunched"] is True and report["run"]["seconds"] < timeout, report["run"]
     monkeypatch.setattr(bundle_info, "inspect", inspect)

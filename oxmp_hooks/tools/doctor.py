@@ -368,6 +368,8 @@ def render(report):
     if report["oxmp"] is False:
         lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
                   "The doctor did not run it (it would have run the app)."]
+    elif report["run"] is not None and report["run"].get("relaunched") and report["runtime"] is None:
+        lines += ["", "The doctor ran the bundle (contained): it started itself again and again until it was stopped."]
     elif report["run"] is not None:
         lines += ["", "The doctor ran the bundle (contained) in oxmp's diagnostic mode, instead of its entry script."]
 

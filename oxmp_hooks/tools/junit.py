@@ -9,6 +9,7 @@ bundle whose oxmp files cannot be read is one ``<error>``. The whole report, as 
 """
 
 import json
+import os
 import re
 import socket
 import time
@@ -28,13 +29,13 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
     for ``executable``."""
     suite = ElementTree.Element("testsuite")
     cases = []
+    seconds = 0.0 if report is None else (report["run"] or {}).get("seconds") or 0.0  # the diagnostic run's
     if report is None:
         case = _case("the bundle's oxmp files can be read", 0.0)
         ElementTree.SubElement(case, "error", message=_xml(error), type="unreadable").text = _xml(error)
         cases.append(case)
     else:
         executable = report["executable"]
-        seconds = (report["run"] or {}).get("seconds") or 0.0
         for check in report["checks"]:
             case = _case(check["name"], 0.0)
             if not check["passed"]:
@@ -59,7 +60,7 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
         "failures": str(sum(case.find("failure") is not None for case in cases)),
         "errors": str(sum(case.find("error") is not None for case in cases)),
         "skipped": str(sum(case.find("skipped") is not None for case in cases)),
-        "time": "%.3f" % (0.0 if report is None else (report["run"] or {}).get("seconds") or 0.0),
+        "time": "%.3f" % seconds,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "hostname": _xml(socket.gethostname()),
     })
@@ -74,9 +75,7 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
 
 
 def suite_name(report, executable):
-    """``oxmp doctor: NAME (PLATFORM, Python X.Y)``: distinct for each job of a build matrix."""
-    import os
-
+    """``oxmp doctor: NAME (PLATFORM, Python X.Y.Z)``: distinct for each job of a build matrix."""
     name = os.path.splitext(os.path.basename(executable or "?"))[0]
     build = (report or {}).get("build") or {}
     python = build.get("python") or ((report or {}).get("bundle") or {}).get("python_version")
