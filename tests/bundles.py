@@ -24,7 +24,8 @@ HOOK_DIRS = [os.path.join(REPO, "oxmp_hooks", "hooks"), os.path.join(REPO, "runt
 APPS = os.path.join(REPO, "tests", "apps")
 EXAMPLES = os.path.join(REPO, "examples")
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
-# Modules of tests/apps that every app may import, copied beside each (tests/apps/as_parent.py: the genuine parent).
+# Modules of tests/apps that every app may import, copied beside each (tests/apps/as_parent.py: the genuine parent of
+# the hardening tests, imported on POSIX only; the Windows lane copies none).
 SUPPORT_MODULES = ("as_parent",)
 
 # The start methods this platform offers, and what `auto` means here: what `python app.py` uses.

@@ -574,8 +574,6 @@ class WindowsBuilder(bundles.BuildCache):
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(APPS, app + ".py"), script)
-        for module in bundles.SUPPORT_MODULES:
-            shutil.copy(os.path.join(APPS, module + ".py"), workdir)
         spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)],
                                     hooksconfig=hooksconfig or {}, excludes=list(excludes),
                                     datas=bundles.metadata_datas(metadata))

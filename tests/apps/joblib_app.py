@@ -5,11 +5,12 @@ loky starts its workers as `exe -m joblib.externals.loky.backend.popen_loky_posi
 `MAIN-BLOCK <pid>` once per run; a worker that ran it would print it again.
 """
 
-import as_parent  # noqa: F401 (first: see tests/apps/as_parent.py)
-
 import json
 import os
 import sys
+
+if os.name == "posix":  # the hardening tests' genuine parent; first: see tests/apps/as_parent.py
+    import as_parent  # noqa: F401
 
 from joblib import Parallel, delayed
 
