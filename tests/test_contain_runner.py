@@ -151,6 +151,24 @@ def test_an_app_that_kills_or_stops_its_keeper_ends_the_run_and_leaves_nothing(t
         assert result.returncode == (-9 if then == "kill-group" else 0), result
 
 
+@pytest.mark.skipif(not run_has_a_cgroup(), reason="no cgroup v2 folder this runner may write to (root, delegation)")
+@pytest.mark.parametrize("with_cgroup_kill", [True, False], ids=["cgroup.kill", "one-by-one"])
+def test_the_runs_cgroup_kills_all_in_it_and_goes(with_cgroup_kill, marker, monkeypatch, tmp_path):
+    # The app kills its keeper, leaving three children that left its session: the cgroup finds them, with
+    # cgroup.kill or, as before Linux 5.14, one by one; then it is removed.
+    made = []
+    make, write = cgroup.Cgroup.make, cgroup.Cgroup._write
+    monkeypatch.setattr(cgroup.Cgroup, "make", classmethod(lambda cls, cap: made.append(make(cap)) or made[-1]))
+    if not with_cgroup_kill:
+        monkeypatch.setattr(cgroup.Cgroup, "_write", lambda self, name, text: name != "cgroup.kill" and write(
+            self, name, text))
+    result = shipped.run([sys.executable, ESCAPEE, marker, "setsid", "3", "kill-keeper"], timeout=120,
+                         cwd=str(tmp_path))
+    assert result.lost_keeper.startswith("killed by SIGKILL: the run was ended there, and every"), result
+    assert with_marker(marker) == []
+    assert len(made) == 1 and not os.path.exists(made[0].path)
+
+
 @pytest.mark.skipif(not contain.drops_privileges(), reason="as root only: the suite's runner switches users as root")
 @pytest.mark.parametrize("then", THEN)
 def test_an_unprivileged_app_cannot_reach_its_keeper(then, marker, tmp_path):
