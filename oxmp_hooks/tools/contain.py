@@ -196,6 +196,7 @@ class _KeptTree:
         self.held_all = False  # every process of the run is in a cgroup of its own, whatever it does to its keeper
         self.status_line = b""
         self.status_pipe = None
+        self.closed = False
 
     def start(self, cap, max_procs, prctl, pass_fds, **options):
         from oxmp_hooks.tools import keeper
@@ -276,6 +277,8 @@ class _KeptTree:
         return [] if state == "exited" else self.members()
 
     def kill(self):
+        if self.closed:
+            return  # the keeper is reaped: its pid is no longer its own
         if self.cgroup is not None:
             self.cgroup.kill()  # the keeper too, and what it no longer reaches
             return
@@ -296,6 +299,7 @@ class _KeptTree:
     def close(self):
         if self.keeper.returncode is None:
             self.keeper.wait()
+        self.closed = True
         if self.status_pipe is not None:
             os.close(self.status_pipe)
             self.status_pipe = None
