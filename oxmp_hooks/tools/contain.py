@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-__all__ = ["Result", "Runner", "run"]
+__all__ = ["Result", "Runner", "run", "time_limit", "process_cap"]
 
 if os.name == "posix":
     import resource
