@@ -37,11 +37,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run.error("cannot run %s: %s" % (options.executable, getattr(error, "strerror", None) or error))
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
-    if result.bombed:
+    if result.lost_keeper:
+        sys.stderr.write("oxmp run: the app's keeper was %s\n" % result.lost_keeper)
+    elif result.bombed:
         sys.stderr.write("oxmp run: stopped after more than %d processes\n" % options.max_procs)
     elif result.timed_out:
         sys.stderr.write("oxmp run: stopped after %g s\n" % options.timeout)
-    return result.returncode
+    # An app killed by a signal: 128 plus its number, as a shell says it (sys.exit(-9) would be 247).
+    return result.returncode if result.returncode >= 0 else 128 - result.returncode
 
 
 if __name__ == "__main__":

@@ -44,42 +44,36 @@ class UnprivilegedUser:
     def __init__(self):
         self.uid, self.gid = unprivileged_ids()
 
-    def switch(self):
-        # In the child, between fork and exec.
+
+def set_up_app(user_ids, stderr_closed):
+    """What the app's process does before its process cap is set and the app runs (``Runner.app_setup()``, which
+    names it with its arguments for the keeper): close descriptor 2, switch to ``user_ids`` (uid, gid) unless None."""
+    # Nothing the keeper or subprocess does after this, up to the app's exec, leaves a descriptor open: the app starts
+    # without descriptor 2.
+    if stderr_closed:
+        os.close(2)
+    if user_ids is not None:
+        uid, gid = user_ids
         os.setgroups([])
-        os.setgid(self.gid)
-        os.setuid(self.uid)
-
-
-class AppSetup:
-    """What the app's process does before its process cap is set and the app runs (``Runner.app_setup()``): close
-    descriptor 2, switch to ``user``. It is pickled for the keeper, which imports this module to call it."""
-
-    def __init__(self, user, stderr_closed):
-        self.user, self.stderr_closed = user, stderr_closed
-
-    def __call__(self):
-        # Nothing the keeper or subprocess does after this, up to the app's exec, leaves a descriptor open: the app
-        # starts without descriptor 2.
-        if self.stderr_closed:
-            os.close(2)
-        if self.user is not None:
-            self.user.switch()
+        os.setgid(gid)
+        os.setuid(uid)
 
 
 class Result(shipped.Result):
     """``oxmp_hooks.tools.contain.Result`` with ``peak_procs``, the most processes the watchdog saw at once (0 when
     no watchdog ran), and ``leftovers``, the run's processes still running when the app itself had exited."""
 
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers):
-        super().__init__(argv, returncode, stdout, stderr, seconds, timed_out, bombed)
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers,
+                 lost_keeper=None):
+        super().__init__(argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper)
         self.peak_procs = peak_procs
         self.leftovers = leftovers
 
     def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r,\n stdout=%r,\n stderr=%r)"
-                % (self.returncode, self.timed_out, self.bombed, self.peak_procs, self.leftovers,
-                   self.stdout[-3000:], self.stderr[-3000:]))
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
+                " stdout=%r,\n stderr=%r)" % (self.returncode, self.timed_out, self.bombed, self.peak_procs,
+                                              self.leftovers, self.lost_keeper, self.stdout[-3000:],
+                                              self.stderr[-3000:]))
 
 
 class Unwatched:
@@ -122,13 +116,15 @@ class Runner(shipped.Runner):
     def app_setup(self):
         if self.user is None and not self.stderr_closed:
             return None
-        return AppSetup(self.user, self.stderr_closed)
+        user_ids = None if self.user is None else [self.user.uid, self.user.gid]
+        return ("%s:set_up_app" % __name__, [user_ids, self.stderr_closed])
 
     def start_watchdog(self, count, stop, max_procs):
         return super().start_watchdog(count, stop, max_procs) if self.watch else Unwatched()
 
-    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers):
-        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers)
+    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers, lost_keeper):
+        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers,
+                      lost_keeper)
 
 
 def run(argv, unprivileged=True, timeout=shipped.DEFAULT_TIMEOUT, max_procs=shipped.DEFAULT_MAX_PROCS, env=None,

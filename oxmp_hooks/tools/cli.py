@@ -1,7 +1,8 @@
 """What the command lines of ``python -m oxmp_hooks run|doctor`` share: a bad argument is one line and exit status 2."""
 
 import argparse
-import math
+
+from oxmp_hooks.tools import contain
 
 __all__ = ["BAD_ARGUMENTS", "Parser", "seconds", "count"]
 
@@ -16,22 +17,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def seconds(text):
-    """An argparse type: a finite number of seconds above 0 (``nan``, ``inf`` and ``-1`` are not limits)."""
+    """An argparse type: a time limit, as ``contain.time_limit()`` (the one check of a time limit) accepts it."""
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError("%r is not a number of seconds above 0" % text)
-    return value
+        return contain.time_limit(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def count(text):
-    """An argparse type: a whole number above 0."""
+    """An argparse type: a process cap, as ``contain.process_cap()`` accepts it."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("%r is not a whole number above 0" % text)
-    return value
+        return contain.process_cap(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))

@@ -3,8 +3,10 @@
 A broken bundle may start itself again and again. Every run here gets its own session, a process cap, a time limit,
 and a kill of all its processes afterwards. On Linux "all" means every descendant, also one that left the session
 (``setsid()``) or whose parent exited: the app runs under a keeper (``keeper.py``), a child subreaper that stays their
-ancestor. Elsewhere it means the app's process group. ``RLIMIT_NPROC`` does not bind root: a watchdog counts the
-run's processes too where ``/proc`` exists (``Watchdog``).
+ancestor, and, where one can be made, in a cgroup of the run's own (``cgroup.py``). An app that kills or stops its
+keeper ends the run there (``Result.lost_keeper``). Elsewhere "all" means the app's process group. ``RLIMIT_NPROC``
+does not bind root: a watchdog counts the run's processes too where ``/proc`` exists (``Watchdog``). The time limit
+and the process cap are checked here, once (``time_limit()``, ``process_cap()``), for every command that takes them.
 
 ``run()`` is what oxmp's commands use. The test suite's runner (``tests/contain.py``) derives from ``Runner`` to start
 the app with other descriptors, as another user, or without the watchdog: see the methods under "What a subclass
@@ -12,8 +14,8 @@ may change".
 """
 
 import json
+import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -21,14 +23,21 @@ import tempfile
 import threading
 import time
 
-__all__ = ["Result", "Runner", "run"]
+__all__ = ["Result", "Runner", "run", "time_limit", "process_cap"]
 
 if os.name == "posix":
     import resource
 
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
+# The longest time limit: a contained run is a check, not a service (and Python's waits overflow near 1e10 s).
+MAX_TIMEOUT = 7 * 24 * 3600
+# The largest process cap: Linux's PID_MAX_LIMIT, more processes than any system runs at once.
+MAX_PROCS = 4 * 1024 * 1024
 TIMEOUT_STATUS = 124  # like timeout(1)
+KEEPER_LOST_STATUS = 125  # timeout(1)'s status when it failed itself: the app's keeper was killed or stopped
+# How often the runner looks whether the keeper was stopped, while it waits.
+KEEPER_CHECK_INTERVAL = 0.1
 # Seconds the rest of the app's processes get to exit on their own once the app has (a resource tracker that is
 # reading its last messages), before every one left is killed.
 LINGER = 1.0
@@ -37,7 +46,7 @@ LINGER = 1.0
 class Result:
     """What a contained run did: its status, output, and what the containment saw."""
 
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed):
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None):
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -45,17 +54,21 @@ class Result:
         self.seconds = seconds
         self.timed_out = timed_out
         self.bombed = bombed
+        # Linux: None, or how the app's keeper ended before its time ("killed by SIGKILL: ...", "stopped by
+        # SIGSTOP: ...", then what that left): the run was ended there, and ``returncode`` is KEEPER_LOST_STATUS.
+        self.lost_keeper = lost_keeper
 
     def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r,\n stdout=%r,\n stderr=%r)"
-                % (self.returncode, self.timed_out, self.bombed, self.stdout[-3000:], self.stderr[-3000:]))
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r, lost_keeper=%r,\n stdout=%r,\n stderr=%r)"
+                % (self.returncode, self.timed_out, self.bombed, self.lost_keeper, self.stdout[-3000:],
+                   self.stderr[-3000:]))
 
 
 def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
     """Run ``argv`` contained, with standard input from /dev/null; returns a ``Result``.
 
     An executable that cannot be started raises OSError, as ``subprocess.Popen`` does. A ``timeout`` or ``max_procs``
-    that is not a positive number raises ValueError.
+    that ``time_limit()`` or ``process_cap()`` refuses raises ValueError.
     """
     return Runner().run(argv, timeout, max_procs, env, cwd)
 
@@ -67,7 +80,7 @@ class Runner:
     linger = LINGER
 
     def run(self, argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
-        check_limits(timeout, max_procs)
+        timeout, max_procs = time_limit(timeout), process_cap(max_procs)
         if os.name != "posix":
             return _run_windows(self, argv, timeout, env, cwd)
         prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
@@ -78,9 +91,9 @@ class Runner:
             # already, and for the keeper when it runs as that user too.
             uid = self.app_uid()
             keeper = 1 if isinstance(tree, _KeptTree) and uid == os.getuid() else 0
-            tree.start(max_procs + count_tasks_of(uid) + keeper, prctl, stdout=out, stderr=err, env=env, cwd=cwd,
-                       **self.start_options())
-            watchdog = self.start_watchdog(lambda: len(tree.members()), tree.kill, max_procs)
+            tree.start(max_procs + count_tasks_of(uid) + keeper, max_procs, prctl, stdout=out, stderr=err, env=env,
+                       cwd=cwd, **self.start_options())
+            watchdog = self.start_watchdog(lambda: len(tree.members()), tree.stop, max_procs)
             try:
                 returncode, timed_out = tree.wait(timeout)
                 seconds = time.monotonic() - start
@@ -89,10 +102,18 @@ class Runner:
                 tree.kill()
                 watchdog.stop()
                 tree.close()
+            lost_keeper = None
+            if tree.lost is not None:  # also when the app's other processes did it after the app had exited
+                returncode = KEEPER_LOST_STATUS
+                lost_keeper = tree.lost + (": the run was ended there, and every process of it killed"
+                                           if tree.held_all else
+                                           ": the run was ended there; those of its processes that had left its "
+                                           "session may still run (no cgroup of its own)")
             out.seek(0)
             err.seek(0)
             return self.result(argv, returncode, out.read().decode("utf-8", "replace"),
-                               err.read().decode("utf-8", "replace"), seconds, timed_out, watchdog, leftovers)
+                               err.read().decode("utf-8", "replace"), seconds, timed_out, watchdog, leftovers,
+                               lost_keeper)
 
     # --- What a subclass may change ---------------------------------------------------------------------------------
 
@@ -106,8 +127,9 @@ class Runner:
         return os.getuid()
 
     def app_setup(self):
-        """None, or a callable to call in the app's process before its process cap is set (POSIX). On Linux it is
-        called in the keeper's child: it must pickle, and its class be importable from this process's ``sys.path``."""
+        """None, or a function to call in the app's process before its process cap is set (POSIX), as data:
+        ``("module:function", [arguments])``, the module importable from this process's ``sys.path`` and the
+        arguments what JSON holds. On Linux it is called in the keeper's child, which gets it on its command line."""
         return None
 
     def start_watchdog(self, count, stop, max_procs):
@@ -117,50 +139,97 @@ class Runner:
         watchdog.start()
         return watchdog
 
-    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers):
+    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers, lost_keeper):
         """The run's Result; ``leftovers``: its processes still running ``linger`` s after the app had exited."""
-        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed)
+        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, lost_keeper)
 
 
-def check_limits(timeout, max_procs):
-    """Raise ValueError unless ``timeout`` is a finite number of seconds above 0 and ``max_procs`` a whole number of
-    processes above 0 (NaN would compare false with everything, and mean no limit)."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
-        raise ValueError("the time limit must be a number of seconds above 0, not %r" % (timeout,))
-    if isinstance(max_procs, bool) or not isinstance(max_procs, int) or max_procs < 1:
-        raise ValueError("the process cap must be a whole number above 0, not %r" % (max_procs,))
+def time_limit(value):
+    """``value`` (a number, or its text) as a time limit in seconds, a float: the one check of a time limit, which
+    ``run()``, ``python -m oxmp_hooks run`` and the doctor all use. Anything but a number above 0 and at most
+    MAX_TIMEOUT raises ValueError, whose message says what is allowed (NaN compares false with everything, and would
+    mean no limit; infinity, or 1e10, overflows the clocks that waits use)."""
+    try:
+        seconds = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else math.nan
+    except (ValueError, OverflowError):  # not a number; an int too large for a float
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ValueError("%s is not a number of seconds above 0 and at most %d (a week)" % (_shown(value),
+                                                                                            MAX_TIMEOUT))
+    return seconds
+
+
+def process_cap(value):
+    """``value`` (a whole number, or its text) as a process cap, an int: anything but a whole number from 1 to
+    MAX_PROCS raises ValueError, whose message says what is allowed."""
+    try:
+        cap = int(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else 0
+    except ValueError:  # not a whole number, or too many digits to convert
+        cap = 0
+    if not 1 <= cap <= MAX_PROCS:
+        raise ValueError("%s is not a whole number from 1 to %d" % (_shown(value), MAX_PROCS))
+    return cap
+
+
+def _shown(value):
+    # How an error message quotes a value: its repr, cut at 40 characters (an int with more digits than Python turns
+    # into text is only described).
+    try:
+        text = repr(value)
+    except ValueError:
+        return "an %s too long to show" % type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _KeptTree:
     """Linux: the app under a keeper (keeper.py), a child subreaper that stays the ancestor of all the app starts,
-    so that a descendant that calls setsid() or whose parent exits is still counted and killed."""
+    so that a descendant that calls setsid() or whose parent exits is still counted and killed; and, where one can be
+    made, all of them in a cgroup of the run's own (cgroup.py), which holds them even if the app kills or stops its
+    keeper. The app has a process group of its own, so that ``kill(0, ...)`` does not reach the keeper."""
 
     def __init__(self, argv, setup):
         self.argv = list(argv)
         self.setup = setup
         self.keeper = None
+        self.cgroup = None
+        self.lost = None  # how the keeper ended before its time, if it did ("killed by SIGKILL")
+        self.held_all = False  # every process of the run is in a cgroup of its own, whatever it does to its keeper
         self.status_line = b""
         self.status_pipe = None
+        self.closed = False
 
-    def start(self, cap, prctl, pass_fds, **options):
+    def start(self, cap, max_procs, prctl, pass_fds, **options):
         from oxmp_hooks.tools import keeper
+        from oxmp_hooks.tools.cgroup import Cgroup
 
         # The keeper runs as the caller (the interpreter may be readable by no one else); the setup runs in the app's
         # process.
-        setup = "-" if self.setup is None else "%s:%s" % (json.dumps(sys.path).encode().hex(),
-                                                           pickle.dumps(self.setup).hex())
+        setup = "-" if self.setup is None else json.dumps([sys.path] + list(self.setup)).encode().hex()
+        self.cgroup = Cgroup.make(max_procs + 1)  # the keeper is in it too
+        # The keeper starts the app once this pipe says so: after the runner has moved it into the cgroup, which
+        # takes a while (Linux waits for an RCU grace period) that the keeper's own start-up hides.
+        go_read, go_write = os.pipe()
         self.status_pipe, status_write = os.pipe()
         try:
             self.keeper = subprocess.Popen(
-                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), str(cap), setup] + self.argv,
-                start_new_session=True, pass_fds=tuple(pass_fds) + (status_write,),
+                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), str(go_read), str(cap), setup]
+                + self.argv, start_new_session=True, pass_fds=tuple(pass_fds) + (status_write, go_read),
                 preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
         except BaseException:
             os.close(self.status_pipe)
+            self.status_pipe = None
+            os.close(go_write)
+            self._remove_cgroup()
             raise
         finally:
             os.close(status_write)
+            os.close(go_read)
         self.pid = self.keeper.pid
+        if self.cgroup is not None and not self.cgroup.add(self.pid):
+            self._remove_cgroup()  # not allowed after all (a container's read-only cgroup folder): run without
+        self.held_all = self.cgroup is not None
+        os.write(go_write, b"g")
+        os.close(go_write)
 
     def _read_status(self, timeout):
         import select
@@ -168,20 +237,25 @@ class _KeptTree:
         deadline = time.monotonic() + timeout
         while not self.status_line.endswith(b"\n"):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.status_pipe], [], [], left)[0]:
+            if left <= 0:
                 return None
+            if not select.select([self.status_pipe], [], [], min(left, KEEPER_CHECK_INTERVAL))[0]:
+                if self._keeper_state() == "lost":  # stopped
+                    return None
+                continue
             data = os.read(self.status_pipe, 64)
-            if not data:
-                return None  # the keeper exited (killed) without a word
+            if not data:  # the keeper exited (killed) without a word: its pipe closed as it did
+                os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+                if self._keeper_state() == "exited":
+                    self.lost = "ended before the app"
+                return None
             self.status_line += data
         return self.status_line
 
     def wait(self, timeout):
         line = self._read_status(timeout)
         if line is None:
-            if self.keeper.poll() is None:
-                return TIMEOUT_STATUS, True
-            return self.keeper.returncode, False
+            return (TIMEOUT_STATUS, True) if self.lost is None else (KEEPER_LOST_STATUS, False)
         kind, _, value = line.decode("ascii").partition(" ")
         if kind == "error":
             self.kill()
@@ -191,47 +265,135 @@ class _KeptTree:
         return _exit_status(int(value)), False
 
     def members(self):
+        if self.cgroup is not None:
+            return [pid for pid in self.cgroup.members() if pid != self.pid]
         from oxmp_hooks.tools import keeper
 
         return keeper.descendants(self.pid)
 
     def wait_for_members(self, linger):
         # The keeper exits when the app's last descendant has.
-        try:
-            self.keeper.wait(timeout=linger)
-        except subprocess.TimeoutExpired:
-            return self.members()
-        return []
+        state = self._wait_for_keeper(linger)
+        return [] if state == "exited" else self.members()
 
     def kill(self):
-        if self.keeper.poll() is None:
-            self.keeper.send_signal(signal.SIGTERM)  # it kills every descendant, then exits
-            try:
-                self.keeper.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+        if self.closed:
+            return  # the keeper is reaped: its pid is no longer its own
+        if self.cgroup is not None:
+            self.cgroup.kill()  # the keeper too, and what it no longer reaches
+            return
+        if self._signal_keeper():
+            self._wait_for_exit(10)
         _kill_group(self.pid)  # should the keeper itself not answer
+        if self.lost is not None:
+            _kill_session(self.pid)  # the app's processes its lost keeper left behind, as far as they stayed in it
+
+    def stop(self):
+        # The watchdog's, from its thread: the keeper kills every descendant and reports the app's end as usual. A
+        # lost keeper cannot, the cgroup can.
+        if self.lost is not None and self.cgroup is not None:
+            self.cgroup.kill()
+        else:
+            self._signal_keeper()
 
     def close(self):
         if self.keeper.returncode is None:
             self.keeper.wait()
+        self.closed = True
         if self.status_pipe is not None:
             os.close(self.status_pipe)
             self.status_pipe = None
+        self._remove_cgroup()
+
+    def _signal_keeper(self):
+        # SIGTERM: it kills every descendant, then exits; SIGCONT, should the app have stopped it. Not through Popen,
+        # which would reap it: until close(), its pid (and session id) must stay its own.
+        if self.keeper.returncode is not None:
+            return False
+        for signum in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.kill(self.pid, signum)
+            except OSError:
+                pass
+        return True
+
+    def _wait_for_keeper(self, timeout):
+        # Up to ``timeout`` s for the keeper to exit or be lost; its state (``_keeper_state()``) then.
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._keeper_state()
+            left = deadline - time.monotonic()
+            if state is not None or left <= 0:
+                return state
+            if self._wait_for_exit(min(left, KEEPER_CHECK_INTERVAL)):
+                return self._keeper_state()
+
+    def _wait_for_exit(self, timeout):
+        # Whether the keeper exits within ``timeout`` s (it is not reaped). Its status pipe ends as it exits.
+        import select
+
+        deadline = time.monotonic() + timeout
+        while self.keeper.returncode is None and self.status_pipe is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.status_pipe], [], [], left)[0]:
+                return False
+            data = os.read(self.status_pipe, 64)
+            if not data:
+                os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+                break
+            self.status_line += data  # the app's status, should it come now
+        return True
+
+    def _keeper_state(self):
+        # None while the keeper runs, "exited" once it has exited as it should (status 0), else "lost" (killed,
+        # stopped, another status), with ``lost`` saying how. It is not reaped here: its pid, and so its session id,
+        # stay its own until close().
+        if self.lost is not None:
+            return "lost"
+        if self.keeper.returncode is not None:
+            return "exited" if self.keeper.returncode == 0 else self._lose(self.keeper.returncode)
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped meanwhile (close())
+            return "exited" if self.keeper.returncode in (0, None) else self._lose(self.keeper.returncode)
+        if info is None:
+            return None
+        if info.si_code == os.CLD_EXITED:
+            return "exited" if info.si_status == 0 else self._lose(info.si_status)
+        if info.si_code == os.CLD_STOPPED:
+            self.lost = "stopped by %s" % _signal_name(info.si_status)
+            return "lost"
+        return self._lose(-info.si_status)  # killed, or dumped core
+
+    def _lose(self, code):
+        # ``code`` as subprocess gives it: an exit status, or minus a signal.
+        self.lost = "killed by %s" % _signal_name(-code) if code < 0 else "ended with status %d" % code
+        return "lost"
+
+    def _remove_cgroup(self):
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
 
 class _GroupTree:
     """Elsewhere (macOS): the app in a session of its own, its process group killed. A descendant that calls setsid()
     leaves the group and is not found."""
 
+    lost = None  # there is no keeper
+    held_all = False
+
     def __init__(self, argv, setup):
         self.argv = argv
         self.setup = setup
         self.process = None
 
-    def start(self, cap, prctl, **options):
+    def start(self, cap, max_procs, prctl, **options):
+        from oxmp_hooks.tools import keeper
+
+        setup = None if self.setup is None else keeper.named_call(*self.setup)
         self.process = subprocess.Popen(self.argv, start_new_session=True,
-                                        preexec_fn=lambda: _limit(cap, self.setup, prctl), **options)
+                                        preexec_fn=lambda: _limit(cap, setup, prctl), **options)
         self.pid = self.process.pid
 
     def wait(self, timeout):
@@ -246,9 +408,18 @@ class _GroupTree:
     def kill(self):
         _kill_group(self.pid)
 
+    stop = kill
+
     def close(self):
         if self.process.returncode is None:
             self.process.wait()
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "signal %d" % number
 
 
 def _exit_status(status):
@@ -340,6 +511,16 @@ def _wait_for_group(pgid, linger):
         time.sleep(0.02)
 
 
+def _kill_session(sid):
+    # Every process of session ``sid`` (/proc/PID/stat after the command name: state, ppid, pgrp, session, ...).
+    for pid, stat in _proc_stats():
+        if int(stat[3]) == sid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _kill_group(pgid):
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -395,5 +576,5 @@ def _run_windows(runner, argv, timeout, env, cwd):
         stdout, stderr = process.communicate()
     seconds = time.monotonic() - start
     return runner.result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
-                         stderr.decode("utf-8", "replace"), seconds, timed_out, _Unwatched(), [])
+                         stderr.decode("utf-8", "replace"), seconds, timed_out, _Unwatched(), [], None)
 

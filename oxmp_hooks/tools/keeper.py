@@ -1,16 +1,21 @@
-"""The keeper of one contained run on Linux: started by ``contain.run()`` in the run's session, it starts the app and
-stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
+"""The keeper of one contained run on Linux: started by ``contain.run()`` in a session of its own, it starts the app
+and stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
-Usage: ``python -I -S keeper.py STATUS_FD MAX_TASKS SETUP APP ARGS...`` (run by path, importing only the standard
-library), as the runner's user. The keeper marks itself a child subreaper: a descendant whose parent
-exits is handed to the keeper, not to init, so every process the app ever starts has the keeper as an ancestor until
-it exits. The keeper writes one line to
-STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when it could not be started.
-It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as its parent dies) it kills
-every descendant first. The app runs with RLIMIT_NPROC at MAX_TASKS. Unless SETUP is ``-``, it is the runner's
-``app_setup()`` pickled (hexadecimal) with the runner's ``sys.path`` (JSON), called in the app's process before the
-cap is set (the test suite's runner switches to another user there). The runner wrote it: it is as trusted as the
-runner's own code.
+Usage: ``python -I -S keeper.py STATUS_FD GO_FD MAX_TASKS SETUP APP ARGS...`` (run by path, importing only the
+standard library), as the runner's user.
+
+- The keeper marks itself a child subreaper: a descendant whose parent exits is handed to the keeper, not to init, so
+  every process the app ever starts has the keeper as an ancestor until it exits.
+- It starts the app once a byte arrives on GO_FD (by then the runner has put the keeper in the run's cgroup, if any),
+  in a process group of the app's own, so that a signal the app sends to its group does not reach the keeper. What
+  the app can still do to the keeper (as the same user: kill or stop it), the runner sees, and ends the run.
+- It writes one line to STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when
+  it could not be started. It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as
+  its parent dies) it kills every descendant first.
+- The app runs with RLIMIT_NPROC at MAX_TASKS. Unless SETUP is ``-``, it is the runner's ``app_setup()``, a function
+  named with its arguments (JSON, in hexadecimal, with the runner's ``sys.path``), called in the app's process before
+  the cap is set (the test suite's runner switches to another user there). Nothing is unpickled; the runner chose the
+  name: the function is as trusted as the runner's own code.
 """
 
 import os
@@ -30,19 +35,22 @@ class Stop(Exception):
 
 def main(argv: list) -> int:
     """The keeper's run: ``argv`` is its ``sys.argv`` (see above); returns its exit status."""
-    status_fd = int(argv[1])
-    limits = Limits(int(argv[2]), None if argv[3] == "-" else _unpickled(argv[3]))
+    status_fd, go_fd = int(argv[1]), int(argv[2])
+    limits = Limits(int(argv[3]), None if argv[4] == "-" else _setup(argv[4]))
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
-    # The keeper shares the app's process group: a Ctrl-C (SIGINT to the group, which an app may also send itself)
-    # is for the app, and must not end the keeper before it has reaped the app's processes.
+    # Only SIGTERM ends the keeper: a SIGINT (a Ctrl-C) is for the app, and must not end the keeper before it has
+    # reaped the app's processes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prctl = _prctl()
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
     try:
-        app.pid = start(argv[4:], limits, prctl, status_fd)
+        if not os.read(go_fd, 1):
+            return 0  # the runner is gone
+        os.close(go_fd)
+        app.pid = start(argv[5:], limits, prctl, status_fd)
         if app.pid is not None:
             reap_until_alone(app)
     except Stop:
@@ -86,6 +94,9 @@ def start(app, limits, prctl, status_fd):
     if pid == 0:
         try:
             os.close(read_end)
+            # A process group of the app's own: what the app sends to its group (``kill 0``, a Ctrl-C it passes on
+            # to its workers) does not reach the keeper.
+            os.setpgid(0, 0)
             limits.apply()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the setup's switch of user, if any, which clears it
             # Python ignores these; the app gets them as from any shell (subprocess's restore_signals).
@@ -168,13 +179,22 @@ def descendants(root):
     return found
 
 
-def _unpickled(text):
+def _setup(text):
+    # SETUP: the runner's sys.path, "module:function" and the arguments, as JSON in hexadecimal.
     import json
-    import pickle
 
-    paths, data = text.split(":", 1)
-    sys.path[:0] = json.loads(bytes.fromhex(paths).decode())  # where the runner found the setup's class
-    return pickle.loads(bytes.fromhex(data))
+    paths, name, arguments = json.loads(bytes.fromhex(text).decode())
+    sys.path[:0] = paths  # where the runner found the function's module
+    return named_call(name, arguments)
+
+
+def named_call(name, arguments):
+    """A callable that calls the function ``name`` ("module:function") with ``arguments`` (a list)."""
+    import importlib
+
+    module, _, function = name.partition(":")
+    target = getattr(importlib.import_module(module), function)
+    return lambda: target(*arguments)
 
 
 def _stop(signum, frame):
