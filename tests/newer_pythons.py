@@ -306,18 +306,12 @@ def run_bundle(chroot, bundle_or_argv, *args, env=None, cwd=None, timeout=60, ma
                **options)
 
 
-class ChrootSetup(contain.AppSetup):
-    """In the app's process, before the process cap and the exec: enter the chroot, then do what ``AppSetup`` does
-    (switch to the unprivileged user)."""
-
-    def __init__(self, root, cwd, user, stderr_closed):
-        super().__init__(user, stderr_closed)
-        self.root, self.cwd = root, cwd
-
-    def __call__(self):
-        os.chroot(self.root)
-        os.chdir(self.cwd or "/")
-        super().__call__()
+def set_up_chroot_app(root, cwd, user_ids, stderr_closed):
+    """In the app's process, before the process cap and the exec (the keeper calls it by name): enter the chroot,
+    then do what ``tests.contain.set_up_app`` does (switch to the unprivileged user)."""
+    os.chroot(root)
+    os.chdir(cwd or "/")
+    contain.set_up_app(user_ids, stderr_closed)
 
 
 class ChrootRunner(contain.Runner):
@@ -326,7 +320,8 @@ class ChrootRunner(contain.Runner):
         self.root, self.cwd = root, cwd
 
     def app_setup(self):
-        return ChrootSetup(self.root, self.cwd, self.user, self.stderr_closed)
+        user_ids = None if self.user is None else [self.user.uid, self.user.gid]
+        return ("%s:set_up_chroot_app" % __name__, [self.root, self.cwd, user_ids, self.stderr_closed])
 
 
 @contextlib.contextmanager
