@@ -169,8 +169,10 @@ class Builder(BuildCache):
         script = os.path.join(workdir, app + ".py")
         if not os.path.isfile(script):  # a new copy would be newer than the Analysis
             os.makedirs(workdir)
-            for module in tuple(modules) + SUPPORT_MODULES:
+            for module in modules:
                 shutil.copy(os.path.join(self.apps_dir, module + ".py"), workdir)
+            for module in SUPPORT_MODULES:
+                shutil.copy(os.path.join(APPS, module + ".py"), workdir)
             shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
         runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]
