@@ -180,14 +180,19 @@ def test_the_module_runs_as_under_python(listed, run):
 @pytest.mark.parametrize("args, status, stderr", [
     (["--exit", "3"], 3, ""),
     (["--raise"], 1, "ValueError: probe raised"),
+    (["--interrupt"], -2, "KeyboardInterrupt"),  # python dies of SIGINT, once its exit handlers have run
     (["--signal"], -15, ""),
 ])
 def test_exit_status_is_the_modules(listed, run, args, status, stderr):
+    from tests.test_who_failed import assert_reported_as_python_does
+
     result = run(listed, "-m", PROBE, *args)
     control = under_python("-m", PROBE, *args)
     assert result.returncode == control.returncode == status, (result, control)
     assert stderr in result.stderr and stderr in control.stderr, result
     assert "oxmp:" not in result.stderr and "APP " not in result.stdout, result
+    # Reported as the module's failure (runpy's frames, then its own), not as one of oxmp's runtime hook.
+    assert_reported_as_python_does(result, control, PROBE)
 
 
 @pytest.mark.bundle
