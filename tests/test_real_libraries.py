@@ -5,6 +5,8 @@ onefile, each compared with the same script under plain `python`:
   on SIGINT to the process group (Ctrl-C) and on SIGTERM to the process its user started, leaving no process and,
   onefile, no unpacked folder behind;
 - dask.distributed's `LocalCluster(processes=True)` under every start method (onefile: spawn, its default);
+- dask.distributed's `SubprocessCluster`, which starts its scheduler and workers as `sys.executable -m dask spec`
+  (`run_modules: ["dask"]`, with the hidden imports the build names), each worker a nanny's spawn process;
 - PyTorch's `DataLoader(num_workers=2)` under every start method, onedir (marker `torch`; a large bundle, built only
   where torch is installed: `pip install torch`).
 
@@ -14,6 +16,7 @@ Servers listen on 127.0.0.1 only. Each library's bundle is built once per layout
 import importlib.util
 import os
 import socket
+import sys
 
 import pytest
 
@@ -95,6 +98,33 @@ def test_dask_local_cluster_with_worker_processes(builder, run, bundle_root, lay
     assert bundles.only_result(result) == {"squares": squares, "workers": 2, "in_other_processes": True}
     assert unpacked_folders(cwd) == []
     assert_like_plain_python(result, bundle_root, "dask_app", method)
+
+
+# --- dask's SubprocessCluster: `sys.executable -m dask spec ...` -----------------------------------------------------
+
+# What a bundle that runs `-m dask` needs, besides the setting: dask's command line finds distributed's commands
+# through entry points and imports their modules by name (the build names them when the bundle lacks them).
+DASK_RUN_MODULES = {"multiprocessing": {"run_modules": ["dask"]}}
+DASK_CLI_SUBMODULES = ["distributed.cli"]
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def dask_subprocess_app(builder, request):
+    return builder.build("dask_subprocess_app", DASK_RUN_MODULES, onefile=request.param == "onefile",
+                         submodules=DASK_CLI_SUBMODULES)
+
+
+@needs("distributed")
+@pytest.mark.skipif(sys.platform == "win32", reason="SubprocessCluster does not run on Windows (distributed#7434)")
+def test_dask_subprocess_cluster(dask_subprocess_app, run, bundle_root):
+    cwd = bundles.scratch_dir(bundle_root)
+    result = run(dask_subprocess_app, cwd=cwd, env={"TMPDIR": cwd}, timeout=180)
+    assert_clean_run(result)
+    squares = [n * n for n in range(10)]
+    assert bundles.only_result(result) == {"squares": squares, "workers": 2, "in_other_processes": True}
+    assert unpacked_folders(cwd) == []
+    assert "oxmp: run_modules: `-m dask`" not in dask_subprocess_app.log  # nothing the build would name is missing
+    assert_like_plain_python(result, bundle_root, "dask_subprocess_app")
 
 
 # --- PyTorch --------------------------------------------------------------------------------------------------------

@@ -245,6 +245,51 @@ def test_the_build_fails_for_a_module_it_cannot_run(builder, run_modules, fragme
         assert fragment in failed.value.log, failed.value.log[-3000:]
 
 
+class FakeGraph:
+    """A module graph that collects the modules ``found`` (a node with a file) and nothing else."""
+
+    def __init__(self, found):
+        self.found = set(found)
+
+    def find_node(self, name):
+        return type("Node", (), {"filename": name + ".py"})() if name in self.found else None
+
+
+def test_the_build_names_what_a_modules_entry_points_need():
+    pytest.importorskip("distributed")
+    from oxmp_hooks import baked
+
+    # dask's command line runs distributed's commands (entry points "dask_cli") from modules imported by name.
+    commands_modules = ["distributed.cli.dask_scheduler", "distributed.cli.dask_spec", "distributed.cli.dask_ssh",
+                        "distributed.cli.dask_worker"]
+    (warning,) = baked.entry_point_warnings(FakeGraph(["dask", "dask.__main__"]), ["dask", PROBE])
+    assert "`-m dask` runs the commands of the entry points 'dask_cli'" in warning, warning
+    assert ", ".join(commands_modules) in warning
+    assert 'hiddenimports=collect_submodules("distributed.cli")' in warning
+    assert baked.entry_point_warnings(FakeGraph(commands_modules), ["dask"]) == []
+    (warning,) = baked.entry_point_warnings(FakeGraph(commands_modules[1:]), ["dask"])
+    assert "hiddenimports=['distributed.cli.dask_scheduler']" in warning, warning
+    assert baked.entry_point_warnings(FakeGraph([]), [PROBE, "ipykernel_launcher"]) == []
+
+
+@pytest.mark.bundle
+def test_the_build_warns_when_a_modules_commands_are_missing(builder, run):
+    # A bundle that lists dask and nothing of distributed's: the build says what `-m dask spec` needs; the bundle
+    # indeed lacks the command that python has. tests/test_real_libraries.py has the same spec with the hidden imports:
+    # no warning, and SubprocessCluster works.
+    pytest.importorskip("distributed")
+    # Left out, to keep the build short: large optional imports of dask's and distributed's that `-m dask` never makes.
+    bundle = builder.build("run_modules_app", {"multiprocessing": {"run_modules": [PROBE, "dask"]}}, modules=[PROBE],
+                           excludes=["IPython", "jedi", "tkinter", "zmq"])
+    assert ("WARNING: oxmp: run_modules: `-m dask` runs the commands of the entry points 'dask_cli'"
+            in bundle.log), bundle.log[-3000:]
+    assert 'hiddenimports=collect_submodules("distributed.cli")' in bundle.log
+    result = run(bundle, "-m", "dask", "spec", "--help")
+    control = under_python("-m", "dask", "spec", "--help")
+    assert control.returncode == 0 and "--spec" in control.stdout, control
+    assert result.returncode == 2 and "No such command 'spec'" in result.stderr, result
+
+
 @pytest.mark.bundle
 def test_the_doctor_shows_the_list(listed, capsys):
     import re
