@@ -4,6 +4,7 @@ onefile, each compared with the same script under plain `python`:
 - uvicorn with `workers=2` (spawn workers that import the entry script by name): it answers HTTP, and stops cleanly
   on SIGINT to the process group (Ctrl-C) and on SIGTERM to the process its user started, leaving no process and,
   onefile, no unpacked folder behind;
+- Hypercorn with `config.workers = 2` (spawn workers that import the entry script by name), as uvicorn;
 - dask.distributed's `LocalCluster(processes=True)` under every start method (onefile: spawn, its default);
 - dask.distributed's `SubprocessCluster`, which starts its scheduler and workers as `sys.executable -m dask spec`
   (`run_modules: ["dask"]`, with the hidden imports the build names), each worker a nanny's spawn process;
@@ -78,6 +79,27 @@ def test_uvicorn_workers_serve_and_stop_cleanly(uvicorn_app, run, bundle_root, s
     assert bundles.only_result(result) == {"workers_answered": 2, "modules": ["uvicorn_app"], "served_by_workers": True}
     assert unpacked_folders(cwd) == []
     plain = assert_like_plain_python(result, bundle_root, "uvicorn_app", str(free_port()), stop)
+    assert "STOPPED" in plain.stdout
+
+
+# --- Hypercorn ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def hypercorn_app(builder, request):
+    return builder.build("hypercorn_app", onefile=request.param == "onefile")
+
+
+@needs("hypercorn")
+@pytest.mark.parametrize("stop", ["INT", "TERM"])
+def test_hypercorn_workers_serve_and_stop_cleanly(hypercorn_app, run, bundle_root, stop):
+    cwd = bundles.scratch_dir(bundle_root)
+    result = run(hypercorn_app, str(free_port()), stop, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
+    assert_clean_run(result)
+    assert "STOPPED" in result.stdout, result
+    assert bundles.only_result(result) == {"workers_answered": 2, "modules": ["hypercorn_app"],
+                                           "served_by_workers": True}
+    assert unpacked_folders(cwd) == []
+    plain = assert_like_plain_python(result, bundle_root, "hypercorn_app", str(free_port()), stop)
     assert "STOPPED" in plain.stdout
 
 
