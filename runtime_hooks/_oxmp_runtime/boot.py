@@ -158,9 +158,9 @@ def exit_as_python_would(error):
     import atexit
     import signal
 
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        threading._shutdown()  # joins the threads that are not daemons, as finalizing does before the exit handlers
+    shutdown_threads = getattr(sys.modules.get("threading"), "_shutdown", None)  # checked: 3.8-3.14
+    if shutdown_threads is not None:
+        shutdown_threads()  # joins the threads that are not daemons, as finalizing does before the exit handlers
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
