@@ -24,6 +24,9 @@ HOOK_DIRS = [os.path.join(REPO, "oxmp_hooks", "hooks"), os.path.join(REPO, "runt
 APPS = os.path.join(REPO, "tests", "apps")
 EXAMPLES = os.path.join(REPO, "examples")
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
+# Modules of tests/apps that every app may import, copied beside each (tests/apps/as_parent.py: the genuine parent of
+# the hardening tests, imported on POSIX only; the Windows lane copies none).
+SUPPORT_MODULES = ("as_parent",)
 
 # The start methods this platform offers, and what `auto` means here: what `python app.py` uses.
 START_METHODS = list(schema.platform_start_methods(sys.platform))
@@ -168,7 +171,7 @@ class Builder(BuildCache):
         script = os.path.join(workdir, app + ".py")
         if not os.path.isfile(script):  # a new copy would be newer than the Analysis
             os.makedirs(workdir)
-            for module in modules:
+            for module in tuple(modules) + SUPPORT_MODULES:
                 shutil.copy(os.path.join(self.apps_dir, module + ".py"), workdir)
             shutil.copy(os.path.join(self.apps_dir, app + ".py"), script)
         options = []
@@ -264,12 +267,21 @@ def scratch_dir(root):
     return path
 
 
-def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0, wrapper=(),
+# A shell of the bundle's own user that stays its parent, as a user's interactive shell does: with it, the bundle's
+# ancestors are readable by the bundle through /proc, as when a user starts it from a terminal (`run(wrapper=...)`).
+SHELL_PARENT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
+# The wrapper for runs that name none: `pytest --shell-parent` makes it SHELL_PARENT for the whole suite (conftest.py).
+DEFAULT_WRAPPER = []
+
+
+def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0, wrapper=None,
         **contain_options):
     """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment. ``wrapper``: a
-    command that starts the bundle (its argv follows), such as a shell that rearranges descriptors, contained with it.
+    command that starts the bundle (its argv follows), such as a shell that rearranges descriptors, contained with it
+    (default: ``DEFAULT_WRAPPER``).
 
     ``contain_options`` go to ``contain.run()`` (``unprivileged``, ``watch``)."""
+    wrapper = DEFAULT_WRAPPER if wrapper is None else wrapper
     argv = list(wrapper) + ([bundle_or_argv.exe] if isinstance(bundle_or_argv, Bundle) else list(bundle_or_argv))
     cwd = cwd or scratch_dir(root or tempfile.gettempdir())
     clean_env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": cwd, "LC_ALL": "C.UTF-8"}

@@ -8,7 +8,8 @@ Found, never named by a path in the project (``find_pythons()``), in this order,
 - ``python3.X`` on ``PATH``.
 
 Each candidate is asked what it is; only CPython 3.8 and later counts (oxmp supports 3.8+), and not the minor version
-that runs the tests (the rest of the suite covers it).
+that runs the tests (the rest of the suite covers it). A version of ``tests/newer_pythons.VERSIONS`` (3.14, 3.15) that
+none of these has comes from a Debian sid chroot instead, where the machine can make one (that module).
 
 Each Python gets a virtualenv in a cache folder outside the checkout (``OXMP_PYTHONS_CACHE``, default
 ``~/.cache/oxmp-other-pythons``), with PyInstaller, pyinstaller-hooks-contrib and joblib no newer than the test run's
@@ -33,7 +34,7 @@ CACHE_ENV = "OXMP_PYTHONS_CACHE"
 REQUIRE_ENV = "OXMP_REQUIRE_PYTHONS"  # "1": a machine without any other Python fails the lane instead of skipping it
 DEFAULT_CACHE = os.path.join("~", ".cache", "oxmp-other-pythons")
 OLDEST = (3, 8)
-NEWEST = (3, 14)  # the newest minor version oxmp supports: the lane looks for every one from OLDEST to here
+NEWEST = (3, 15)  # the newest minor version oxmp supports: the lane looks for every one from OLDEST to here
 SUPPORTED = [(3, minor) for minor in range(OLDEST[1], NEWEST[1] + 1)]
 SETUP_FORMAT = 1  # bump when the set-up changes in a way that needs fresh virtualenvs
 
@@ -106,11 +107,17 @@ def find_pythons():
 def requirements():
     """What each virtualenv gets besides oxmp: no newer than the test run's, so that pip picks for an older Python the
     newest release that supports it."""
+    return [name + bound for name, bound in bounded(["pyinstaller", "pyinstaller-hooks-contrib", "joblib"])]
+
+
+def bounded(distributions):
+    """(name, version bounds) of each of ``distributions``: no newer than the test run's (PyInstaller 6.0 or later)."""
     result = []
-    for distribution, floor in (("pyinstaller", ">=6.0"), ("pyinstaller-hooks-contrib", ""), ("joblib", "")):
+    for distribution in distributions:
         version = wine.installed_version(distribution)
-        bounds = [bound for bound in (floor, "<=" + version if version else "") if bound]
-        result.append(distribution + ",".join(bounds))
+        bounds = [bound for bound in (">=6.0" if distribution == "pyinstaller" else "",
+                                      "<=" + version if version else "") if bound]
+        result.append((distribution, ",".join(bounds)))
     return result
 
 

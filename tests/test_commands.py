@@ -229,12 +229,12 @@ def test_each_form_says_which_arguments_are_descriptors_and_of_what_kind():
     worker = classify("--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8")
     # The pipes a parent keeps writing to while its child starts are of their own kind; loky's worker pipe and the
     # forkserver's authkey pipe are closed by the parent once written, and the forkserver's alive pipe carries no data.
-    assert set(worker.descriptors) == {("pipe_handle", 8, commands.PIPE_FROM_PARENT),
+    assert set(worker.descriptors) == {("pipe_handle", 8, commands.PIPE_READ),
                                        ("tracker_fd", 6, commands.PIPE_WRITE)}
     tracker = classify(*FLAGS, "-c", "from multiprocessing.resource_tracker import main;main(5)")
-    assert tracker.descriptors == (("argument 1", 5, commands.PIPE_FROM_PARENT),)
+    assert tracker.descriptors == (("argument 1", 5, commands.PIPE_READ),)
     loky_tracker = classify(*FLAGS, "-c", "from loky.backend.resource_tracker import main; main(5, False)")
-    assert loky_tracker.descriptors == (("argument 1", 5, commands.PIPE_FROM_PARENT),)
+    assert loky_tracker.descriptors == (("argument 1", 5, commands.PIPE_READ),)
     forkserver = classify(*FLAGS, "-c", "from multiprocessing.forkserver import main; main(5, 7, [], **%s)"
                           % FORKSERVER_DICT_314)
     assert forkserver.descriptors == (("argument 1", 5, commands.LISTENER), ("argument 2", 7, commands.PIPE_READ),

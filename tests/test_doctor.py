@@ -321,16 +321,77 @@ def test_onedir_with_a_settings_file_that_is_not_text_is_one_line(builder, bundl
 
 @pytest.mark.parametrize("onefile", [False, True], ids=["onedir", "onefile"])
 def test_runtime_hook_named_like_oxmps_is_not_run(builder, capsys, onefile):
-    # A stock bundle with a custom runtime hook of the same name as oxmp's: its files name oxmp, its code is not.
+    # A stock bundle with a custom runtime hook of the same name as oxmp's, whose code even holds the names oxmp's hook
+    # uses (tests/apps/pyi_rth_oxmp_multiprocessing.py): without the record oxmp's build writes, it is not oxmp's.
     bundle = builder.build("escapee", way=bundles.STOCK, onefile=onefile,
                            runtime_hooks=["pyi_rth_oxmp_multiprocessing"])
     status, report = run_doctor_json(capsys, bundle.exe)
     assert status == 1 and report["oxmp"] is False and report["run"] is None, report
     assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"
+    assert report["bundle"]["settings_record_problem"] == "there is no _oxmp/settings.txt"
     assert "IMPOSTOR-RAN" not in json.dumps(report)
     status, text = run_doctor(capsys, bundle.exe)
     assert "FAIL the bundle contains oxmp (it has a runtime hook named like oxmp's" in text, text
     assert "The doctor did not run it" in text
+
+
+def genuine_record(bundle):
+    from oxmp_hooks.tools import bundle_info
+
+    with open(os.path.join(bundle_info.inspect(bundle.exe).contents_dir, *bundle_info.BAKED_PATH.split("/"))) as baked:
+        return baked.read()
+
+
+@pytest.mark.parametrize("record", ["lenient", "copied", "other Python", "bad value"])
+def test_look_alike_with_a_settings_file_is_not_run(builder, bundle_root, capsys, record):
+    # The look-alike above, with a file where oxmp's record lies: one a lenient reader accepts (a line of a setting),
+    # the record of a genuine bundle copied (it names entry code this bundle lacks), a record of another Python, one
+    # with a value oxmp's build refuses. None is what oxmp's build writes for this bundle, so the doctor does not run
+    # it. The control: the genuine bundle the record comes from is run, in diagnostic mode.
+    from oxmp_hooks.tools import bundle_info
+
+    genuine = builder.build("probe")
+    exe = copy_of(builder.build("escapee", way=bundles.STOCK, runtime_hooks=["pyi_rth_oxmp_multiprocessing"]),
+                  bundle_root)
+    text = {
+        "lenient": "start_method=auto\n",
+        "copied": genuine_record(genuine),
+        "other Python": re.sub("build.python=[0-9.]+", "build.python=2.7.18", genuine_record(genuine)).replace(
+            "entry_code=_oxmp/entry/probe.code", "entry_code=_oxmp/entry/escapee.code"),
+        "bad value": genuine_record(genuine).replace("start_method=auto", "start_method=threads"),
+    }[record]
+    contents = bundle_info.inspect(exe).contents_dir
+    settings = os.path.join(contents, *bundle_info.BAKED_PATH.split("/"))
+    os.makedirs(os.path.dirname(settings))
+    with open(settings, "w") as written:
+        written.write(text)
+    if record == "other Python":  # everything else right: the entry code it names is there
+        os.makedirs(os.path.join(contents, "_oxmp", "entry"))
+        open(os.path.join(contents, "_oxmp", "entry", "escapee.code"), "w").close()
+    status, report = run_doctor_json(capsys, exe)
+    assert status == 1 and report["oxmp"] is False and report["run"] is None, report
+    assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"
+    problem = report["bundle"]["settings_record_problem"]
+    assert problem.startswith("_oxmp/settings.txt "), problem
+    assert {"lenient": "is not in the format oxmp's build writes: line 2 is the end of the file",
+            "copied": "names '_oxmp/entry/probe.code', which is not the code of an entry script of this bundle",
+            "other Python": "says Python 2.7.18 built it",
+            "bad value": "holds settings oxmp's build refuses"}[record] in problem, problem
+    status, report = run_doctor_json(capsys, genuine.exe)  # the control
+    assert status == 0 and report["run"] is not None and report["oxmp"] is True, report
+
+
+def test_a_record_with_windows_line_ends_is_oxmps(builder, bundle_root, capsys):
+    # oxmp's build writes the record in text mode: on Windows each line ends in CRLF, and it is still the record. The
+    # Windows lane (tests/test_windows.py) runs the doctor on real Windows bundles; this is the same record here.
+    from oxmp_hooks.tools import bundle_info
+
+    genuine = builder.build("probe")
+    exe = copy_of(genuine, bundle_root)
+    with open(os.path.join(bundle_info.inspect(exe).contents_dir, *bundle_info.BAKED_PATH.split("/")), "wb") as baked:
+        baked.write(genuine_record(genuine).replace("\n", "\r\n").encode())
+    status, report = run_doctor_json(capsys, exe)
+    assert status == 0 and report["oxmp"] is True, report
 
 
 def test_stock_bundle_with_oxmps_settings_file_is_not_run(builder, bundle_root, capsys):
@@ -370,4 +431,151 @@ def test_a_report_that_is_not_one_is_one_line(builder, capsys, monkeypatch):
     assert "its diagnostic report is not what report format 1 holds (KeyError" in err, err
     monkeypatch.setattr(doctor, "run_diagnostic", real)
     status, text = run_doctor(capsys, bundle.exe)
+    assert status == 0, text
+
+
+# --- The doctor as a CI gate (docs/ci.md): exit statuses, the JSON report's schema, JUnit XML ------------------------
+
+REPORT_SCHEMA = os.path.join(bundles.REPO, "docs", "doctor-report.schema.json")
+
+
+def assert_matches_the_schema(report):
+    import jsonschema
+
+    with open(REPORT_SCHEMA, encoding="utf-8") as schema:
+        jsonschema.validate(report, json.load(schema))
+
+
+def junit_cases(path):
+    """The test cases of the doctor's JUnit XML: {name: (outcome, message, text)}; checks the counts it states."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    cases = {}
+    for case in suite.findall("testcase"):
+        assert case.get("classname") == "oxmp.doctor" and float(case.get("time")) >= 0
+        outcome = [child for child in case if child.tag in ("failure", "error", "skipped")]
+        assert len(outcome) <= 1
+        found = outcome[0] if outcome else None
+        cases[case.get("name")] = ("passed", None, None) if found is None else (found.tag, found.get("message"),
+                                                                                found.text)
+    outcomes = [outcome for outcome, _, _ in cases.values()]
+    assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
+    for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+        assert int(suite.get(attribute)) == outcomes.count(tag), (tag, suite.attrib)
+    return suite, cases
+
+
+def test_json_report_is_versioned_and_matches_its_schema(default_bundle, builder, capsys, monkeypatch):
+    # A passing report, a failing one (a bad override), and one of a bundle without oxmp: each as the schema says.
+    status, report = run_doctor_json(capsys, default_bundle.exe)
+    assert status == 0 and report["schema_version"] == doctor.SCHEMA_VERSION == 1
+    assert_matches_the_schema(report)
+    with open(REPORT_SCHEMA, encoding="utf-8") as schema:
+        assert json.load(schema)["properties"]["schema_version"] == {"const": doctor.SCHEMA_VERSION}
+    if default_bundle.onefile:
+        return  # the rest does not depend on the layout
+    status, report = run_doctor_json(capsys, builder.build("no_freeze_support", way=bundles.STOCK).exe)
+    assert status == 1 and report["run"] is None
+    assert_matches_the_schema(report)
+    monkeypatch.setenv("OXMP_START_METHOD", "threads")
+    status, report = run_doctor_json(capsys, default_bundle.exe)
+    assert status == 1
+    assert_matches_the_schema(report)
+    # The schema really checks: the same report without a key, or with a wrong type, does not match.
+    import jsonschema
+
+    for broken in ({key: value for key, value in report.items() if key != "smoke_tests"},
+                   dict(report, passed="no"), dict(report, schema_version=2)):
+        with pytest.raises(jsonschema.ValidationError):
+            assert_matches_the_schema(broken)
+
+
+def test_junit_xml_of_a_passing_bundle(default_bundle, capsys, tmp_path):
+    path = str(tmp_path / "doctor.xml")
+    status, report = run_doctor_json(capsys, "--junit-xml", path, default_bundle.exe)
+    assert status == 0
+    suite, cases = junit_cases(path)
+    assert list(cases) == [item["name"] for item in report["checks"]] + [
+        "smoke test: %s" % method for method in START_METHODS]
+    assert set(cases.values()) == {("passed", None, None)}
+    assert suite.get("name") == "oxmp doctor: %s (%s, Python %s)" % (
+        os.path.basename(default_bundle.exe), sys.platform, report["build"]["python"])
+    assert json.loads(suite.find("system-out").text) == report  # the whole report, as --json prints it
+
+
+def test_junit_xml_of_failures_carries_the_hints(builder, capsys, tmp_path, monkeypatch):
+    # A failed check is a failure with the doctor's hint; a bundle the doctor does not run has its start methods
+    # skipped, saying why; the exit status is 1 either way.
+    path = str(tmp_path / "doctor.xml")
+    monkeypatch.setenv("OXMP_START_METHOD", "threads")
+    bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
+    status, text = run_doctor(capsys, "--junit-xml", path, bundle.exe)
+    assert status == 1
+    _, cases = junit_cases(path)
+    outcome, message, body = cases["OXMP_START_METHOD is valid"]
+    assert outcome == "failure" and "ignoring OXMP_START_METHOD='threads'" in message
+    assert body.endswith("\nhint: unset OXMP_START_METHOD, or set it to one of: auto, none, %s"
+                         % ", ".join(START_METHODS)), body
+    assert "hint: unset OXMP_START_METHOD" in text
+    assert [cases["smoke test: %s" % method][0] for method in START_METHODS] == ["passed"] * len(START_METHODS)
+
+    monkeypatch.delenv("OXMP_START_METHOD")
+    status, _ = run_doctor(capsys, "--junit-xml", path, builder.build("no_freeze_support", way=bundles.STOCK).exe)
+    assert status == 1
+    _, cases = junit_cases(path)
+    outcome, message, body = cases["the bundle contains oxmp"]
+    assert outcome == "failure" and "pyi_rth_multiprocessing" in message
+    assert "\nhint: build it with oxmp installed next to PyInstaller" in body
+    for method in START_METHODS:
+        assert cases["smoke test: %s" % method] == (
+            "skipped", "not run: the doctor stopped at the check 'the bundle contains oxmp'", None)
+
+
+def test_unreadable_bundle_is_status_2_and_one_junit_error(builder, bundle_root, capsys, tmp_path):
+    from oxmp_hooks.tools import bundle_info
+
+    exe = copy_of(builder.build("probe"), bundle_root)
+    with open(os.path.join(bundle_info.inspect(exe).contents_dir, *bundle_info.BAKED_PATH.split("/")), "ab") as baked:
+        baked.write(b"\xff\n")
+    path = str(tmp_path / "doctor.xml")
+    err = one_line_status_2(capsys, exe, "--junit-xml", path)
+    _, cases = junit_cases(path)
+    assert list(cases.values()) == [("error", err.split(": ", 1)[1].rstrip("\n"), err.split(": ", 1)[1].rstrip("\n"))]
+    # A report that cannot be written: one line, status 2, before the bundle is looked at.
+    with pytest.raises(SystemExit) as stopped:
+        command_line.main(["doctor", "--junit-xml", str(tmp_path / "missing" / "doctor.xml"), exe])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1 and "its folder does not exist" in err, err
+
+
+@POSIX_ONLY
+def test_a_bundle_that_relaunches_itself_is_reported_within_the_time_limit(builder, capsys, monkeypatch):
+    # Stock PyInstaller's no_freeze_support starts itself again and again. Were the doctor to take it for oxmp's (its
+    # files made to look so), the contained run must still end within the time limit, and the report say why. The
+    # control: the oxmp bundle of the same app answers.
+    from oxmp_hooks.tools import bundle_info
+
+    stock = builder.build("no_freeze_support", way=bundles.STOCK)
+    inspect = bundle_info.inspect
+
+    def taken_for_oxmps(executable):
+        info = inspect(executable)
+        info.has_oxmp, info.multiprocessing_hook = True, "oxmp"
+        return info
+
+    monkeypatch.setattr(bundle_info, "inspect", taken_for_oxmps)
+    timeout = 30
+    status, text = run_doctor(capsys, "--timeout", str(timeout), stock.exe)
+    assert status == 1, text
+    assert "FAIL the bundle does not start itself again and again (it started processes until the doctor's " \
+           "process cap of %d stopped it" % doctor.MAX_PROCS in text, text
+    assert "hint: each process it starts runs the app again" in text
+    assert "The doctor ran the bundle (contained): it started itself again and again until it was stopped." in text
+    report = doctor.diagnose(stock.exe, timeout)
+    assert report["run"]["relaunched"] is True and report["run"]["seconds"] < timeout, report["run"]
+    monkeypatch.setattr(bundle_info, "inspect", inspect)
+    status, text = run_doctor(capsys, builder.build("no_freeze_support").exe)  # the control
     assert status == 0, text

@@ -3,13 +3,15 @@ are data. Nothing named there runs code or deletes anything; every malformed inp
 
 Each attack has a marker that must never appear or a victim that must survive. Where a test could pass for the wrong
 reason (the bundle's user could not have done the damage anyway), a control run shows the damage when the parent is
-genuine, that is when the descriptors it names are real pipes and sockets, which only a running program can hand over.
+genuine: the bundle's own process (tests/apps/as_parent.py), handing over pipes and a socket it made itself, which is
+what only a running process of the app can do.
 """
 
+import base64
 import inspect
+import json
 import os
 import pickle
-import socket
 import sys
 
 import pytest
@@ -54,33 +56,40 @@ class Marker:
         return os.path.exists(self.path)
 
 
-def pipe_holding(data=b""):
-    """A pipe's read end holding ``data`` (write end closed): what a genuine parent hands its helper, after writing."""
-    read_end, write_end = os.pipe()
-    os.write(write_end, data)
-    os.close(write_end)
-    return read_end
+class Slot:
+    """A descriptor the genuine parent makes (``PIPE0``, ``LISTENER``), written into a command line's code."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+def as_parent(bundle, run, cwd, argv, pipes=(), listener=None, keep_write_ends=False, **kwargs):
+    """Run ``bundle`` as the genuine parent of ``bundle argv``: it makes a pipe holding each of ``pipes`` (bytes;
+    ``PIPE0``... in argv) and a listening socket named ``listener`` (``LISTENER``), starts itself with them, and exits
+    with its child's status (tests/apps/as_parent.py)."""
+    spec = os.path.join(cwd, "as-parent.json")
+    with open(spec, "w") as spec_file:
+        json.dump({"argv": list(argv), "pipes": [base64.b64encode(data).decode() for data in pipes],
+                   "keep_write_ends": keep_write_ends, "listener": listener}, spec_file)
+    os.chmod(spec, 0o644)
+    env = dict(kwargs.pop("env", {}), OXMP_TEST_AS_PARENT=spec)
+    return run(bundle, cwd=cwd, env=env, **kwargs)
 
 
 def run_forkserver(app, run, cwd, preload, socket_name="listener-oxmptest", **kwargs):
-    """Run the bundle as a forkserver helper with the descriptors a genuine parent hands over: a listening Unix socket
-    (named as multiprocessing names it, unless ``socket_name`` says otherwise) and a pipe that has ended. Keyword
-    arguments whose value is ``PIPE`` get a pipe of their own."""
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(os.path.join(cwd, socket_name))
-    listener.listen()
-    pipes = [pipe_holding()]
+    """Run the bundle as a forkserver helper of its own genuine parent (``as_parent``): a listening Unix socket (named
+    as multiprocessing names it, unless ``socket_name`` says otherwise) and a pipe that has ended. Keyword arguments
+    whose value is ``PIPE`` get a pipe of their own."""
+    pipes = [b""]
     for key, value in kwargs.items():
         if value is PIPE:
-            pipes.append(pipe_holding())
-            kwargs[key] = pipes[-1]
-    try:
-        code = forkserver_code(listener.fileno(), pipes[0], preload, **kwargs)
-        return run(app, *FLAGS, "-c", code, cwd=cwd, pass_fds=[listener.fileno()] + pipes)
-    finally:
-        listener.close()
-        for pipe in pipes:
-            os.close(pipe)
+            kwargs[key] = Slot("PIPE%d" % len(pipes))
+            pipes.append(b"")
+    code = forkserver_code(Slot("LISTENER"), Slot("PIPE0"), preload, **kwargs)
+    return as_parent(app, run, cwd, FLAGS + ["-c", code], pipes=pipes, listener=socket_name)
 
 
 PIPE = object()
@@ -103,7 +112,7 @@ def victim_folder(root):
 # --- argv alone -----------------------------------------------------------------------------------------------------
 
 def forkserver_code(listener_fd, alive_fd, preload, **kwargs):
-    return "from multiprocessing.forkserver import main; main(%d, %d, %r, **%r)" % (
+    return "from multiprocessing.forkserver import main; main(%r, %r, %r, **%r)" % (
         listener_fd, alive_fd, preload, kwargs)
 
 
@@ -223,31 +232,93 @@ def test_the_resource_tracker_takes_no_orders_from_stdin_under_another_number(ap
     assert os.path.exists(path) and os.path.exists(victim)
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux: /proc shows who holds a pipe's write end")
-def test_a_worker_pipe_its_parent_does_not_write_to_is_refused(app, run, bundle_root):
-    # The bundle's parent is a shell of the bundle's own user, so that /proc shows its descriptors to the bundle.
-    # Attack: the shell holds the pipe's read end only (the data came from elsewhere). Control: the same shell also
-    # holds the write end, as a genuine parent does, and the worker takes the pickle (so the marker appears).
+LINUX_PROC = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux: /proc shows who started a process")
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def app_layout(builder, request):
+    return builder.build("mp_matrix", onefile=request.param == "onefile")  # shared with the runtime matrix
+
+
+@LINUX_PROC
+def test_a_worker_pipe_not_made_by_the_app_is_refused(app_layout, run, bundle_root):
+    # Attack: a shell of the bundle's user hands over a pipe holding a pickle (it holds the write end, as a genuine
+    # parent would). Onefile: the bundle's first process, which only waits, is looked through to that shell.
+    # Control: the bundle's own process makes the same pipe, and the worker takes the pickle (the marker appears;
+    # what the pickle made is no task, so the worker then fails as under python, with a traceback and no refusal).
     cwd = bundles.scratch_dir(bundle_root)
     marker = Marker(cwd)
     read_end, write_end = os.pipe()
     os.write(write_end, pickle.dumps(marker))
     try:
-        attack = run(app, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd, pass_fds=(read_end,),
-                     wrapper=("/bin/sh", "-c", '"$@"; exit $?', "sh"))
-        assert_refused(attack)
-        assert "a pipe that the process which started this one does not write to" in attack.stderr
-        assert not marker.exists
-        control = run(app, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd,
-                      pass_fds=(read_end, write_end),
-                      wrapper=("bash", "-c", '"$@" %d>&-; exit $?' % write_end, "bash"))  # dash: one-digit numbers
+        attack = run(app_layout, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd,
+                     pass_fds=(read_end, write_end), wrapper=bundles.SHELL_PARENT)
     finally:
         os.close(read_end)
         os.close(write_end)
-    # What a genuine parent's pipe gets: it is read (the marker appears; what the pickle made is no task, so the
-    # worker then fails as it would under python, with a traceback and no refusal).
+    assert_refused(attack)
+    assert "pipe_handle=%d was not made by this app: the process that started this one" % read_end in attack.stderr
+    assert not marker.exists
+    control = as_parent(app_layout, run, cwd, ["--multiprocessing-fork", "pipe_handle=PIPE0"],
+                        pipes=[pickle.dumps(marker)], keep_write_ends=True)
     assert marker.exists, control
     assert "oxmp: refusing" not in control.stderr and "Traceback" in control.stderr, control
+
+
+# A wrapper that opens a named FIFO read-write under descriptor 3 (`exec app 3<>ctl.fifo`, the usual way to hold a
+# control FIFO open), writes a file into it, and runs its arguments: FIFO PAYLOAD COMMAND...
+FIFO_WRAPPER = ("/bin/sh", "-c", 'exec 3<>"$1"; cat "$2" >&3; shift 2; exec "$@"', "sh")
+
+
+def test_a_named_fifo_is_never_a_pipe(app_layout, joblib_bundle, run, bundle_root):
+    cwd = bundles.scratch_dir(bundle_root)
+    marker = Marker(cwd)
+    fifo, payload = os.path.join(cwd, "ctl.fifo"), os.path.join(cwd, "payload")
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)  # whoever runs the app may open it
+    with open(payload, "wb") as payload_file:
+        payload_file.write(pickle.dumps(marker))
+    os.chmod(payload, 0o644)
+    for bundle, args in ((app_layout, ["--multiprocessing-fork", "pipe_handle=3"]),
+                         (joblib_bundle, ["-m", LOKY + ".popen_loky_posix", "--process-name", "x", "--pipe", "3"])):
+        result = run(bundle, *args, cwd=cwd, wrapper=FIFO_WRAPPER + (fifo, payload))
+        assert_refused(result)
+        assert "=3 is a named FIFO, not a pipe" in result.stderr or "--pipe=3 is a named FIFO" in result.stderr
+    assert not marker.exists
+
+
+# A wrapper whose background child outlives it: the bundle starts as an orphan, adopted by a reaper, with a pipe that
+# `cat` writes PAYLOAD into (`( app ... 5< <(cat payload) & )`). It waits for the orphan, so that its line is read.
+# Arguments: PAYLOAD COMMAND...
+ORPHAN_WRAPPER = ("/bin/bash", "-c", 'payload=$1; shift; ( "$@" 5< <(cat "$payload") & echo $! > orphan.pid ); '
+                                     'while kill -0 "$(cat orphan.pid)" 2>/dev/null; do sleep 0.05; done', "bash")
+
+
+@LINUX_PROC
+def test_an_orphan_worker_or_tracker_is_refused(app_layout, joblib_bundle, run, bundle_root, shared_memory_victim):
+    name, path = shared_memory_victim
+    cwd = bundles.scratch_dir(bundle_root)
+    marker = Marker(cwd)
+    victim = victim_folder(bundle_root)
+    orders = [
+        (app_layout, ["--multiprocessing-fork", "pipe_handle=5"], pickle.dumps(marker, protocol=0)),
+        (app_layout, FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)"],
+         ("REGISTER:%s:shared_memory\n" % name).encode()),
+        (joblib_bundle, FLAGS + ["-c", "from %s.resource_tracker import main; main(5, False)" % LOKY],
+         ("REGISTER:%s:folder\n" % victim).encode()),
+    ]
+    for bundle, args, data in orders:
+        payload = os.path.join(cwd, "payload")
+        with open(payload, "wb") as payload_file:
+            payload_file.write(data)
+        os.chmod(payload, 0o644)
+        result = run(bundle, *args, cwd=cwd, wrapper=ORPHAN_WRAPPER + (payload,))
+        assert result.returncode == 0 and not result.timed_out, result  # the wrapper's status
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result
+        assert lines[0].startswith(("oxmp: refusing to start: argument 1=5 was not made by this app",
+                                    "oxmp: refusing to start: pipe_handle=5 was not made by this app")), result
+    assert not marker.exists and os.path.exists(path) and os.path.exists(victim)
 
 
 @pytest.fixture
@@ -266,31 +337,28 @@ def shared_memory_victim():
         segment.unlink()
 
 
-def assert_tracker_obeys_only_a_genuine_pipe(bundle, run, code, order, victim):
-    """``code`` (a tracker's command line, ``%d`` for its descriptor) refuses ``order`` on stdin, so ``victim``
+def assert_tracker_obeys_only_a_genuine_pipe(bundle, run, cwd, code, order, victim):
+    """``code`` (a tracker's command line, ``%s`` for its descriptor) refuses ``order`` on stdin, so ``victim``
     survives; the control: the same order on a pipe from a genuine parent is obeyed when the pipe ends."""
     assert_refused(run(bundle, *FLAGS, "-c", code % 0, stdin=order))
     assert os.path.exists(victim)
-    pipe = pipe_holding(order)
-    try:
-        result = run(bundle, *FLAGS, "-c", code % pipe, pass_fds=(pipe,))
-    finally:
-        os.close(pipe)
+    result = as_parent(bundle, run, cwd, FLAGS + ["-c", code % "PIPE0"], pipes=[order])
     assert "oxmp: refusing" not in result.stderr, result
     assert not os.path.exists(victim)
 
 
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to see the segment")
-def test_the_resource_tracker_never_takes_orders_from_stdin(app, run, shared_memory_victim):
+def test_the_resource_tracker_never_takes_orders_from_stdin(app, run, bundle_root, shared_memory_victim):
     name, path = shared_memory_victim
-    assert_tracker_obeys_only_a_genuine_pipe(app, run, "from multiprocessing.resource_tracker import main;main(%d)",
+    assert_tracker_obeys_only_a_genuine_pipe(app, run, bundles.scratch_dir(bundle_root),
+                                             "from multiprocessing.resource_tracker import main;main(%s)",
                                              ("REGISTER:%s:shared_memory\n" % name).encode(), path)
 
 
 def test_lokys_resource_tracker_never_takes_orders_from_stdin(joblib_bundle, run, bundle_root):
     victim = victim_folder(bundle_root)
-    assert_tracker_obeys_only_a_genuine_pipe(joblib_bundle, run,
-                                             "from %s.resource_tracker import main; main(%%d, False)" % LOKY,
+    assert_tracker_obeys_only_a_genuine_pipe(joblib_bundle, run, bundles.scratch_dir(bundle_root),
+                                             "from %s.resource_tracker import main; main(%%s, False)" % LOKY,
                                              ("REGISTER:%s:folder\n" % victim).encode(), victim)
 
 
@@ -312,14 +380,11 @@ def test_odd_input_gets_one_line_and_status_2(app, run, case):
     assert_refused(run(app, *ODD_ARGV[case]))
 
 
-def test_a_helper_that_is_not_in_the_bundle_is_refused_in_one_line(app, run):
-    pipe = pipe_holding()
-    try:
-        worker = run(app, "-m", LOKY + ".popen_loky_posix", "--pipe", str(pipe), pass_fds=(pipe,))
-        tracker = run(app, *FLAGS, "-c", "from loky.backend.resource_tracker import main; main(%d, False)" % pipe,
-                      pass_fds=(pipe,))
-    finally:
-        os.close(pipe)
+def test_a_helper_that_is_not_in_the_bundle_is_refused_in_one_line(app, run, bundle_root):
+    cwd = bundles.scratch_dir(bundle_root)
+    worker = as_parent(app, run, cwd, ["-m", LOKY + ".popen_loky_posix", "--pipe", "PIPE0"], pipes=[b""])
+    tracker_code = "from loky.backend.resource_tracker import main; main(PIPE0, False)"
+    tracker = as_parent(app, run, cwd, FLAGS + ["-c", tracker_code], pipes=[b""])
     for result in (worker, tracker):
         assert_refused(result)
         assert "in this bundle" in result.stderr

@@ -38,7 +38,8 @@ def app(builder, request):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("library, scenario", CASES)
 def test_like_plain_python(app, run, bundle_root, library, scenario, method):
-    result = run(app, library, scenario, "--method", method, timeout=120)
+    # Started from a shell of its own user, as from a terminal, so that /proc shows the bundle its ancestors.
+    result = run(app, library, scenario, "--method", method, timeout=120, wrapper=bundles.SHELL_PARENT)
     assert result.returncode == 0, result
     assert not result.bombed and not result.timed_out
     assert result.stdout.count("MAIN-BLOCK") == 1, result  # no worker ran the main block

@@ -32,14 +32,16 @@ STDLIB_ARCHIVE = "base_library.zip"
 CONTENTS_CANDIDATES = ("_internal", ".", os.path.join("..", "Frameworks"), os.path.join("..", "Resources"))
 
 STOCK_RUNTIME_HOOK = "pyi_rth_multiprocessing"
-# What oxmp's runtime hook for multiprocessing does, as its compiled code (marshal) spells the names: a short ASCII
-# string is its length in one byte, then its bytes. A script that merely has the hook's name lacks them.
-OXMP_HOOK_NAMES = (b"\r_oxmp_runtime", b"\x04boot")
 # oxmp's settings file is a few hundred bytes: more is not oxmp's, and is not read into memory (nor unpacked).
 MAX_SETTINGS_BYTES = 64 * 1024
 BOOTSTRAP_SCRIPT_PREFIX = "pyiboot"
 RUNTIME_HOOK_PREFIX = "pyi_rth_"
-BAKED_PATH = runtime_module("settings").BAKED_PATH
+schema = runtime_module("settings")
+BAKED_PATH = schema.BAKED_PATH
+ENTRY_CODE_DIR = runtime_module("entry").CODE_DIR
+ENTRY_CODE_SUFFIX = runtime_module("entry").CODE_SUFFIX
+# What oxmp's build always writes into the record (oxmp_hooks/baked.py build_facts()).
+BUILD_FACTS = ("oxmp", "pyinstaller", "python", "platform")
 
 
 def oxmp_runtime_hook():
@@ -129,11 +131,13 @@ class BundleInfo:
         self.python_library = None
         self.runtime_hooks = []
         self.entry_scripts = []
-        # "oxmp", "stock", "none", "named like oxmp's", "oxmp without settings", or None if unknown
+        # "oxmp", "stock", "none", "named like oxmp's" (oxmp's hook by name, without the record oxmp's build writes),
+        # or None if unknown
         self.multiprocessing_hook = None
         self.has_oxmp = None
-        self.baked_settings = None  # text of _oxmp/settings.txt
+        self.baked_settings = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
         self.settings_error = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
+        self.record_problem = None  # why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name
 
     def as_dict(self):
         return {
@@ -141,7 +145,7 @@ class BundleInfo:
             "archive_error": self.archive_error, "python_version": self.python_version,
             "python_library": self.python_library, "runtime_hooks": self.runtime_hooks,
             "entry_scripts": self.entry_scripts, "multiprocessing_runtime_hook": self.multiprocessing_hook,
-            "settings_error": self.settings_error,
+            "settings_error": self.settings_error, "settings_record_problem": self.record_problem,
         }
 
 
@@ -161,7 +165,7 @@ def inspect(executable):
         info.runtime_hooks = [name for name in scripts if name.startswith(RUNTIME_HOOK_PREFIX)]
         info.entry_scripts = [name for name in scripts
                               if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))]
-        info.multiprocessing_hook = _multiprocessing_hook(archive, info.runtime_hooks)
+        info.multiprocessing_hook = _multiprocessing_hook(info.runtime_hooks)
         info.has_oxmp = info.multiprocessing_hook == "oxmp"
 
     if archive is not None and STDLIB_ARCHIVE in archive.entries:
@@ -169,15 +173,17 @@ def inspect(executable):
         info.layout_evidence = "%s is inside the executable, unpacked to a temporary folder at each start" \
             % STDLIB_ARCHIVE
         read_settings = lambda: archive.read(BAKED_PATH, MAX_SETTINGS_BYTES)  # noqa: E731
+        has_file = lambda path: path in archive.entries or path.replace("/", "\\") in archive.entries  # noqa: E731
     else:
         info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
-        read_settings = None
+        read_settings = has_file = None
         if info.contents_dir is not None:
             info.layout = "onedir"
             info.layout_evidence = "%s beside the executable holds %s" % (
                 _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
                 STDLIB_ARCHIVE)
             read_settings = lambda: _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))  # noqa: E731
+            has_file = lambda path: os.path.isfile(os.path.join(info.contents_dir, *path.split("/")))  # noqa: E731
         elif archive is not None:
             info.layout = "onedir"
             info.layout_evidence = "%s is neither inside the executable nor in %s beside it: the executable was " \
@@ -187,37 +193,77 @@ def inspect(executable):
             info.layout_evidence = "the executable has no readable PyInstaller archive, and no %s is beside it" \
                 % STDLIB_ARCHIVE
 
-    # The settings are read only from a bundle whose runtime hook is oxmp's: beside another hook, a file of that name
-    # is one of the app's. oxmp's build always writes them; without them the bundle is not (all) oxmp's.
+    # The settings are read only from a bundle whose runtime hook has oxmp's name: beside another hook, a file of that
+    # name is one of the app's. A runtime hook's name and code can be anyone's; the record below is what tells oxmp's
+    # bundles from look-alikes: oxmp's build always writes it, in exactly the format Baked.encode() gives, naming the
+    # entry scripts' code it put in the bundle.
     if info.has_oxmp and read_settings is not None:
         try:
             baked = read_settings()
-            if baked is not None:
-                info.baked_settings = baked.decode("utf-8")
+            text = None if baked is None else baked.decode("utf-8")
         except (OSError, ArchiveError, UnicodeDecodeError) as error:
             info.settings_error = str(error) or type(error).__name__
         else:
-            if baked is None:
+            info.record_problem = "there is no %s" % BAKED_PATH if text is None else \
+                record_problem(text, archive.python_version, info.entry_scripts, has_file)
+            if info.record_problem is None:
+                info.baked_settings = text
+            else:
                 info.has_oxmp = False
-                info.multiprocessing_hook = "oxmp without settings"
+                info.multiprocessing_hook = "named like oxmp's"
     return info
 
 
-def _multiprocessing_hook(archive, runtime_hooks):
-    """Which runtime hook for multiprocessing the bundle runs: "oxmp", "stock", "none", or "named like oxmp's" (a
-    script of that name whose code is not oxmp's hook)."""
+def _multiprocessing_hook(runtime_hooks):
+    """Which runtime hook for multiprocessing the bundle runs, by name: "oxmp", "stock" or "none". A hook of oxmp's
+    name is only oxmp's with the record oxmp's build writes (``inspect()``)."""
     if STOCK_RUNTIME_HOOK in runtime_hooks:
         return "stock"  # oxmp's replaces it: with both, oxmp's build hook did not make this bundle
-    name = oxmp_runtime_hook()
-    if name not in runtime_hooks:
-        return "none"
-    try:
-        code = archive.read(name, MAX_SETTINGS_BYTES)
-    except (OSError, ArchiveError):
-        code = None
-    if code is None or not all(spelled in code for spelled in OXMP_HOOK_NAMES):
-        return "named like oxmp's"
-    return "oxmp"
+    return "oxmp" if oxmp_runtime_hook() in runtime_hooks else "none"
+
+
+def record_problem(text, python_version, entry_scripts, has_file):
+    """Why ``text`` is not a settings record that oxmp's build wrote for this bundle, or None if it is one: exactly
+    what ``Baked.encode()`` writes, with valid settings, every build fact, the Python the bundle's archive was made
+    for, and one entry script's code per ``entry_code`` line, of an entry script the archive runs (``has_file(path)``:
+    whether the bundle holds that file)."""
+    from oxmp_hooks import __version__, config
+
+    text = text.replace("\r\n", "\n")  # written in text mode: on Windows, each line ends in CRLF
+    baked = schema.Baked.decode(text)
+    built_by = baked.facts.get("oxmp")
+    other_version = "" if built_by in (None, __version__) else (
+        " (it says oxmp %s built it; this doctor is oxmp %s: use the doctor of that version)"
+        % (schema.shown(built_by, 40), __version__))
+    written = baked.encode()
+    if written != text:
+        lines, expected = text.splitlines(), written.splitlines()
+        at = next((n for n, (line, wanted) in enumerate(zip(lines, expected)) if line != wanted),
+                  min(len(lines), len(expected)))
+        found = schema.shown(lines[at], 60) if at < len(lines) else "the end of the file"
+        return "%s is not in the format oxmp's build writes: line %d is %s%s" % (BAKED_PATH, at + 1, found,
+                                                                                 other_version)
+    missing = [fact for fact in BUILD_FACTS if fact not in baked.facts]
+    if missing:
+        return "%s lacks the build facts %s that oxmp's build writes" % (BAKED_PATH, ", ".join(missing))
+    _, errors = config.validate(dict(baked.settings, run_modules=list(baked.settings["run_modules"])),
+                                baked.facts["platform"])
+    if errors:
+        return "%s holds settings oxmp's build refuses (%s)%s" % (BAKED_PATH, "; ".join(errors), other_version)
+    if baked.facts["python"].split(".")[:2] != python_version.split("."):
+        return "%s says Python %s built it, the bundle's archive is for Python %s" % (
+            BAKED_PATH, baked.facts["python"][:40], python_version)
+    if not baked.entry_code:
+        return "%s names no entry script's code" % BAKED_PATH
+    for path in baked.entry_code:
+        folder, _, name = path.rpartition("/")
+        script = name[:-len(ENTRY_CODE_SUFFIX)]
+        if folder != ENTRY_CODE_DIR or not name.endswith(ENTRY_CODE_SUFFIX) or script not in entry_scripts:
+            return "%s names %s, which is not the code of an entry script of this bundle" % (
+                BAKED_PATH, schema.shown(path, 80))
+        if not has_file(path):
+            return "%s names %s, which is not in the bundle" % (BAKED_PATH, path)
+    return None
 
 
 def _find_contents(executable, named):

@@ -1,13 +1,20 @@
 """`python -m oxmp_hooks doctor EXECUTABLE` (or `oxmp-doctor EXECUTABLE`): check multiprocessing in a bundle.
 
-First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp's runtime hook
-is in it (by its code, not only its name), and the settings baked into it. A bundle that contains oxmp is then
-executed once, contained as `python -m oxmp_hooks run` contains an app (own session, process cap, time limit, every
-process it started killed afterwards), in oxmp's diagnostic mode: its runtime hook writes a report instead of running
-the app (``_oxmp_runtime/doctor.py``), including one smoke test per start method. The app's entry script does not
-run; but the bundle's executable, and whatever runs in it before oxmp's hook, are the bundle's own: the doctor is for
-bundles one would run anyway. The report becomes a list of checks, each with a hint when it fails; the exit status is
-0 iff all pass, 1 if one fails, 2 for bad arguments or a bundle whose oxmp files cannot be read.
+First the bundle's files are read, without running anything: layout (onedir or onefile), whether oxmp is in it (its
+runtime hook, and the settings record only oxmp's build writes: ``bundle_info.record_problem()``), and the settings
+baked into it. A bundle that contains oxmp is then executed once, contained as `python -m oxmp_hooks run` contains an
+app (own session, process cap, time limit, every process it started killed afterwards), in oxmp's diagnostic mode: its
+runtime hook writes a report instead of running the app (``_oxmp_runtime/doctor.py``), including one smoke test per
+start method. The app's entry script does not run; but the bundle's executable, and whatever runs in it before oxmp's
+hook, are the bundle's own: the doctor is for bundles one would run anyway. The report becomes a list of checks, each
+with a hint when it fails.
+
+As a gate in CI (docs/ci.md) it is unattended: the run is always contained and time-limited (``--timeout``), and a
+bundle that starts itself again and again is stopped at the process cap and reported as such. The exit statuses are
+stable: ``EXIT_PASSED`` (0) iff every check and smoke test passed, ``EXIT_FAILED`` (1) if one failed (a bundle
+without oxmp, one that did not answer in time, one that relaunches itself included), ``EXIT_UNREADABLE`` (2) for bad
+arguments or a bundle whose oxmp files cannot be read. ``--json`` prints the report (its layout: ``SCHEMA_VERSION``
+and docs/doctor-report.schema.json), ``--junit-xml PATH`` writes it as a JUnit test report (``junit.py``).
 """
 
 import json
@@ -18,7 +25,7 @@ import tempfile
 from typing import Optional, Sequence
 
 from oxmp_hooks import runtime_module
-from oxmp_hooks.tools import bundle_info, cli, contain
+from oxmp_hooks.tools import bundle_info, cli, contain, junit
 
 __all__ = ["main", "diagnose", "render"]
 
@@ -35,10 +42,14 @@ MAX_REPORT_BYTES = 1 << 20  # a report is a few KiB: a larger file is not one, a
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
 
+# Version of the --json report's layout (its key "schema_version"; docs/doctor-report.schema.json describes it). New
+# keys may come within a version; a key removed, renamed or changed in meaning makes the next one.
+SCHEMA_VERSION = 1
+
 EXECUTES = ("The doctor EXECUTES the bundle (contained: own session, process cap, time limit, all its processes "
-            "killed afterwards) if its files show oxmp's runtime hook; that hook then runs the checks instead of the "
-            "app's entry script. Code in the bundle that runs before the hook still runs: use the doctor only on "
-            "bundles you would run yourself.")
+            "killed afterwards) if its files show what oxmp's build writes (its runtime hook, and its settings "
+            "record); that hook then runs the checks instead of the app's entry script. Code in the bundle that runs "
+            "before the hook still runs: use the doctor only on bundles you would run yourself.")
 
 BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name both of oxmp's hook "
                    "folders, oxmp_hooks/hooks and runtime_hooks, with --additional-hooks-dir or hookspath=[...] in the "
@@ -53,19 +64,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "script. " + EXECUTES)
     parser.add_argument("executable", help="the bundle's executable (onedir: dist/APP/APP; onefile: dist/APP)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--junit-xml", metavar="PATH",
+                        help="also write the report as JUnit XML to PATH, for a CI system's test page: one test case "
+                             "per check and per start method")
     parser.add_argument("--timeout", type=cli.seconds, default=DEFAULT_TIMEOUT,
                         help="seconds the diagnostic run may take (default %g)" % DEFAULT_TIMEOUT)
     options = parser.parse_args(argv)
     if not os.path.isfile(options.executable):
         parser.error("%s is not a file" % options.executable)
+    if options.junit_xml and not os.path.isdir(os.path.dirname(os.path.abspath(options.junit_xml))):
+        parser.error("--junit-xml %s: its folder does not exist" % options.junit_xml)
 
     try:
         report = diagnose(options.executable, options.timeout)
     except Unreadable as error:
         sys.stderr.write("%s: %s\n" % (parser.prog, error))
+        if options.junit_xml:
+            _write_junit(parser, options.junit_xml, error=str(error), executable=os.path.abspath(options.executable))
+        return EXIT_UNREADABLE
+    if options.junit_xml and not _write_junit(parser, options.junit_xml, report, start_methods(report)):
         return EXIT_UNREADABLE
     sys.stdout.write(json.dumps(report, indent=2) + "\n" if options.json else render(report))
     return EXIT_PASSED if report["passed"] else EXIT_FAILED
+
+
+def _write_junit(parser, path, *args, **kwargs):
+    try:
+        junit.write(path, *args, **kwargs)
+    except OSError as error:
+        sys.stderr.write("%s: cannot write --junit-xml %s: %s\n" % (parser.prog, path, error.strerror or error))
+        return False
+    return True
+
+
+def start_methods(report):
+    """The start methods the bundle's platform offers, each of which gets a smoke test."""
+    return list(schema.platform_start_methods(report["build"].get("platform") or sys.platform))
 
 
 # --- Diagnosis ------------------------------------------------------------------------------------------------------
@@ -82,6 +116,7 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         raise Unreadable("%s: cannot read the settings oxmp baked into it (%s): %s"
                          % (executable, bundle_info.BAKED_PATH, " ".join(info.settings_error.split())))
     report = {
+        "schema_version": SCHEMA_VERSION,
         "executable": executable,
         "bundle": info.as_dict(),
         "oxmp": info.has_oxmp,
@@ -115,8 +150,15 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         return report
 
     answer, run = run_diagnostic(executable, timeout)
+    relaunched = relaunches(run)
     report["run"] = {"exit_status": run.returncode, "seconds": round(run.seconds, 3), "timed_out": run.timed_out,
-                     "stopped_at_process_cap": run.bombed, "stdout": _tail(run.stdout), "stderr": _tail(run.stderr)}
+                     "stopped_at_process_cap": run.bombed, "relaunched": relaunched,
+                     "stdout": _tail(run.stdout), "stderr": _tail(run.stderr)}
+    if answer is None and relaunched:
+        checks.append(check("the bundle does not start itself again and again", False,
+                            "it started processes until the doctor's process cap of %d stopped it (%s)"
+                            % (MAX_PROCS, _how_it_ended(run)), HINT_RELAUNCH))
+        return report
     if answer is None:
         checks.append(check("oxmp's runtime answered", False,
                             "the bundle wrote no diagnostic report (%s)" % _how_it_ended(run),
@@ -194,6 +236,14 @@ def run_diagnostic(executable, timeout):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def relaunches(run):
+    """Whether a contained run was stopped for starting process after process: the watchdog stopped it at the cap,
+    or the system refused it a process (RLIMIT_NPROC binds where no watchdog counts, as on macOS)."""
+    import errno
+
+    return bool(run.bombed) or os.strerror(errno.EAGAIN) in run.stderr
+
+
 def check(name, passed, detail=None, hint=None):
     return {"name": name, "passed": bool(passed), "detail": detail, "hint": None if passed else hint}
 
@@ -265,9 +315,9 @@ def _why_no_oxmp(info):
     if info.multiprocessing_hook == "none":
         return "it has no runtime hook for multiprocessing: PyInstaller found no import of multiprocessing in the app"
     if info.multiprocessing_hook == "named like oxmp's":
-        return "it has a runtime hook named like oxmp's (%s) whose code is not oxmp's hook" % info.runtime_hooks[
-            info.runtime_hooks.index(bundle_info.oxmp_runtime_hook())]
-    return "it has oxmp's runtime hook but holds no %s" % bundle_info.BAKED_PATH
+        return "it has a runtime hook named like oxmp's (%s), but not the settings record oxmp's build writes: %s" % (
+            bundle_info.oxmp_runtime_hook(), info.record_problem)
+    return "unknown"
 
 
 def _hint_no_oxmp(info):
@@ -275,6 +325,12 @@ def _hint_no_oxmp(info):
         return ("oxmp's hook runs only for apps that import multiprocessing (or concurrent.futures' process pool, or "
                 "joblib); if the app imports it in a way PyInstaller cannot see, add hiddenimports=['multiprocessing']")
     return BUILD_WITH_OXMP
+
+
+HINT_RELAUNCH = ("each process it starts runs the app again instead of multiprocessing's worker, as in a bundle "
+                 "without oxmp and without freeze_support(): " + BUILD_WITH_OXMP + "; if it is built with oxmp, a "
+                 "runtime hook that runs before oxmp's starts processes (look for custom runtime hooks in the spec "
+                 "file)")
 
 
 def _hint_no_answer(run, timeout):
@@ -312,6 +368,8 @@ def render(report):
     if report["oxmp"] is False:
         lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
                   "The doctor did not run it (it would have run the app)."]
+    elif report["run"] is not None and report["run"].get("relaunched") and report["runtime"] is None:
+        lines += ["", "The doctor ran the bundle (contained): it started itself again and again until it was stopped."]
     elif report["run"] is not None:
         lines += ["", "The doctor ran the bundle (contained) in oxmp's diagnostic mode, instead of its entry script."]
 

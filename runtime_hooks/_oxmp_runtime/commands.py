@@ -49,17 +49,10 @@ OPT_STR_LIST = "list of str or None"
 # multiprocessing itself). Each is an int; none may be 0, 1 or 2, nor the same open file as a standard stream under
 # another number (descriptors.py): a genuine parent never passes one.
 PIPE_READ = "read end of a pipe"
-# The read end of a pipe whose write end the parent keeps open for as long as the child may start (so that, on Linux,
-# descriptors.py can refuse one whose parent holds no write end): a spawn worker's pipe_handle (CPython 3.8-3.15,
-# multiprocess and billiard write the task with closefd=False and close it only when the Popen is collected) and a
-# resource tracker's pipe (the parent keeps the write end as its `_fd` until it exits; loky and billiard the same).
-# Not loky's worker pipe (popen_loky_posix closes its end as soon as the task is written) nor the forkserver's
-# authkey_r (closed right after the key is written): for those the parent may already have closed its end.
-PIPE_FROM_PARENT = "read end of a pipe its parent writes to"
 PIPE_WRITE = "write end of a pipe"
 LISTENER = "listening Unix socket"
 OPT_PIPE_READ = PIPE_READ + " or None"
-DESCRIPTOR_KINDS = (PIPE_READ, PIPE_FROM_PARENT, PIPE_WRITE, LISTENER)
+DESCRIPTOR_KINDS = (PIPE_READ, PIPE_WRITE, LISTENER)
 
 # Integers on a command line are descriptors, handles and process ids: 18 digits are more than any of them needs, and
 # int() of a longer text may raise (Python 3.11+ limits the digits it converts).
@@ -81,7 +74,7 @@ HELPER_KEYWORDS = frozenset(["from", "import", "True", "False", "None"])
 WORKER_KEYS = {"pipe_handle": False, "parent_pid": True, "tracker_fd": True}  # key -> may be None
 # What the worker's descriptors are on POSIX: it reads its preparation data and task from pipe_handle, and holds
 # tracker_fd, its parent's end of the resource tracker's pipe, to register resources.
-WORKER_DESCRIPTORS = {"pipe_handle": PIPE_FROM_PARENT, "tracker_fd": PIPE_WRITE}
+WORKER_DESCRIPTORS = {"pipe_handle": PIPE_READ, "tracker_fd": PIPE_WRITE}
 
 # Keyword arguments of multiprocessing.forkserver.main() across versions: main_path (passed from 3.13.8/3.14.1),
 # sys_argv (3.13.12/3.14.3 in the dict, 3.13.13/3.14.4 as `sys_argv=sys.argv[1:]`), authkey_r (3.14), on_error (3.15).
@@ -107,13 +100,13 @@ LOKY_PACKAGES = ("joblib.externals.loky", "loky")
 CPYTHON_LIKE = ("multiprocessing", "multiprocess")
 
 HELPERS = dict(
-    [((package + ".resource_tracker", "main"), ((PIPE_FROM_PARENT,), {})) for package in CPYTHON_LIKE]
+    [((package + ".resource_tracker", "main"), ((PIPE_READ,), {})) for package in CPYTHON_LIKE]
     + [((package + ".forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS))
        for package in CPYTHON_LIKE]
-    + [(("billiard.semaphore_tracker", "main"), ((PIPE_FROM_PARENT,), {})),
+    + [(("billiard.semaphore_tracker", "main"), ((PIPE_READ,), {})),
        (("billiard.forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST),
                                           {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}))]
-    + [((package + ".backend.resource_tracker", "main"), ((PIPE_FROM_PARENT, BOOL_OR_INT), {}))
+    + [((package + ".backend.resource_tracker", "main"), ((PIPE_READ, BOOL_OR_INT), {}))
        for package in LOKY_PACKAGES]
 )
 
@@ -368,8 +361,9 @@ def _parse_helper_code(code, rest, posix):
         # Worker started as `python -c "... spawn_main(k=v, ...)" --multiprocessing-fork` (sys.frozen false).
         if args or imports_sys or list(rest) != [SPAWN_MAINS[module, function]]:
             return refused("spawn_main command in an unexpected form: %s" % show(code))
-        if not all(value is None or type(value) is int for value in kwargs.values()):
-            return refused("spawn_main arguments are not integers: %s" % show(code))
+        if not all(value is None or (type(value) is int and _fits(value)) for value in kwargs.values()):
+            return refused("spawn_main arguments are not integers of at most %d digits: %s"
+                           % (MAX_INT_DIGITS, show(code)))
         return parse_worker_args(("%s=%r" % item for item in kwargs.items()), posix, module.partition(".")[0])
     if rest and not takes_argv:
         return refused("unexpected arguments after a helper command: %s" % show(list(rest)))
@@ -411,7 +405,7 @@ def _with_descriptors(command, descriptors):
     # stdin, a tracker's REGISTER lines) would be taken for the parent's.
     for name, fd, kind in descriptors:
         if not 3 <= fd < 2 ** 31:
-            return refused("%s=%d is not a descriptor a parent hands over (%s)" % (name, fd, kind))
+            return refused("%s=%s is not a descriptor a parent hands over (%s)" % (name, show(fd), kind))
     command.descriptors = tuple(descriptors)
     return command
 
@@ -523,6 +517,11 @@ def is_module_name(text):
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
+def _fits(number):
+    # What _parse_int() would take: at most MAX_INT_DIGITS digits.
+    return -10 ** MAX_INT_DIGITS < number < 10 ** MAX_INT_DIGITS
+
+
 def _parse_int(text):
     digits = text[1:] if text.startswith("-") else text
     if not digits.isdigit() or not digits.isascii() or len(digits) > MAX_INT_DIGITS:
@@ -531,8 +530,13 @@ def _parse_int(text):
 
 
 def show(value, limit=200):
-    # A refusal is one line of reasonable length, whatever argv held.
-    text = repr(value)
+    """A refusal is one line of reasonable length, whatever argv held: ``repr(value)``, cut at ``limit``. A value that
+    holds an integer too long for ``repr()`` (Python 3.11+ converts at most 4,300 digits) is named by its type."""
+    try:
+        text = repr(value)
+    except ValueError:
+        too_long = "an integer of more than 4300 digits"
+        return too_long if type(value) is int else "a %s holding %s" % (type(value).__name__, too_long)
     return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
 
 

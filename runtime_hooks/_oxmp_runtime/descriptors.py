@@ -3,13 +3,17 @@
 A worker or helper reads its orders from descriptors its parent passed: a pickle on the worker's pipe, REGISTER lines
 on a resource tracker's pipe, connections on the forkserver's socket. Whoever merely runs the app (a shell, a service
 that passes user data on stdin) can name a descriptor on the command line, and can make one of its own streams appear
-under any number (``5<&0``), but cannot create these. So a descriptor is trusted for what it is, never for its number:
+under any number (``5<&0``), a named FIFO (``3<>ctl.fifo``) or a pipe of its own (``5<<<data``), but cannot make the
+app's own process create a pipe for it. So a descriptor is trusted for what it is, never for its number:
 
 - it is not the same open file as the process's standard input, output or error, under whatever number
   (``commands`` refuses the numbers 0, 1 and 2 themselves), nor the same as another descriptor of the same command;
-- it is a pipe end of the right direction, or a listening Unix socket named as multiprocessing names it;
-- on Linux, where ``/proc`` shows it, the read end of a pipe whose parent keeps writing to it
-  (``commands.PIPE_FROM_PARENT``) is refused when the process that started the bundle holds no write end of it.
+- it is what ``os.pipe()`` makes, of the right direction (``O_RDONLY`` for a read end, ``O_WRONLY`` for a write end
+  where pipes are one-way: Linux and macOS), and not a named FIFO; or a listening Unix socket named as multiprocessing
+  names it;
+- on Linux, where ``/proc`` shows it, the process that started this one is a Python process of this same app
+  (``starter_problem()``): the app itself, one of its workers or helpers. Not another program, another user's process,
+  or a reaper that adopted this process after its starter died.
 
 All of it is checked before anything reads from the descriptor. On Windows a worker takes its pipe from the parent
 process it names; the handle must be a pipe there, and the parent must be another process.
@@ -17,8 +21,13 @@ process it names; the handle must be a pipe there, and the parent must be anothe
 
 import os
 import stat
+import sys
 
-from _oxmp_runtime.commands import LISTENER, PIPE_FROM_PARENT, PIPE_READ, PIPE_WRITE
+from _oxmp_runtime.commands import LISTENER, PIPE_WRITE
+
+# Where a pipe's two ends are each one-way, as os.pipe() opens them (Linux: pipe(7); macOS: pipe(2)). On FreeBSD and
+# others a pipe may be two-way, and both ends then read O_RDWR.
+ONE_WAY_PIPES = ("linux", "darwin")
 
 
 def first_problem(descriptors):
@@ -35,6 +44,11 @@ def first_problem(descriptors):
             # hands both ends of one pipe to its recipes).
             return "%s=%d is the same pipe as %s" % (name, fd, seen[identity])
         seen[identity] = "%s=%d" % (name, fd)
+    if descriptors:
+        starter = starter_problem()
+        if starter:
+            name, fd, _ = descriptors[0]
+            return "%s=%d was not made by this app: %s" % (name, fd, starter)
     return None
 
 
@@ -54,16 +68,17 @@ def problem(name, fd, kind):
         return None
     if not stat.S_ISFIFO(mode):
         return "%s=%d is not a pipe" % (name, fd)
+    if _is_named_fifo(fd):
+        return "%s=%d is a named FIFO, not a pipe" % (name, fd)
     import fcntl
 
     access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
-    # Either end of a pipe is one-way (O_RDONLY or O_WRONLY) on Linux and macOS; O_RDWR allows for systems whose
-    # pipes are two-way.
     writes = kind == PIPE_WRITE
-    if access not in ((os.O_WRONLY, os.O_RDWR) if writes else (os.O_RDONLY, os.O_RDWR)):
-        return "%s=%d is not the %s" % (name, fd, PIPE_WRITE if writes else PIPE_READ)
-    if kind == PIPE_FROM_PARENT and parent_holds_write_end(fd) is False:
-        return "%s=%d is a pipe that the process which started this one does not write to" % (name, fd)
+    wanted = [os.O_WRONLY if writes else os.O_RDONLY]
+    if not sys.platform.startswith(ONE_WAY_PIPES):
+        wanted.append(os.O_RDWR)
+    if access not in wanted:
+        return "%s=%d is not the %s, as os.pipe() opens it" % (name, fd, kind)
     return None
 
 
@@ -89,61 +104,118 @@ def _standard_stream(info):
     return None
 
 
-# How far parent_holds_write_end() follows ancestors that run this same executable: a onefile bundle started without
-# its parent's unpacked folder runs as two processes (PyInstaller's bootloader, then Python), and a bundle may start
-# itself; a few levels cover both, and the walk ends even if process ids are reused.
-MAX_SAME_EXECUTABLE_ANCESTORS = 4
+def _is_named_fifo(fd):
+    """True for a FIFO opened by its name; False for a pipe from ``os.pipe()`` or where the system cannot tell.
+
+    Linux: ``/proc/self/fd/N`` names a pipe ``pipe:[INODE]`` and a FIFO by its path. macOS: ``F_GETPATH`` gives a
+    FIFO's path and nothing for a pipe."""
+    try:
+        return not os.readlink("/proc/self/fd/%d" % fd).startswith("pipe:")
+    except OSError:
+        pass
+    import fcntl
+
+    get_path = getattr(fcntl, "F_GETPATH", None)  # macOS (Python 3.9+)
+    if get_path is None:
+        return False
+    try:
+        return bool(fcntl.fcntl(fd, get_path, bytes(1024)).rstrip(b"\0"))
+    except OSError:
+        return False
 
 
-def parent_holds_write_end(fd, proc="/proc"):
-    """Linux: does the process that started this one hold a write end of the pipe ``fd`` reads from?
+# --- Who started this process (Linux) --------------------------------------------------------------------------------
 
-    True or False where ``/proc`` shows it; None where it cannot tell (not Linux, no ``/proc``, the parent's
-    descriptors not readable by this user): then nothing is refused for it. "The process that started this one" is
-    the parent, or, while the parent runs this same executable (the first process of a onefile bundle), its parent.
-    A parent that has exited leaves this process to a reaper (init, a subreaper), which holds no such pipe: a worker
-    or tracker that starts after its parent died is refused (under python it would run for nobody).
+# What starter_problem() finds a process to be.
+THIS_APP = "this app"  # this executable, with Python loaded: the app, or a worker or helper of it
+LAUNCHER = "launcher"  # this executable without Python: the first process of a onefile bundle, which only waits
+OTHER = "other"  # another program, another user's process, or gone
+UNKNOWN = "unknown"  # of this user but not readable (a process that made itself non-dumpable): cannot tell
+
+# How many onefile launchers starter_problem() looks through: one for a onefile app started from outside, and one
+# more for a onefile worker whose bootloader unpacks again.
+MAX_LAUNCHERS = 2
+
+
+def starter_problem(proc="/proc", parent=None):
+    """Linux: why the process that started this one is not a Python process of this app, or None.
+
+    Only a process of the app makes the pipes its workers and helpers read: its parent runs this same executable
+    with Python loaded (a onefile bundle's first process, a launcher that only waits, is looked through to its own
+    parent). Another program, another user's process, or a reaper that adopted this process after its parent died
+    (under python, such a worker would run for nobody) is refused. None where this cannot be told: no ``/proc``, a
+    parent outside this process's pid namespace, or one of this user whose ``/proc`` entries are not readable.
+    ``parent``: the parent's process id (default: ``os.getppid()``).
     """
     try:
-        ours = os.readlink("%s/self/fd/%d" % (proc, fd))
-        executable = _identity(os.stat("%s/self/exe" % proc))
+        executable = _executable(proc, "self")
     except OSError:
         return None
-    pid = os.getppid()
-    for _ in range(MAX_SAME_EXECUTABLE_ANCESTORS):
-        held = _holds_write_end(proc, pid, ours)
-        if held is not False:
-            return held
-        try:
-            if _identity(os.stat("%s/%d/exe" % (proc, pid))) != executable:
-                return False
-            with open("%s/%d/stat" % (proc, pid)) as stat_file:
-                # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-                pid = int(stat_file.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
+    pid = os.getppid() if parent is None else parent
+    for _ in range(MAX_LAUNCHERS + 1):
+        if pid == 0:
             return None
-    return False
+        found = _what_runs(proc, pid, executable)
+        if found in (THIS_APP, UNKNOWN):
+            return None
+        if found == OTHER:
+            return "the process that started this one (pid %d) is not this app's" % pid
+        pid = _parent_of(proc, pid)
+        if pid is None:
+            return None
+    return "more than %d launchers of this executable started this process" % MAX_LAUNCHERS
 
 
-def _holds_write_end(proc, pid, link):
-    """Does process ``pid`` hold, open for writing, the pipe that ``/proc/self/fd`` shows as ``link``? None: cannot
-    tell (its descriptors are not readable by this user, or it is gone)."""
-    folder = "%s/%d/fd" % (proc, pid)
+def _executable(proc, pid):
+    # (device, inode) of what the process runs, and its path: stat() follows /proc's link even to a deleted file.
+    return _identity(os.stat("%s/%s/exe" % (proc, pid))), os.readlink("%s/%s/exe" % (proc, pid))
+
+
+def _what_runs(proc, pid, executable):
+    """What process ``pid`` is to this one: THIS_APP, LAUNCHER, OTHER or UNKNOWN (above)."""
     try:
-        names = os.listdir(folder)
+        theirs = _executable(proc, pid)
+    except PermissionError:
+        # Another user's process, or one of this user's that is not dumpable (one that changed its user id, say):
+        # a genuine parent has this process's real user id, as a child inherits it.
+        return UNKNOWN if _real_uid(proc, pid) == os.getuid() else OTHER
     except OSError:
+        return OTHER  # gone, a zombie, or hidden (hidepid): not a parent that is still there to be this app
+    if theirs[0] != executable[0]:
+        # The app's file replaced while it ran (an update): its link reads "PATH (deleted)". Cannot tell.
+        replaced = theirs[1].endswith(" (deleted)") and theirs[1][:-len(" (deleted)")] == executable[1]
+        return UNKNOWN if replaced else OTHER
+    try:
+        return THIS_APP if _has_python_loaded(proc, pid) else LAUNCHER
+    except OSError:
+        return UNKNOWN
+
+
+def _has_python_loaded(proc, pid):
+    # PyInstaller's bootloader loads the shared libpython it bundles into the process that runs Python; a onefile
+    # bundle's first process never does (checked: PyInstaller 6.0-6.22, Linux).
+    with open("%s/%d/maps" % (proc, pid)) as maps:
+        return any(os.path.basename(line.rstrip("\n").rpartition(" ")[2]).startswith("libpython") for line in maps)
+
+
+def _real_uid(proc, pid):
+    try:
+        with open("%s/%d/status" % (proc, pid)) as status:
+            for line in status:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _parent_of(proc, pid):
+    try:
+        with open("%s/%d/stat" % (proc, pid)) as stat_file:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
+            return int(stat_file.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
         return None
-    for name in names:
-        try:
-            if os.readlink(folder + "/" + name) != link:
-                continue
-            with open("%s/%d/fdinfo/%s" % (proc, pid, name)) as info:
-                flags = [line for line in info if line.startswith("flags:")]
-        except OSError:
-            continue  # closed meanwhile
-        if flags and int(flags[0].split()[1], 8) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR):
-            return True
-    return False
 
 
 # multiprocessing names the forkserver's socket connection.arbitrary_address("AF_UNIX"): a new file in its temporary

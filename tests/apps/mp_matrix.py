@@ -11,6 +11,10 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
+
+if os.name == "posix":  # the hardening tests' genuine parent; first: see tests/apps/as_parent.py
+    import as_parent  # noqa: F401
 
 # One write per line: processes share stderr, and print() would write the pieces one by one, interleaved with theirs.
 sys.stderr.write("MODULE-LEVEL %s\n" % __name__)
@@ -134,7 +138,37 @@ def scenario(args):
             with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(name)) as executor:
                 squares[name] = list(executor.map(square, range(5)))
         return {"squares": squares}
+    if args.scenario == "thread_storm":
+        threads, per_thread = (int(os.environ.get(name, "4")) for name in ("STORM_THREADS", "STORM_PER_THREAD"))
+        return thread_storm(ctx, threads, per_thread)
     raise SystemExit("unknown scenario %r" % args.scenario)
+
+
+def put_pid(queue):
+    queue.put(os.getpid())
+
+
+def thread_storm(ctx, threads, per_thread):
+    """Start ``threads * per_thread`` processes at once, from ``threads`` threads: each starts its share, then joins
+    them. A Queue made first (a resource tracker under spawn and forkserver) and the forkserver are shared by all."""
+    queue = ctx.Queue()
+    exitcodes = []
+
+    def start_and_join():
+        processes = [ctx.Process(target=put_pid, args=(queue,)) for _ in range(per_thread)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        exitcodes.extend(process.exitcode for process in processes)
+
+    starters = [threading.Thread(target=start_and_join) for _ in range(threads)]
+    for starter in starters:
+        starter.start()
+    pids = {queue.get(timeout=120) for _ in range(threads * per_thread)}
+    for starter in starters:
+        starter.join()
+    return {"processes": len(pids), "exitcodes": sorted(set(exitcodes))}
 
 
 def main():
