@@ -79,6 +79,60 @@ def collect_run_modules(hook_api, names):
         raise SystemExit("ERROR: oxmp: run_modules in hooksconfig[\"%s\"]:\n%s\n  (%s)"
                          % (config.SECTION, "\n".join("  - " + problem for problem in missing), HIDDEN_IMPORTS_HINT))
     logger.info("oxmp: run_modules collected with what they import: %s; %s", ", ".join(names), HIDDEN_IMPORTS_HINT)
+    for warning in entry_point_warnings(hook_api.module_graph, names):
+        logger.warning("oxmp: %s", warning)
+
+
+def entry_point_warnings(graph, names):
+    """What the build says of modules of ``names`` (run_modules) whose commands would be missing from the bundle."""
+    return ["run_modules: `-m %s` runs the commands of the entry points %r, and the bundle lacks their modules: %s "
+            "(imported by name, which PyInstaller's analysis does not follow: the bundle's `-m %s` would not have those "
+            "commands). Add them to the spec's Analysis: hiddenimports=%s"
+            % (name, group, ", ".join(modules), name, hidden_imports_for(modules))
+            for name in names for group, modules in entry_point_modules_missing(graph, name).items()]
+
+
+# Modules of run_modules whose command line finds its commands through entry points, importing each by name (which
+# PyInstaller's analysis cannot follow): module -> entry point groups. dask's CLI (`python -m dask spec ...`, what
+# distributed's SubprocessCluster runs) registers the commands of group "dask_cli", which distributed provides from
+# distributed.cli (dask/cli.py, run_cli(); checked: dask 2024.1-2026.11).
+ENTRY_POINT_GROUPS = {"dask": ("dask_cli",)}
+
+
+def entry_point_modules_missing(graph, name):
+    """{entry point group: [module, ...]}: the modules of the installed entry points that listed module ``name`` loads
+    (``ENTRY_POINT_GROUPS``) which the bundle does not collect; an entry point without its module is a command that
+    is not there, as dask's `No such command 'spec'`."""
+    missing = {}
+    for group in ENTRY_POINT_GROUPS.get(name, ()):
+        modules = sorted(set(entry.value.partition(":")[0].strip() for entry in installed_entry_points(group)))
+        lacking = [module for module in modules if not in_bundle(graph, module)]
+        if lacking:
+            missing[group] = lacking
+    return missing
+
+
+def installed_entry_points(group):
+    """The entry points of ``group`` in the Python that builds (where PyInstaller collects the libraries from)."""
+    from importlib import metadata
+
+    found = metadata.entry_points()
+    return found.select(group=group) if hasattr(found, "select") else found.get(group, [])  # 3.10+, 3.8-3.9
+
+
+def in_bundle(graph, name):
+    """True if the module graph has ``name`` as a module that PyInstaller collects (build.collected())."""
+    node = graph.find_node(name)
+    return node is not None and getattr(node, "filename", None) is not None
+
+
+def hidden_imports_for(modules):
+    """What to write after ``hiddenimports=``: ``collect_submodules(PACKAGE)`` for the package the modules share, or
+    the list of names."""
+    package = os.path.commonprefix([module.split(".")[:-1] for module in modules])
+    if len(modules) > 1 and package:
+        return 'collect_submodules("%s") (from PyInstaller.utils.hooks)' % ".".join(package)
+    return repr(list(modules))
 
 
 def import_into_graph(hook_api, name):

@@ -58,7 +58,9 @@ def write_entry_code(script, outdir, optimize):
     script (_oxmp_runtime/entry.py): the app's source is not shipped."""
     name = baked.entry_code_name(script)
     with open(script, "rb") as source:
-        code = compile(source.read(), name, "exec", dont_inherit=True,
+        # Named as PyInstaller names the script's own code, so that a traceback through it in a worker names the
+        # script, as in the app.
+        code = compile(source.read(), os.path.basename(script), "exec", dont_inherit=True,
                        optimize=sys.flags.optimize if optimize in (None, -1) else optimize)
     path = os.path.join(outdir, name)
     with open(path, "wb") as compiled:

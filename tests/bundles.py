@@ -134,17 +134,19 @@ class Builder(BuildCache):
         self._families = {}  # with share_analysis: (name, hooksconfig, logs) of a bundle's work folder, by its key
 
     def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
-              runtime_hooks=(), modules=(), metadata=()):
+              runtime_hooks=(), modules=(), metadata=(), submodules=(), data_files=()):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
         runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first, with the modules
         ``<apps_dir>/<name>.py`` for the names in ``modules`` beside the script (where PyInstaller finds them), and the
-        package metadata of the distributions ``metadata`` (entry points); returns a Bundle, or raises BuildFailed
-        (also cached)."""
+        package metadata of the distributions ``metadata`` (entry points), every submodule of the packages
+        ``submodules`` (``collect_submodules``, for modules a library imports by name) and the files of the packages
+        ``data_files`` (``collect_data_files(include_py_files=True)``, for what a library reads as files); returns a
+        Bundle, or raises BuildFailed (also cached)."""
         family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks), tuple(modules),
-                  tuple(metadata))
+                  tuple(metadata), tuple(submodules), tuple(data_files))
         return self._cached(family + (onefile,), lambda: self._build(
             app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family, modules,
-            list(metadata)))
+            list(metadata), list(submodules), list(data_files)))
 
     def build_spec(self, spec):
         """Build an existing spec file as it is, with the Builder's Python; returns a Bundle, or raises
@@ -156,7 +158,7 @@ class Builder(BuildCache):
         return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
     def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family, modules=(),
-               metadata=()):
+               metadata=(), submodules=(), data_files=()):
         logs = []
         if self.share_analysis and name is None:
             # The other layout's work folder, if it was built: the same spec but for its last lines, and the same
@@ -178,7 +180,7 @@ class Builder(BuildCache):
         runtime_hooks = [os.path.join(self.apps_dir, hook + ".py") for hook in runtime_hooks]
         if cli:
             # A plain command line, as a user types it: no spec file, so no hooksconfig.
-            assert hooksconfig is None and not runtime_hooks and not metadata
+            assert hooksconfig is None and not runtime_hooks and not metadata and not submodules and not data_files
             options += ["--specpath", workdir, "--name", name, "--onefile" if onefile else "--onedir"]
             if way == HOOKS_DIR_OPTION:
                 for folder in HOOK_DIRS:
@@ -190,7 +192,8 @@ class Builder(BuildCache):
             hookspath = {SPEC_HOOKSPATH: HOOK_DIRS, BUILD_HOOKS_ONLY: HOOK_DIRS[:1],
                          RUNTIME_HOOKS_ONLY: HOOK_DIRS[1:]}.get(way, [])
             spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
-                                        excludes=excludes, runtime_hooks=runtime_hooks, datas=metadata_datas(metadata))
+                                        excludes=excludes, runtime_hooks=runtime_hooks,
+                                        datas=collected(metadata, submodules, data_files))
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
@@ -218,6 +221,19 @@ def metadata_datas(distributions):
         return ""
     return (",\n             datas=[item for name in %r for item in __import__('PyInstaller.utils.hooks', "
             "fromlist=['copy_metadata']).copy_metadata(name)]" % list(distributions))
+
+
+def collected(metadata, submodules, data_files):
+    # Analysis' arguments for what libraries find by name, as a spec file writes them: the metadata of the
+    # distributions ``metadata``, every submodule of the packages ``submodules`` (hidden imports), and the files of the
+    # packages ``data_files``, .py files included.
+    hooks = "__import__('PyInstaller.utils.hooks', fromlist=['collect_submodules'])."
+    if not submodules and not data_files:
+        return metadata_datas(metadata)
+    return (",\n             datas=[item for name in %r for item in %scopy_metadata(name)]"
+            "\n                   + [item for name in %r for item in %scollect_data_files(name, include_py_files=True)]"
+            ",\n             hiddenimports=[module for name in %r for module in %scollect_submodules(name)]"
+            % (list(metadata), hooks, list(data_files), hooks, list(submodules), hooks))
 
 
 def settings_key(hooksconfig):

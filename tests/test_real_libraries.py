@@ -4,7 +4,10 @@ onefile, each compared with the same script under plain `python`:
 - uvicorn with `workers=2` (spawn workers that import the entry script by name): it answers HTTP, and stops cleanly
   on SIGINT to the process group (Ctrl-C) and on SIGTERM to the process its user started, leaving no process and,
   onefile, no unpacked folder behind;
+- Hypercorn with `config.workers = 2` (spawn workers that import the entry script by name), as uvicorn;
 - dask.distributed's `LocalCluster(processes=True)` under every start method (onefile: spawn, its default);
+- dask.distributed's `SubprocessCluster`, which starts its scheduler and workers as `sys.executable -m dask spec`
+  (`run_modules: ["dask"]`, with the hidden imports the build names), each worker a nanny's spawn process;
 - PyTorch's `DataLoader(num_workers=2)` under every start method, onedir (marker `torch`; a large bundle, built only
   where torch is installed: `pip install torch`).
 
@@ -14,6 +17,7 @@ Servers listen on 127.0.0.1 only. Each library's bundle is built once per layout
 import importlib.util
 import os
 import socket
+import sys
 
 import pytest
 
@@ -78,6 +82,27 @@ def test_uvicorn_workers_serve_and_stop_cleanly(uvicorn_app, run, bundle_root, s
     assert "STOPPED" in plain.stdout
 
 
+# --- Hypercorn ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def hypercorn_app(builder, request):
+    return builder.build("hypercorn_app", onefile=request.param == "onefile")
+
+
+@needs("hypercorn")
+@pytest.mark.parametrize("stop", ["INT", "TERM"])
+def test_hypercorn_workers_serve_and_stop_cleanly(hypercorn_app, run, bundle_root, stop):
+    cwd = bundles.scratch_dir(bundle_root)
+    result = run(hypercorn_app, str(free_port()), stop, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
+    assert_clean_run(result)
+    assert "STOPPED" in result.stdout, result
+    assert bundles.only_result(result) == {"workers_answered": 2, "modules": ["hypercorn_app"],
+                                           "served_by_workers": True}
+    assert unpacked_folders(cwd) == []
+    plain = assert_like_plain_python(result, bundle_root, "hypercorn_app", str(free_port()), stop)
+    assert "STOPPED" in plain.stdout
+
+
 # --- dask.distributed -----------------------------------------------------------------------------------------------
 
 # Every start method onedir; onefile with dask's default, spawn (each case starts four processes of a large bundle).
@@ -95,6 +120,33 @@ def test_dask_local_cluster_with_worker_processes(builder, run, bundle_root, lay
     assert bundles.only_result(result) == {"squares": squares, "workers": 2, "in_other_processes": True}
     assert unpacked_folders(cwd) == []
     assert_like_plain_python(result, bundle_root, "dask_app", method)
+
+
+# --- dask's SubprocessCluster: `sys.executable -m dask spec ...` -----------------------------------------------------
+
+# What a bundle that runs `-m dask` needs, besides the setting: dask's command line finds distributed's commands
+# through entry points and imports their modules by name (the build names them when the bundle lacks them).
+DASK_RUN_MODULES = {"multiprocessing": {"run_modules": ["dask"]}}
+DASK_CLI_SUBMODULES = ["distributed.cli"]
+
+
+@pytest.fixture(scope="module", params=["onedir", "onefile"])
+def dask_subprocess_app(builder, request):
+    return builder.build("dask_subprocess_app", DASK_RUN_MODULES, onefile=request.param == "onefile",
+                         submodules=DASK_CLI_SUBMODULES)
+
+
+@needs("distributed")
+@pytest.mark.skipif(sys.platform == "win32", reason="SubprocessCluster does not run on Windows (distributed#7434)")
+def test_dask_subprocess_cluster(dask_subprocess_app, run, bundle_root):
+    cwd = bundles.scratch_dir(bundle_root)
+    result = run(dask_subprocess_app, cwd=cwd, env={"TMPDIR": cwd}, timeout=180)
+    assert_clean_run(result)
+    squares = [n * n for n in range(10)]
+    assert bundles.only_result(result) == {"squares": squares, "workers": 2, "in_other_processes": True}
+    assert unpacked_folders(cwd) == []
+    assert "oxmp: run_modules: `-m dask`" not in dask_subprocess_app.log  # nothing the build would name is missing
+    assert_like_plain_python(result, bundle_root, "dask_subprocess_app")
 
 
 # --- PyTorch --------------------------------------------------------------------------------------------------------

@@ -180,14 +180,19 @@ def test_the_module_runs_as_under_python(listed, run):
 @pytest.mark.parametrize("args, status, stderr", [
     (["--exit", "3"], 3, ""),
     (["--raise"], 1, "ValueError: probe raised"),
+    (["--interrupt"], -2, "KeyboardInterrupt"),  # python dies of SIGINT, once its exit handlers have run
     (["--signal"], -15, ""),
 ])
 def test_exit_status_is_the_modules(listed, run, args, status, stderr):
+    from tests.test_who_failed import assert_reported_as_python_does
+
     result = run(listed, "-m", PROBE, *args)
     control = under_python("-m", PROBE, *args)
     assert result.returncode == control.returncode == status, (result, control)
     assert stderr in result.stderr and stderr in control.stderr, result
     assert "oxmp:" not in result.stderr and "APP " not in result.stdout, result
+    # Reported as the module's failure (runpy's frames, then its own), not as one of oxmp's runtime hook.
+    assert_reported_as_python_does(result, control, PROBE)
 
 
 @pytest.mark.bundle
@@ -238,6 +243,51 @@ def test_the_build_fails_for_a_module_it_cannot_run(builder, run_modules, fragme
     assert "ERROR: oxmp:" in failed.value.log
     for fragment in fragments:
         assert fragment in failed.value.log, failed.value.log[-3000:]
+
+
+class FakeGraph:
+    """A module graph that collects the modules ``found`` (a node with a file) and nothing else."""
+
+    def __init__(self, found):
+        self.found = set(found)
+
+    def find_node(self, name):
+        return type("Node", (), {"filename": name + ".py"})() if name in self.found else None
+
+
+def test_the_build_names_what_a_modules_entry_points_need():
+    pytest.importorskip("distributed")
+    from oxmp_hooks import baked
+
+    # dask's command line runs distributed's commands (entry points "dask_cli") from modules imported by name.
+    commands_modules = ["distributed.cli.dask_scheduler", "distributed.cli.dask_spec", "distributed.cli.dask_ssh",
+                        "distributed.cli.dask_worker"]
+    (warning,) = baked.entry_point_warnings(FakeGraph(["dask", "dask.__main__"]), ["dask", PROBE])
+    assert "`-m dask` runs the commands of the entry points 'dask_cli'" in warning, warning
+    assert ", ".join(commands_modules) in warning
+    assert 'hiddenimports=collect_submodules("distributed.cli")' in warning
+    assert baked.entry_point_warnings(FakeGraph(commands_modules), ["dask"]) == []
+    (warning,) = baked.entry_point_warnings(FakeGraph(commands_modules[1:]), ["dask"])
+    assert "hiddenimports=['distributed.cli.dask_scheduler']" in warning, warning
+    assert baked.entry_point_warnings(FakeGraph([]), [PROBE, "ipykernel_launcher"]) == []
+
+
+@pytest.mark.bundle
+def test_the_build_warns_when_a_modules_commands_are_missing(builder, run):
+    # A bundle that lists dask and nothing of distributed's: the build says what `-m dask spec` needs; the bundle
+    # indeed lacks the command that python has. tests/test_real_libraries.py has the same spec with the hidden imports:
+    # no warning, and SubprocessCluster works.
+    pytest.importorskip("distributed")
+    # Left out, to keep the build short: large optional imports of dask's and distributed's that `-m dask` never makes.
+    bundle = builder.build("run_modules_app", {"multiprocessing": {"run_modules": [PROBE, "dask"]}}, modules=[PROBE],
+                           excludes=["IPython", "jedi", "tkinter", "zmq"])
+    assert ("WARNING: oxmp: run_modules: `-m dask` runs the commands of the entry points 'dask_cli'"
+            in bundle.log), bundle.log[-3000:]
+    assert 'hiddenimports=collect_submodules("distributed.cli")' in bundle.log
+    result = run(bundle, "-m", "dask", "spec", "--help")
+    control = under_python("-m", "dask", "spec", "--help")
+    assert control.returncode == 0 and "--spec" in control.stdout, control
+    assert result.returncode == 2 and "No such command 'spec'" in result.stderr, result
 
 
 @pytest.mark.bundle

@@ -246,7 +246,8 @@ def test_joblib_loky_workers(lane, windows_builder, layout):
 
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])
 def test_jupyter_kernel_runs_a_cell(lane, windows_builder, layout):
-    # As tests/test_jupyter.py: jupyter_client's metadata for its provisioners, and no debugpy (vendored files).
+    # jupyter_client's metadata for its provisioners, and debugpy left out (its other option, its files and pydevd's
+    # import of xmlrpc.server, is tests/test_jupyter.py's): the kernel runs without its debugger.
     # IPython's analysis alone takes about four minutes under Wine.
     bundle = windows_builder.build("jupyter_app", onefile=layout == "onefile", metadata=["jupyter_client"],
                                    excludes=["debugpy"], timeout=3 * wine.BUILD_TIMEOUT,

@@ -131,13 +131,53 @@ def dispatch(command):
     _dispatched = True
     try:
         start()
-    except Exception:
-        if sys.stderr is not None:
-            raise  # Python prints the traceback and exits with status 1
-        # No stderr (a windowed app's worker): the exception would reach PyInstaller's bootloader, whose error box
-        # waits for a click. pythonw exits with status 1 and says nothing: so does this process.
-        sys.exit(1)
+    except SystemExit:
+        raise  # the worker's or module's own status: the bootloader exits with it, as python does
+    except BaseException as error:
+        exit_as_python_would(error)
     sys.exit(0)
+
+
+def exit_as_python_would(error):
+    """End this process as python ends one whose ``-c`` worker or ``-m`` module raised ``error``: the traceback from
+    the library's or module's first frame, then exit status 1, or death by SIGINT for a KeyboardInterrupt.
+
+    Raised on, the error would reach PyInstaller's bootloader, which names its script, oxmp's runtime hook, as the one
+    that failed ("Failed to execute script 'pyi_rth_oxmp_multiprocessing'"), or, windowed, shows that in an error box
+    that waits for a click; python names nothing, and pythonw says nothing. A SystemExit (raised here) is handled by
+    the bootloader as by python, without that line."""
+    error.__traceback__ = _without_oxmp_frames(error.__traceback__)  # the one python's excepthook prints
+    if sys.stderr is not None:
+        sys.excepthook(type(error), error, error.__traceback__)
+    if not isinstance(error, KeyboardInterrupt):
+        sys.exit(1)
+    if sys.platform == "win32":
+        sys.exit(0xC000013A)  # STATUS_CONTROL_C_EXIT, what python exits with after finalizing (Modules/main.c)
+    # POSIX python finalizes, then kills itself with SIGINT (exit_sigint() in Modules/main.c): its exit handlers, not
+    # the interpreter's teardown, are what an app sees of that, so they run first, then the streams are flushed.
+    import atexit
+    import signal
+
+    shutdown_threads = getattr(sys.modules.get("threading"), "_shutdown", None)  # checked: 3.8-3.14
+    if shutdown_threads is not None:
+        shutdown_threads()  # joins the threads that are not daemons, as finalizing does before the exit handlers
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # None, or closed: nothing to flush, as at the interpreter's exit
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(128 + signal.SIGINT)  # SIGINT blocked: python's fallback
+
+
+def _without_oxmp_frames(traceback):
+    """``traceback`` from its first frame that is not oxmp's (the worker's library, runpy), or whole if all are."""
+    first = traceback
+    while first is not None and first.tb_frame.f_globals.get("__name__", "").startswith("_oxmp_runtime"):
+        first = first.tb_next
+    return first or traceback
 
 
 def prepare(command):

@@ -1,6 +1,6 @@
 """A module for `run_modules`: run as `APP -m run_module_probe ARGS` (or `python -m run_module_probe ARGS`), it reports
 what it was given as one RESULT line, then does what ARGS ask: `--echo` copies stdin to stdout, `--exit N` exits with
-status N, `--raise` dies of an exception, `--signal` of SIGTERM."""
+status N, `--raise` dies of an exception, `--interrupt` of a KeyboardInterrupt, `--signal` of SIGTERM."""
 
 import json
 import os
@@ -25,6 +25,8 @@ def main():
         sys.exit(int(argv[argv.index("--exit") + 1]))
     if "--raise" in argv:
         raise ValueError("probe raised")
+    if "--interrupt" in argv:
+        raise KeyboardInterrupt
     if "--signal" in argv:
         import signal
 
