@@ -155,13 +155,11 @@ def exit_as_python_would(error):
         sys.exit(0xC000013A)  # STATUS_CONTROL_C_EXIT, what python exits with after finalizing (Modules/main.c)
     # POSIX python finalizes, then kills itself with SIGINT (exit_sigint() in Modules/main.c): its exit handlers, not
     # the interpreter's teardown, are what an app sees of that, so they run first, then the streams are flushed.
-    import atexit
     import signal
 
-    shutdown_threads = getattr(sys.modules.get("threading"), "_shutdown", None)  # checked: 3.8-3.14
-    if shutdown_threads is not None:
-        shutdown_threads()  # joins the threads that are not daemons, as finalizing does before the exit handlers
-    atexit._run_exitfuncs()
+    from _oxmp_runtime import cpython
+
+    cpython.finalize_before_exit()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
