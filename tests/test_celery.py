@@ -28,7 +28,7 @@ def celery_app(builder, request):
 def test_a_prefork_worker_runs_tasks_and_stops_cleanly(celery_app, run, bundle_root, method):
     cwd = bundles.scratch_dir(bundle_root)
     # TMPDIR: where a onefile bundle unpacks, so that what it leaves there can be seen.
-    result = run(celery_app, method, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
+    result = run(celery_app, method, cwd=cwd, env={"TMPDIR": cwd}, timeout=180)
     assert_clean_run(result)
     assert "STOPPED" in result.stdout, result  # the worker returned: SIGTERM stopped it as it should
     assert bundles.only_result(result) == {"squares": [0, 1, 4, 9], "in_pool_processes": True, "worker_exitcode": 0}

@@ -51,7 +51,7 @@ def assert_clean_run(result):
 def assert_like_plain_python(result, bundle_root, app, *args):
     plain = run_plain_script(bundle_root, app, *args)
     assert plain.returncode == 0, plain
-    assert bundles.only_result(plain) == bundles.only_result(result)
+    assert bundles.only_result(plain) == bundles.only_result(result), plain
     assert set(module_level_runs(result)) == set(module_level_runs(plain))
     return plain
 
