@@ -4,7 +4,7 @@ The bundle's parent is a shell of the bundle's own user that stays its parent, a
 terminal, so that /proc shows the bundle its ancestors. Each run of tests/apps/mp_matrix.py's `thread_storm` makes a
 Queue (a resource tracker under spawn and forkserver), then starts STORM_THREADS x STORM_PER_THREAD processes from
 STORM_THREADS threads at once; every start method, onedir and onefile, several runs each: over 1,000 worker starts
-and dozens of helper starts in all, while other processes keep both cores busy. Not one may be refused, and the
+and 18 helper starts in all, while other processes keep both cores busy. Not one may be refused, and the
 resource tracker must never have died ("process died unexpectedly").
 """
 
