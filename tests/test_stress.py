@@ -54,11 +54,13 @@ def test_no_genuine_worker_or_helper_is_refused_under_load(matrix, run, loaded_m
         assert "oxmp: refusing" not in result.stderr, result
         assert "died unexpectedly" not in result.stderr and "Traceback" not in result.stderr, result
         got = bundles.only_result(result)
-        # Every worker ran its target (each put its pid) and exited as under python. Under forkserver, CPython's
-        # Popen.poll() gives 255 for a worker whose exit status it could not read from the forkserver, which happens
-        # with threads starting processes at once under plain python too (1 run in 5 of this scenario, 3.11).
+        # Every worker ran its target (each put its pid) and exited as under python. With threads starting and joining
+        # processes at once, CPython itself reports some exit codes it could not read: None where another thread's
+        # Process.start() reaped the child first (its _cleanup() polls every child; popen_fork.poll() returns None on
+        # ECHILD), and under forkserver 255 where the status could not be read from the forkserver (popen_forkserver
+        # .poll()); both under plain python too (255 in 1 run in 5 of this scenario, 3.11).
         assert got["processes"] == THREADS * PER_THREAD and got["start_method"] == method, result
-        assert set(got["exitcodes"]) <= ({0, 255} if method == "forkserver" else {0}), result
+        assert set(got["exitcodes"]) <= ({0, None, 255} if method == "forkserver" else {0, None}), result
         STARTS[layout, method] = STARTS.get((layout, method), 0) + got["processes"]
 
 

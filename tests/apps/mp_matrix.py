@@ -168,7 +168,7 @@ def thread_storm(ctx, threads, per_thread):
     pids = {queue.get(timeout=120) for _ in range(threads * per_thread)}
     for starter in starters:
         starter.join()
-    return {"processes": len(pids), "exitcodes": sorted(set(exitcodes))}
+    return {"processes": len(pids), "exitcodes": sorted(set(exitcodes), key=str)}
 
 
 def main():
