@@ -60,46 +60,31 @@ def unpacked_folders(folder):
     return [name for name in os.listdir(folder) if name.startswith("_MEI")]
 
 
-# --- uvicorn --------------------------------------------------------------------------------------------------------
+# --- ASGI servers with worker processes: uvicorn, Hypercorn -----------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["onedir", "onefile"])
-def uvicorn_app(builder, request):
-    return builder.build("uvicorn_app", onefile=request.param == "onefile")
+SERVERS = [pytest.param((server, layout), id="%s-%s" % (server, layout), marks=needs(server))
+           for server in ("uvicorn", "hypercorn") for layout in ("onedir", "onefile")]
 
 
-@needs("uvicorn")
+@pytest.fixture(scope="module", params=SERVERS)
+def server_app(builder, request):
+    server, layout = request.param
+    # asgi_server.py: the ASGI app and the thread that asks the server, then stops it, beside the script.
+    return server + "_app", builder.build(server + "_app", onefile=layout == "onefile", modules=("asgi_server",))
+
+
 @pytest.mark.parametrize("stop", ["INT", "TERM"])
-def test_uvicorn_workers_serve_and_stop_cleanly(uvicorn_app, run, bundle_root, stop):
+def test_server_workers_serve_and_stop_cleanly(server_app, run, bundle_root, stop):
+    app, bundle = server_app
     cwd = bundles.scratch_dir(bundle_root)
     # TMPDIR: where a onefile bundle unpacks, so that what it leaves there can be seen.
-    result = run(uvicorn_app, str(free_port()), stop, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
+    result = run(bundle, str(free_port()), stop, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
     assert_clean_run(result)
-    assert "STOPPED" in result.stdout, result  # uvicorn.run() returned: the signal stopped the server as it should
+    assert "STOPPED" in result.stdout, result  # the server's run() returned: the signal stopped it as it should
     # Both workers answered, processes that imported the entry script by name.
-    assert bundles.only_result(result) == {"workers_answered": 2, "modules": ["uvicorn_app"], "served_by_workers": True}
+    assert bundles.only_result(result) == {"workers_answered": 2, "modules": [app], "served_by_workers": True}
     assert unpacked_folders(cwd) == []
-    plain = assert_like_plain_python(result, bundle_root, "uvicorn_app", str(free_port()), stop)
-    assert "STOPPED" in plain.stdout
-
-
-# --- Hypercorn ------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module", params=["onedir", "onefile"])
-def hypercorn_app(builder, request):
-    return builder.build("hypercorn_app", onefile=request.param == "onefile")
-
-
-@needs("hypercorn")
-@pytest.mark.parametrize("stop", ["INT", "TERM"])
-def test_hypercorn_workers_serve_and_stop_cleanly(hypercorn_app, run, bundle_root, stop):
-    cwd = bundles.scratch_dir(bundle_root)
-    result = run(hypercorn_app, str(free_port()), stop, cwd=cwd, env={"TMPDIR": cwd}, timeout=120)
-    assert_clean_run(result)
-    assert "STOPPED" in result.stdout, result
-    assert bundles.only_result(result) == {"workers_answered": 2, "modules": ["hypercorn_app"],
-                                           "served_by_workers": True}
-    assert unpacked_folders(cwd) == []
-    plain = assert_like_plain_python(result, bundle_root, "hypercorn_app", str(free_port()), stop)
+    plain = assert_like_plain_python(result, bundle_root, app, str(free_port()), stop)
     assert "STOPPED" in plain.stdout
 
 
