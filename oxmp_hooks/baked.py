@@ -106,7 +106,7 @@ def entry_point_modules_missing(graph, name):
     missing = {}
     for group in ENTRY_POINT_GROUPS.get(name, ()):
         modules = sorted(set(entry.value.partition(":")[0].strip() for entry in installed_entry_points(group)))
-        lacking = [module for module in modules if not in_bundle(graph, module)]
+        lacking = [module for module in modules if not collected(graph, module)]
         if lacking:
             missing[group] = lacking
     return missing
@@ -120,8 +120,10 @@ def installed_entry_points(group):
     return found.select(group=group) if hasattr(found, "select") else found.get(group, [])  # 3.10+, 3.8-3.9
 
 
-def in_bundle(graph, name):
-    """True if the module graph has ``name`` as a module that PyInstaller collects (build.collected())."""
+def collected(graph, name):
+    """True if the app's module graph has ``name`` as a module PyInstaller collects. An import of a library that is
+    not installed (``try: import billiard``) or that the spec excludes is in the graph too, as a node without a
+    file (modulegraph's MissingModule, ExcludedModule)."""
     node = graph.find_node(name)
     return node is not None and getattr(node, "filename", None) is not None
 

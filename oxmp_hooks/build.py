@@ -22,20 +22,12 @@ def hook(hook_api: "PostGraphAPI") -> None:
 
     # The bundle must accept every command line its multiprocessing (and the forks and loky the app uses) will emit.
     in_app = [name for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
-              if collected(hook_api.module_graph, name)]
+              if baked.collected(hook_api.module_graph, name)]
     selfcheck.check([name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
                     next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None))
     hook_api.add_datas(bake(hook_api, CONF["workpath"]))
     # The runtime hook imports these; naming them here makes PyInstaller look for them with the pre-find hook.
     hook_api.add_imports("_oxmp_runtime.boot")
-
-
-def collected(graph, name):
-    """True if the app's module graph has ``name`` as a module PyInstaller collects. An import of a library that is
-    not installed (``try: import billiard``) or that the spec excludes is in the graph too, as a node without a
-    file (modulegraph's MissingModule, ExcludedModule)."""
-    node = graph.find_node(name)
-    return node is not None and getattr(node, "filename", None) is not None
 
 
 def bake(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]]:
