@@ -48,7 +48,8 @@ def test_no_genuine_worker_or_helper_is_refused_under_load(matrix, run, loaded_m
     layout = "onefile" if matrix.onefile else "onedir"
     for _ in range(RUNS):
         result = run(matrix, "thread_storm", "--method", method, wrapper=bundles.SHELL_PARENT, timeout=300,
-                     max_procs=THREADS * PER_THREAD + 32,
+                     # A cap on tasks (RLIMIT_NPROC counts threads): each worker has its queue's feeder thread too.
+                     max_procs=4 * THREADS * PER_THREAD,
                      env={"STORM_THREADS": str(THREADS), "STORM_PER_THREAD": str(PER_THREAD)})
         assert result.returncode == 0 and not result.timed_out and not result.bombed, result
         assert "oxmp: refusing" not in result.stderr, result
