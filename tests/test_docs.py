@@ -7,8 +7,8 @@ import re
 import pytest
 
 from _oxmp_runtime import settings as schema
-from oxmp_hooks import config, deferred, versions
-from oxmp_hooks.tools import docs
+from docs import blocks, versions
+from oxmp_hooks import config, deferred
 from tests import pythons
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,29 +19,49 @@ def read(*path):
         return text.read()
 
 
-@pytest.mark.parametrize("path", docs.FILES)
-def test_generated_blocks_are_current(path):
-    # To fix a failure: python -m oxmp_hooks.tools.docs
-    text = read(path)
-    names = [name for name in docs.BLOCKS if docs.block_in(text, name) is not None]
-    assert names, "%s has no generated block" % path
-    for name in names:
-        assert docs.block_in(text, name) == docs.BLOCKS[name](), "%s: block %s is stale" % (path, name)
+def test_generated_blocks_are_current(capsys):
+    # cog (cogapp) runs each block's code and compares its output with the block's text.
+    status = blocks.run_cog("--check", "--diff")
+    assert status == 0, "stale generated blocks (regenerate them with `%s`):\n%s" % (blocks.REGENERATE,
+                                                                                     capsys.readouterr().out)
 
 
-def test_every_block_is_in_a_file():
-    texts = [read(path) for path in docs.FILES]
-    for name in docs.BLOCKS:
-        assert [text for text in texts if docs.block_in(text, name) is not None], name
+def test_check_of_generated_blocks_can_fail(tmp_path, monkeypatch):
+    # A file whose block differs from what its function renders: cog --check says so, and says which file.
+    stale = tmp_path / "stale.md"
+    stale.write_text("before\n<!-- [[[cog from docs import blocks; cog.out(blocks.settings_table()) ]]] -->\n"
+                     "| an old table |\n<!-- [[[end]]] -->\nafter\n")
+    monkeypatch.setattr(blocks, "FILES", (str(stale),))
+    assert blocks.run_cog("--check") != 0
+    monkeypatch.setattr(blocks, "FILES", (os.path.join(REPO, "README.md"),))
+    assert blocks.run_cog("--check") == 0
+
+
+# A block: cog's markers around the call of one function of docs/blocks.py, then the text it generated.
+BLOCK = re.compile(r"^<!-- \[\[\[cog from docs import blocks; cog\.out\(blocks\.(\w+)\(\)\) \]\]\] -->\n"
+                   r"(.*?)^<!-- \[\[\[end\]\]\] -->", re.MULTILINE | re.DOTALL)
+
+
+def cog_blocks(text):
+    """{function name: the text cog generated for it} of each block of ``text``."""
+    return dict(BLOCK.findall(text))
+
+
+def test_every_file_has_a_block_and_every_block_is_in_a_file():
+    found = {}
+    for path in blocks.FILES:
+        in_file = cog_blocks(read(path))
+        assert in_file, "%s has no generated block" % path
+        found.update(in_file)
+    assert sorted(found) == sorted(render.__name__ for render in blocks.BLOCKS)
+    assert found["settings_table"] == blocks.settings_table()  # what cog_blocks() reads is what the function wrote
 
 
 def readme_rows():
     """The README's settings table as a user reads it: {key: (allowed values or None, default)}, from its Markdown."""
-    text = read("README.md")
-    start, end = docs.markers("settings-table")
-    table = text[text.index(start):text.index(end)]
+    table = cog_blocks(read("README.md"))["settings_table"]
     rows = {}
-    for line in table.splitlines()[3:]:  # after the marker, the header and the rule
+    for line in table.splitlines()[2:]:  # after the header and the rule
         key, values, default = [cell.strip() for cell in line.strip("|").split(" | ")[:3]]
         literals = [_literal(value) for value in re.findall(r"`([^`]*)`", values)] or None
         rows[key.strip("`")] = (literals, _literal(default.strip("`")))
@@ -70,18 +90,8 @@ def test_readme_table_says_what_the_build_accepts():
     assert config.validate({"run_modules": ["ipykernel_launcher"]}, "linux")[1] == []  # "list of module names"
 
 
-def test_with_block_replaces_only_the_block():
-    start, end = docs.markers("settings-table")
-    text = "before\n%s\nold table\n%s\nafter\n" % (start, end)
-    updated = docs.generated(text)
-    assert updated == "before\n%s\n%s%s\nafter\n" % (start, docs.settings_table(), end)
-    assert docs.generated(updated) == updated
-    with pytest.raises(ValueError):
-        docs.with_block("no markers", "settings-table", "table")
-
-
 def test_doctor_sample_shows_every_setting():
-    sample = docs.doctor_sample()
+    sample = blocks.doctor_sample()
     for setting in schema.SETTINGS:
         assert "\n  %s " % setting.key in sample
     assert "All 6 checks passed." in sample
@@ -90,7 +100,7 @@ def test_doctor_sample_shows_every_setting():
 def test_build_log_sample_is_the_build_hooks_line():
     from oxmp_hooks import config
 
-    assert "INFO: %s\n" % config.describe(schema.DEFAULTS, "linux", (3, 11)) in docs.build_log()
+    assert "INFO: %s\n" % config.describe(schema.DEFAULTS, "linux", (3, 11)) in blocks.build_log()
 
 
 def _pair(text):
@@ -100,7 +110,7 @@ def _pair(text):
 def test_supported_pythons_are_those_of_pyproject_ci_and_the_lane_of_other_pythons():
     oldest, newest = (_pair(version) for version in versions.CHECKED["CPython"].supported)
     assert re.search(r'^requires-python = ">=%d\.%d"$' % oldest, read("pyproject.toml"), re.MULTILINE)
-    jobs, _ = docs.workflow_jobs(os.path.join(REPO, docs.WORKFLOW))
+    jobs, _ = blocks.workflow_jobs(os.path.join(REPO, blocks.WORKFLOW))
     ci = sorted({_pair(python) for _, python, _ in jobs})
     assert (ci[0], ci[-1]) == (oldest, newest)
     assert (pythons.OLDEST, pythons.NEWEST) == (oldest, newest)
@@ -110,7 +120,7 @@ def test_supported_pyinstaller_is_the_dependency_and_toxs_oldest():
     oldest = versions.CHECKED["PyInstaller"].supported[0]
     floor = re.search(r'"pyinstaller>=([\d.]+)"', read("pyproject.toml")).group(1)
     assert _pair(floor) + (0,) * (3 - len(_pair(floor))) == _pair(oldest)
-    _, pins = docs.tox_envs(os.path.join(REPO, "tox.ini"))
+    _, pins = blocks.tox_envs(os.path.join(REPO, "tox.ini"))
     assert min(_pair(version) for (env, name), version in pins.items() if name == "pyinstaller") == _pair(oldest)
 
 
@@ -128,7 +138,7 @@ def test_versions_shown():
 
 
 def test_ci_table_groups_runners_and_spans_consecutive_pythons(tmp_path):
-    workflow = tmp_path / docs.WORKFLOW
+    workflow = tmp_path / blocks.WORKFLOW
     workflow.parent.mkdir(parents=True)
     workflow.write_text(
         "jobs:\n  tests:\n    strategy:\n      matrix:\n        os: [linux, mac]\n"
@@ -136,7 +146,7 @@ def test_ci_table_groups_runners_and_spans_consecutive_pythons(tmp_path):
         "        include:\n          - {os: old-linux, python: '3.8', toxenv: old}\n"
         "          - {os: linux, python: '3.11', toxenv: old}\n")
     (tmp_path / "tox.ini").write_text("[tox]\nenvlist = old, new\n[testenv]\ndeps =\n    old: pyinstaller==6.0.0\n")
-    assert docs.ci_table(str(tmp_path)).splitlines()[2:] == [
+    assert blocks.ci_table(str(tmp_path)).splitlines()[2:] == [
         "| `old` | 6.0.0 | the oldest the PyInstaller allows | 3.11 | linux |",
         "| `old` | 6.0.0 | the oldest the PyInstaller allows | 3.8 | old-linux |",
         "| `new` | the newest release | the oldest the PyInstaller allows | 3.9 - 3.11 | linux, mac |",

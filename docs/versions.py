@@ -1,4 +1,5 @@
 """The versions of what oxmp works with that it was checked against: the one table, rendered into docs/versions.md.
+A maintainer's file, not installed: the table is documentation.
 
 Prose elsewhere links to that page instead of repeating these numbers. The code comments that name the versions a
 private attribute or a command line was checked on (``_oxmp_runtime/cpython.py``, ``commands.py``, ``pyinstaller.py``)
@@ -6,7 +7,7 @@ stay where the code is; this table sums them up. ``tests/test_docs.py`` checks i
 elsewhere: ``requires-python`` and the PyInstaller dependency in ``pyproject.toml``, the Pythons of the CI workflow and
 of the lane of other Pythons, and the newest PyInstaller whose hooks ``oxmp_hooks/deferred.py`` lists by digest.
 
-``python -m oxmp_hooks.tools.docs`` rewrites the table in docs/versions.md.
+``python docs/blocks.py`` rewrites the table in docs/versions.md.
 """
 
 

@@ -1,8 +1,14 @@
 """The parts of the documentation generated from the code, so that they cannot drift from what the code does.
 
-Each part sits in a Markdown file between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; ``BLOCKS`` names the
-function that renders each. ``python -m oxmp_hooks.tools.docs`` rewrites every block in ``FILES`` of the checkout
-(or in the files named); ``tests/test_docs.py`` fails when a file's block differs from what its function renders.
+A maintainer's tool, not installed. Each part sits in a Markdown file of ``FILES`` between cog's markers (cogapp, the
+test extra's), which call the function here that renders it::
+
+    <!-- [[[cog from docs import blocks; cog.out(blocks.settings_table()) ]]] -->
+    ...
+    <!-- [[[end]]] -->
+
+``python docs/blocks.py`` rewrites every block (``cog -r``); ``tests/test_docs.py`` fails when one differs from what
+its function renders (``cog --check``).
 """
 
 import json
@@ -10,22 +16,20 @@ import os
 import re
 import sys
 import tempfile
-from typing import Optional, Sequence
 
-from oxmp_hooks import __version__, runtime_module, versions
+# The checkout: the workflow and tox.ini the CI table is read from, and the files whose blocks are generated.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == "__main__":
+    sys.path.insert(0, REPO)  # run by path: the checkout's docs/ and oxmp_hooks/ (which may not be installed)
 
-__all__ = ["BLOCKS", "FILES", "generated", "main"]
+from docs import versions  # noqa: E402
+from oxmp_hooks import __version__, runtime_module  # noqa: E402
+
+__all__ = ["BLOCKS", "FILES", "REGENERATE", "run_cog", "main"]
 
 schema = runtime_module("settings")
-
-# The checkout this package is in: the workflow and tox.ini the CI table is read from, and the files to rewrite.
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = ("README.md", os.path.join("docs", "troubleshooting.md"), os.path.join("docs", "versions.md"))
 WORKFLOW = os.path.join(".github", "workflows", "tests.yml")
-
-
-def markers(name):
-    return "<!-- %s:start -->" % name, "<!-- %s:end -->" % name
 
 
 # --- The blocks -----------------------------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def doctor_sample():
 
 
 def versions_table():
-    """``oxmp_hooks/versions.py`` as a Markdown table."""
+    """``docs/versions.py`` as a Markdown table."""
     lines = ["| | supported | sources read | what was checked | tested |", "|---|---|---|---|---|"]
     for name, entry in versions.CHECKED.items():
         lines.append("| %s | %s | %s | %s | %s |" % (name, versions.shown(entry.supported),
@@ -174,60 +178,26 @@ def _version_span(pythons):
     return "%s - %s" % (pythons[0], pythons[-1]) if consecutive and len(pythons) > 2 else ", ".join(pythons)
 
 
-BLOCKS = {
-    "settings-table": settings_table,
-    "build-log": build_log,
-    "doctor-sample": doctor_sample,
-    "versions-table": versions_table,
-    "ci-table": ci_table,
-}
+# What the files' blocks call, each in one block at least.
+BLOCKS = (settings_table, build_log, doctor_sample, versions_table, ci_table)
 
 
-# --- Reading and rewriting ------------------------------------------------------------------------------------------
+# --- Running cog ----------------------------------------------------------------------------------------------------
 
-def block_in(text, name):
-    """The text between the markers of block ``name`` (None if a marker is missing)."""
-    start, end = markers(name)
-    first, last = text.find(start), text.find(end)
-    if first < 0 or last < first:
-        return None
-    return text[first + len(start):last].lstrip("\n")
+REGENERATE = "python docs/blocks.py"
 
 
-def with_block(text, name, content):
-    """``text`` with block ``name``'s content replaced by ``content``."""
-    if block_in(text, name) is None:
-        raise ValueError("no %s ... %s block" % markers(name))
-    start, end = markers(name)
-    first, last = text.find(start), text.find(end)
-    return text[:first + len(start)] + "\n" + content + text[last:]
+def run_cog(*options):
+    """Run cog on ``FILES`` with ``options`` (``-r``: rewrite them; ``--check``: say which differ); its exit status.
+    The blocks import this module as ``docs.blocks``, from the checkout."""
+    from cogapp import Cog
+
+    return Cog().main(["cog", "-I", REPO] + list(options) + [os.path.join(REPO, name) for name in FILES])
 
 
-def generated(text):
-    """``text`` with every block of ``BLOCKS`` it holds rendered anew."""
-    for name, render in BLOCKS.items():
-        if block_in(text, name) is not None:
-            text = with_block(text, name, render())
-    return text
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m oxmp_hooks.tools.docs [FILE ...]``: rewrite the generated blocks of each file (default: FILES)."""
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths and not os.path.isfile(os.path.join(REPO, WORKFLOW)):
-        # A maintainer's tool: installed, this package is not in a checkout whose files it could rewrite.
-        print("oxmp docs: not in a checkout of oxmp (no %s beside this package): name the files" % WORKFLOW,
-              file=sys.stderr)
-        return 2
-    for path in paths or [os.path.join(REPO, name) for name in FILES]:
-        with open(path, encoding="utf-8") as markdown:
-            text = markdown.read()
-        updated = generated(text)
-        if updated != text:
-            with open(path, "w", encoding="utf-8") as markdown:
-                markdown.write(updated)
-            print("updated %s" % path)
-    return 0
+def main() -> int:
+    """``python docs/blocks.py``: rewrite the generated blocks of every file of FILES."""
+    return run_cog("-r", "--verbosity=1")
 
 
 if __name__ == "__main__":
