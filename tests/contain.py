@@ -7,15 +7,22 @@ need, which oxmp's commands never do.
   whose timed processes it would disturb).
 - An app started as a helper is handed what its parent would: bytes on a pipe as standard input (``stdin``),
   descriptors under the same numbers (``pass_fds``), or no descriptor 2 at all (``stderr_closed``).
-- A run reports the most processes it had at once (``peak_procs``) and those still running ``linger`` s after the app
-  had exited (``leftovers``), before they were killed.
+- The switch of user and the closed descriptor 2 happen in the app's process before its process cap is set: on Linux
+  in the child of the suite's keeper (``tests/keeper_with_setup.py``, oxmp's keeper with that set-up), elsewhere
+  before exec.
 """
 
+import json
 import os
 import subprocess
+import sys
 
 from oxmp_hooks.tools import contain as shipped
-from oxmp_hooks.tools.contain import TIMEOUT_STATUS, Watchdog, wait_at_most
+from oxmp_hooks.tools import keeper
+from oxmp_hooks.tools.contain import TIMEOUT_STATUS, Result, Watchdog, wait_at_most
+from tests.keeper_with_setup import set_up_app
+
+KEEPER_WITH_SETUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keeper_with_setup.py")
 
 # What the tests use of the shipped runner, with what this module adds.
 __all__ = ["TIMEOUT_STATUS", "Result", "Watchdog", "wait_at_most", "run", "drops_privileges", "unprivileged_ids",
@@ -43,37 +50,6 @@ class UnprivilegedUser:
 
     def __init__(self):
         self.uid, self.gid = unprivileged_ids()
-
-
-def set_up_app(user_ids, stderr_closed):
-    """What the app's process does before its process cap is set and the app runs (``Runner.app_setup()``, which
-    names it with its arguments for the keeper): close descriptor 2, switch to ``user_ids`` (uid, gid) unless None."""
-    # Nothing the keeper or subprocess does after this, up to the app's exec, leaves a descriptor open: the app starts
-    # without descriptor 2.
-    if stderr_closed:
-        os.close(2)
-    if user_ids is not None:
-        uid, gid = user_ids
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-
-
-class Result(shipped.Result):
-    """``oxmp_hooks.tools.contain.Result`` with ``peak_procs``, the most processes the watchdog saw at once (0 when
-    no watchdog ran), and ``leftovers``, the run's processes still running when the app itself had exited."""
-
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, peak_procs, leftovers,
-                 lost_keeper=None):
-        super().__init__(argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper)
-        self.peak_procs = peak_procs
-        self.leftovers = leftovers
-
-    def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
-                " stdout=%r,\n stderr=%r)" % (self.returncode, self.timed_out, self.bombed, self.peak_procs,
-                                              self.leftovers, self.lost_keeper, self.stdout[-3000:],
-                                              self.stderr[-3000:]))
 
 
 class Unwatched:
@@ -113,23 +89,29 @@ class Runner(shipped.Runner):
     def app_uid(self):
         return os.getuid() if self.user is None else self.user.uid
 
-    def app_setup(self):
+    def setup_arguments(self):
+        """``set_up_app()``'s arguments (what JSON holds), or None: nothing to set up."""
         if self.user is None and not self.stderr_closed:
             return None
-        user_ids = None if self.user is None else [self.user.uid, self.user.gid]
-        return ("%s:set_up_app" % __name__, [user_ids, self.stderr_closed])
+        return [None if self.user is None else [self.user.uid, self.user.gid], self.stderr_closed]
+
+    def keeper_command(self):
+        setup = self.setup_arguments()
+        if setup is None:
+            return super().keeper_command()
+        return [sys.executable, "-I", "-S", KEEPER_WITH_SETUP, keeper.__file__, json.dumps(setup)]
+
+    def app_setup(self):
+        setup = self.setup_arguments()
+        return None if setup is None else lambda: set_up_app(*setup)
 
     def start_watchdog(self, count, stop, max_procs):
         return super().start_watchdog(count, stop, max_procs) if self.watch else Unwatched()
 
-    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers, lost_keeper):
-        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, watchdog.peak, leftovers,
-                      lost_keeper)
-
 
 def run(argv, unprivileged=True, timeout=shipped.DEFAULT_TIMEOUT, max_procs=shipped.DEFAULT_MAX_PROCS, env=None,
         cwd=None, **options):
-    """Run ``argv`` contained (``oxmp_hooks.tools.contain.run()``), returning this module's ``Result``.
+    """Run ``argv`` contained (``oxmp_hooks.tools.contain.run()``), returning its ``Result``.
 
     ``unprivileged``: as root, run as this runner's own unprivileged user. ``options`` (``Runner``): ``stdin``, the
     bytes the app reads from a pipe on its standard input (default: /dev/null); ``pass_fds``, descriptors the app

@@ -306,22 +306,17 @@ def run_bundle(chroot, bundle_or_argv, *args, env=None, cwd=None, timeout=60, ma
                **options)
 
 
-def set_up_chroot_app(root, cwd, user_ids, stderr_closed):
-    """In the app's process, before the process cap and the exec (the keeper calls it by name): enter the chroot,
-    then do what ``tests.contain.set_up_app`` does (switch to the unprivileged user)."""
-    os.chroot(root)
-    os.chdir(cwd or "/")
-    contain.set_up_app(user_ids, stderr_closed)
-
-
 class ChrootRunner(contain.Runner):
+    """The suite's runner, whose app's process enters the chroot before its process cap and its exec, then switches
+    to the unprivileged user (``tests/keeper_with_setup.py``'s ``set_up_app()``)."""
+
     def __init__(self, root, cwd, **options):
         super().__init__(**options)
         self.root, self.cwd = root, cwd
 
-    def app_setup(self):
+    def setup_arguments(self):
         user_ids = None if self.user is None else [self.user.uid, self.user.gid]
-        return ("%s:set_up_chroot_app" % __name__, [self.root, self.cwd, user_ids, self.stderr_closed])
+        return [user_ids, self.stderr_closed, self.root, self.cwd]
 
 
 @contextlib.contextmanager

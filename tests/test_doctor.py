@@ -268,6 +268,22 @@ def copy_of(bundle, bundle_root):
     return exe
 
 
+def toc_entry_at(exe, name):
+    """Where the archive's table-of-contents entry of ``name`` starts in ``exe``: its fields, then its name."""
+    import struct
+
+    from oxmp_hooks.tools import bundle_info
+
+    with open(exe, "rb") as data:
+        content = data.read()
+    # The table of contents follows the archive's data, the names in it uncompressed: the last copy of the name.
+    header = struct.calcsize(bundle_info.TOC_ENTRY_FORMAT)
+    at = content.rindex(name.encode("utf-8") + b"\0") - header
+    offset = struct.unpack(bundle_info.TOC_ENTRY_FORMAT, content[at:at + header])[1]
+    assert offset == bundle_info.Archive(exe).entries[name][0], "not the entry of %s" % name
+    return at
+
+
 def one_line_status_2(capsys, exe, *args):
     status = command_line.main(["doctor"] + list(args) + [exe])
     out, err = capsys.readouterr()
@@ -292,7 +308,7 @@ def test_onefile_with_a_corrupt_settings_entry_is_one_line(builder, bundle_root,
             changed.write(b"\xff" * stored)
         else:
             # Its table-of-contents entry: the entry's offset, or its length, made to point past the end of the file.
-            toc = archive.toc_bytes_at(bundle_info.BAKED_PATH)
+            toc = toc_entry_at(exe, bundle_info.BAKED_PATH)
             field = 4 if corruption == "beyond the end" else 8
             changed.seek(toc + field)
             changed.write(struct.pack("!I", 0x7FFFFFFF))

@@ -11,7 +11,7 @@ BOOTLOADER_SAYS = "[PYI-8:ERROR] Failed to create child process!\nCreateProcessW
 
 
 def result(returncode=1, stderr="", timed_out=False, bombed=False, stdout="", peak_procs=1):
-    return contain.Result(["app.exe"], returncode, stdout, stderr, 1.0, timed_out, bombed, peak_procs, [])
+    return contain.Result(["app.exe"], returncode, stdout, stderr, 1.0, timed_out, bombed, peak_procs=peak_procs)
 
 
 @pytest.mark.parametrize("stderr", [PYTHON_SAYS, BOOTLOADER_SAYS])

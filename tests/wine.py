@@ -482,7 +482,7 @@ class Lane:
         if watchdog.bombed:
             returncode = contain.TIMEOUT_STATUS if process.returncode is None else process.returncode
         return contain.Result(list(argv), returncode, output.get("stdout", ""), output.get("stderr", ""), seconds,
-                              timed_out, watchdog.bombed, watchdog.peak, leftovers)
+                              timed_out, watchdog.bombed, peak_procs=watchdog.peak, leftovers=leftovers)
 
     def _wait_for_apps(self, linger):
         deadline = time.monotonic() + linger

@@ -70,14 +70,9 @@ class Archive:
             _, length, toc_offset, toc_length, python, library = struct.unpack(COOKIE_FORMAT, cookie)
             self.start = cookie_at + len(cookie) - length
             exe.seek(self.start + toc_offset)
-            self.toc_start = self.start + toc_offset
-            self.entries, self.options, self.toc_positions = _parse_toc(exe.read(toc_length))
+            self.entries, self.options = _parse_toc(exe.read(toc_length))
         self.python_version = "%d.%d" % divmod(python, 100)
         self.python_library = library.rstrip(b"\0").decode("utf-8", "replace")
-
-    def toc_bytes_at(self, name):
-        """Where the table-of-contents entry of ``name`` starts in the file (for tests that damage it)."""
-        return self.toc_start + self.toc_positions[name]
 
     def scripts(self):
         """Names of the scripts the bootloader runs, in order: bootstrap, runtime hooks, entry script(s)."""
@@ -307,18 +302,17 @@ def _find_last(stream, pattern, chunk=1 << 16):
 
 
 def _parse_toc(data):
-    entries, options, positions, at = {}, [], {}, 0
+    entries, options, at = {}, [], 0
     header = struct.calcsize(TOC_ENTRY_FORMAT)
     while at < len(data):
         length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at:at + header])
         if length <= header:
             raise ArchiveError("corrupt archive table of contents")
         name = data[at + header:at + length].rstrip(b"\0").decode("utf-8")
-        positions[name] = at
         at += length
         code = code.decode("ascii")
         if code == OPTION:
             options.append(name)
         else:
             entries[name] = (offset, stored, unpacked, compressed, code)
-    return entries, options, positions
+    return entries, options

@@ -9,11 +9,11 @@ does not bind root: a watchdog counts the run's processes too where ``/proc`` ex
 and the process cap are checked here, once (``time_limit()``, ``process_cap()``), for every command that takes them.
 
 ``run()`` is what oxmp's commands use. The test suite's runner (``tests/contain.py``) derives from ``Runner`` to start
-the app with other descriptors, as another user, or without the watchdog: see the methods under "What a subclass
-may change".
+the app with other descriptors, as another user (through a keeper of its own), or without the watchdog: it overrides
+the methods under "What the test suite's runner changes", which oxmp's commands use as they are. The process
+primitives (prctl, the cap on RLIMIT_NPROC, ``/proc``) are the keeper's, which this module imports.
 """
 
-import json
 import math
 import os
 import signal
@@ -23,10 +23,9 @@ import tempfile
 import threading
 import time
 
-__all__ = ["Result", "Runner", "run", "time_limit", "process_cap"]
+from oxmp_hooks.tools import keeper
 
-if os.name == "posix":
-    import resource
+__all__ = ["Result", "Runner", "run", "time_limit", "process_cap"]
 
 DEFAULT_TIMEOUT = 60
 DEFAULT_MAX_PROCS = 64
@@ -46,7 +45,8 @@ LINGER = 1.0
 class Result:
     """What a contained run did: its status, output, and what the containment saw."""
 
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None):
+    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None, peak_procs=0,
+                 leftovers=()):
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -57,11 +57,14 @@ class Result:
         # Linux: None, or how the app's keeper ended before its time ("killed by SIGKILL: ...", "stopped by
         # SIGSTOP: ...", then what that left): the run was ended there, and ``returncode`` is KEEPER_LOST_STATUS.
         self.lost_keeper = lost_keeper
+        self.peak_procs = peak_procs  # the most processes the watchdog saw at once (0: no watchdog ran)
+        self.leftovers = list(leftovers)  # the run's processes still running ``linger`` s after the app had exited
 
     def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r, lost_keeper=%r,\n stdout=%r,\n stderr=%r)"
-                % (self.returncode, self.timed_out, self.bombed, self.lost_keeper, self.stdout[-3000:],
-                   self.stderr[-3000:]))
+        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
+                " stdout=%r,\n stderr=%r)" % (self.returncode, self.timed_out, self.bombed, self.peak_procs,
+                                              self.leftovers, self.lost_keeper, self.stdout[-3000:],
+                                              self.stderr[-3000:]))
 
 
 def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
@@ -82,16 +85,17 @@ class Runner:
     def run(self, argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
         timeout, max_procs = time_limit(timeout), process_cap(max_procs)
         if os.name != "posix":
-            return _run_windows(self, argv, timeout, env, cwd)
-        prctl = _linux_prctl()  # loaded here: the child, between fork and exec, should only call
-        tree = (_KeptTree if prctl is not None and os.path.isdir("/proc/self") else _GroupTree)(argv, self.app_setup())
+            return _run_windows(argv, timeout, env, cwd)
+        prctl = keeper.linux_prctl()  # loaded here: the child, between fork and exec, should only call
+        tree = (_KeptTree(argv, self.keeper_command()) if prctl is not None and os.path.isdir("/proc/self") else
+                _GroupTree(argv, self.app_setup()))
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
             # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has
             # already, and for the keeper when it runs as that user too.
             uid = self.app_uid()
-            keeper = 1 if isinstance(tree, _KeptTree) and uid == os.getuid() else 0
-            tree.start(max_procs + count_tasks_of(uid) + keeper, max_procs, prctl, stdout=out, stderr=err, env=env,
+            keepers = 1 if isinstance(tree, _KeptTree) and uid == os.getuid() else 0
+            tree.start(max_procs + count_tasks_of(uid) + keepers, max_procs, prctl, stdout=out, stderr=err, env=env,
                        cwd=cwd, **self.start_options())
             watchdog = self.start_watchdog(lambda: len(tree.members()), tree.stop, max_procs)
             try:
@@ -111,11 +115,11 @@ class Runner:
                                            "session may still run (no cgroup of its own)")
             out.seek(0)
             err.seek(0)
-            return self.result(argv, returncode, out.read().decode("utf-8", "replace"),
-                               err.read().decode("utf-8", "replace"), seconds, timed_out, watchdog, leftovers,
-                               lost_keeper)
+            stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+            return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, lost_keeper,
+                          watchdog.peak, leftovers)
 
-    # --- What a subclass may change ---------------------------------------------------------------------------------
+    # --- What the test suite's runner changes (tests/contain.py) ------------------------------------------------------
 
     def start_options(self):
         """``subprocess.Popen`` options for the app's standard input and inherited descriptors (POSIX): ``stdin``,
@@ -126,10 +130,13 @@ class Runner:
         """The user id the app runs as: its process cap counts that user's processes."""
         return os.getuid()
 
+    def keeper_command(self):
+        """Linux: the command that starts the keeper (``keeper.py``), to which the runner adds the keeper's arguments.
+        It runs as the caller: the interpreter may be readable by no one else."""
+        return [sys.executable, "-I", "-S", keeper.__file__]
+
     def app_setup(self):
-        """None, or a function to call in the app's process before its process cap is set (POSIX), as data:
-        ``("module:function", [arguments])``, the module importable from this process's ``sys.path`` and the
-        arguments what JSON holds. On Linux it is called in the keeper's child, which gets it on its command line."""
+        """Elsewhere (macOS): None, or a function to call in the app's process before its process cap is set."""
         return None
 
     def start_watchdog(self, count, stop, max_procs):
@@ -138,10 +145,6 @@ class Runner:
         watchdog = Watchdog(count, stop, max_procs)
         watchdog.start()
         return watchdog
-
-    def result(self, argv, returncode, stdout, stderr, seconds, timed_out, watchdog, leftovers, lost_keeper):
-        """The run's Result; ``leftovers``: its processes still running ``linger`` s after the app had exited."""
-        return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, lost_keeper)
 
 
 def time_limit(value):
@@ -187,9 +190,9 @@ class _KeptTree:
     made, all of them in a cgroup of the run's own (cgroup.py), which holds them even if the app kills or stops its
     keeper. The app has a process group of its own, so that ``kill(0, ...)`` does not reach the keeper."""
 
-    def __init__(self, argv, setup):
+    def __init__(self, argv, keeper_command):
         self.argv = list(argv)
-        self.setup = setup
+        self.keeper_command = keeper_command
         self.keeper = None
         self.cgroup = None
         self.lost = None  # how the keeper ended before its time, if it did ("killed by SIGKILL")
@@ -199,12 +202,8 @@ class _KeptTree:
         self.closed = False
 
     def start(self, cap, max_procs, prctl, pass_fds, **options):
-        from oxmp_hooks.tools import keeper
         from oxmp_hooks.tools.cgroup import Cgroup
 
-        # The keeper runs as the caller (the interpreter may be readable by no one else); the setup runs in the app's
-        # process.
-        setup = "-" if self.setup is None else json.dumps([sys.path] + list(self.setup)).encode().hex()
         self.cgroup = Cgroup.make(max_procs + 1)  # the keeper is in it too
         # The keeper starts the app once this pipe says so: after the runner has moved it into the cgroup, which
         # takes a while (Linux waits for an RCU grace period) that the keeper's own start-up hides.
@@ -212,9 +211,9 @@ class _KeptTree:
         self.status_pipe, status_write = os.pipe()
         try:
             self.keeper = subprocess.Popen(
-                [sys.executable, "-I", "-S", keeper.__file__, str(status_write), str(go_read), str(cap), setup]
-                + self.argv, start_new_session=True, pass_fds=tuple(pass_fds) + (status_write, go_read),
-                preexec_fn=lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL), **options)
+                self.keeper_command + [str(status_write), str(go_read), str(cap)] + self.argv,
+                start_new_session=True, pass_fds=tuple(pass_fds) + (status_write, go_read),
+                preexec_fn=lambda: prctl(keeper.PR_SET_PDEATHSIG, signal.SIGKILL), **options)
         except BaseException:
             os.close(self.status_pipe)
             self.status_pipe = None
@@ -267,8 +266,6 @@ class _KeptTree:
     def members(self):
         if self.cgroup is not None:
             return [pid for pid in self.cgroup.members() if pid != self.pid]
-        from oxmp_hooks.tools import keeper
-
         return keeper.descendants(self.pid)
 
     def wait_for_members(self, linger):
@@ -389,11 +386,8 @@ class _GroupTree:
         self.process = None
 
     def start(self, cap, max_procs, prctl, **options):
-        from oxmp_hooks.tools import keeper
-
-        setup = None if self.setup is None else keeper.named_call(*self.setup)
         self.process = subprocess.Popen(self.argv, start_new_session=True,
-                                        preexec_fn=lambda: _limit(cap, setup, prctl), **options)
+                                        preexec_fn=lambda: _limit(cap, self.setup, prctl), **options)
         self.pid = self.process.pid
 
     def wait(self, timeout):
@@ -437,38 +431,23 @@ def wait_at_most(process, timeout):
         return TIMEOUT_STATUS, True
 
 
-# prctl(PR_SET_PDEATHSIG, SIGKILL): the app dies with the process that runs it, should that one die before it can kill
-# the group (a test run interrupted from outside); multiprocessing's helpers then exit as their pipes close.
-PR_SET_PDEATHSIG = 1
-
-
-def _linux_prctl():
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
 def _limit(max_procs, setup, prctl):
     # Runs in the child between fork and exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may
     # switch to another user.
     if setup is not None:
         setup()
-    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-    cap = max_procs if hard == resource.RLIM_INFINITY else min(max_procs, hard)  # above the hard limit: ValueError
-    resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+    keeper.cap_tasks(max_procs)
     if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the setup's switch of user, if any, which clears it
+        # prctl(PR_SET_PDEATHSIG, SIGKILL): the app dies with the process that runs it, should that one die before it
+        # can kill the group (a test run interrupted from outside); multiprocessing's helpers then exit as their pipes
+        # close. After the setup's switch of user, if any, which clears it.
+        prctl(keeper.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def group_members(pgid):
     """Live process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
     # /proc/PID/stat after the command name: state, ppid, pgrp, ...; a zombie has exited already.
-    return [pid for pid, stat in _proc_stats() if int(stat[2]) == pgid and stat[0] != b"Z"]
+    return [pid for pid, stat in keeper.proc_stats() if int(stat[2]) == pgid and stat[0] != b"Z"]
 
 
 def count_tasks_of(uid):
@@ -487,21 +466,6 @@ def count_tasks_of(uid):
     return len(listing.stdout.split())
 
 
-def _proc_stats():
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as stat:
-                yield int(name), stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-
-
 def _wait_for_group(pgid, linger):
     deadline = time.monotonic() + linger
     while True:
@@ -513,7 +477,7 @@ def _wait_for_group(pgid, linger):
 
 def _kill_session(sid):
     # Every process of session ``sid`` (/proc/PID/stat after the command name: state, ppid, pgrp, session, ...).
-    for pid, stat in _proc_stats():
+    for pid, stat in keeper.proc_stats():
         if int(stat[3]) == sid:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -555,13 +519,7 @@ class Watchdog(threading.Thread):
         self.join()
 
 
-class _Unwatched:
-    # Where no watchdog ran: Windows, whose runs are bounded by their time limit alone.
-    bombed = False
-    peak = 0
-
-
-def _run_windows(runner, argv, timeout, env, cwd):
+def _run_windows(argv, timeout, env, cwd):
     # No sessions or RLIMIT_NPROC on Windows: a new process group, the time limit, and a kill of the whole tree.
     start = time.monotonic()
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -575,6 +533,6 @@ def _run_windows(runner, argv, timeout, env, cwd):
                         stderr=subprocess.DEVNULL)
         stdout, stderr = process.communicate()
     seconds = time.monotonic() - start
-    return runner.result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
-                         stderr.decode("utf-8", "replace"), seconds, timed_out, _Unwatched(), [], None)
+    return Result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
+                  stderr.decode("utf-8", "replace"), seconds, timed_out, False)
 

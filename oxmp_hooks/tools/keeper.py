@@ -1,8 +1,8 @@
 """The keeper of one contained run on Linux: started by ``contain.run()`` in a session of its own, it starts the app
 and stays the ancestor of everything the app starts, so that no descendant escapes by calling ``setsid()``.
 
-Usage: ``python -I -S keeper.py STATUS_FD GO_FD MAX_TASKS SETUP APP ARGS...`` (run by path, importing only the
-standard library), as the runner's user.
+Usage: ``python -I -S keeper.py STATUS_FD GO_FD MAX_TASKS APP ARGS...`` (run by path, importing only the standard
+library), as the runner's user.
 
 - The keeper marks itself a child subreaper: a descendant whose parent exits is handed to the keeper, not to init, so
   every process the app ever starts has the keeper as an ancestor until it exits.
@@ -12,16 +12,23 @@ standard library), as the runner's user.
 - It writes one line to STATUS_FD: ``exit STATUS`` (a wait status) when the app has exited, or ``error ERRNO`` when
   it could not be started. It then reaps, and exits when no descendant is left. On SIGTERM (from the runner, or as
   its parent dies) it kills every descendant first.
-- The app runs with RLIMIT_NPROC at MAX_TASKS. Unless SETUP is ``-``, it is the runner's ``app_setup()``, a function
-  named with its arguments (JSON, in hexadecimal, with the runner's ``sys.path``), called in the app's process before
-  the cap is set (the test suite's runner switches to another user there). Nothing is unpickled; the runner chose the
-  name: the function is as trusted as the runner's own code.
+- The app runs with RLIMIT_NPROC at MAX_TASKS. ``main()`` takes a function to call in the app's process before the
+  cap is set (the test suite's keeper, ``tests/keeper_with_setup.py``, switches to another user there); run by path,
+  as oxmp's runner runs it, there is none.
+
+The process primitives of a contained run are here, once, for the runner (``contain.py``) too: prctl(2), the cap on
+RLIMIT_NPROC, and the processes of ``/proc``. This module imports only the standard library, and little of it.
 """
 
 import os
 import signal
 import sys
 import time
+
+if os.name == "posix":
+    # Here, not where it is used: a set-up that switches to another user comes first there, and that user may not
+    # read the interpreter's modules.
+    import resource
 
 # prctl(2) options (linux/prctl.h). PR_SET_CHILD_SUBREAPER needs Linux 3.4; where it fails, orphans go to init as
 # before, and only descendants whose ancestors are all alive are found.
@@ -33,16 +40,17 @@ class Stop(Exception):
     pass
 
 
-def main(argv: list) -> int:
-    """The keeper's run: ``argv`` is its ``sys.argv`` (see above); returns its exit status."""
+def main(argv: list, setup=None) -> int:
+    """The keeper's run: ``argv`` is its ``sys.argv`` (see above); ``setup``, None or a function to call in the app's
+    process before its cap is set. Returns the keeper's exit status."""
     status_fd, go_fd = int(argv[1]), int(argv[2])
-    limits = Limits(int(argv[3]), None if argv[4] == "-" else _setup(argv[4]))
+    limits = Limits(int(argv[3]), setup)
     os.set_inheritable(status_fd, False)  # the app must not hold the runner's pipe
     signal.signal(signal.SIGTERM, _stop)
     # Only SIGTERM ends the keeper: a SIGINT (a Ctrl-C) is for the app, and must not end the keeper before it has
     # reaped the app's processes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    prctl = _prctl()
+    prctl = linux_prctl()  # the runner found it before starting the keeper
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
@@ -50,7 +58,7 @@ def main(argv: list) -> int:
         if not os.read(go_fd, 1):
             return 0  # the runner is gone
         os.close(go_fd)
-        app.pid = start(argv[5:], limits, prctl, status_fd)
+        app.pid = start(argv[4:], limits, prctl, status_fd)
         if app.pid is not None:
             reap_until_alone(app)
     except Stop:
@@ -78,13 +86,9 @@ class Limits:
     def apply(self):
         # In the app's process before exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may switch
         # to another user.
-        import resource
-
         if self.setup is not None:
             self.setup()
-        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-        cap = self.max_tasks if hard == resource.RLIM_INFINITY else min(self.max_tasks, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+        cap_tasks(self.max_tasks)
 
 
 def start(app, limits, prctl, status_fd):
@@ -161,16 +165,9 @@ def kill_descendants(app):
 def descendants(root):
     """Live descendants of ``root`` from /proc, in one pass (zombies have exited already)."""
     children = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
+    for pid, fields in proc_stats():
         if fields[0] != b"Z":
-            children.setdefault(int(fields[1]), []).append(int(name))
+            children.setdefault(int(fields[1]), []).append(pid)
     found, queue = [], [root]
     while queue:
         for child in children.get(queue.pop(), ()):
@@ -179,33 +176,47 @@ def descendants(root):
     return found
 
 
-def _setup(text):
-    # SETUP: the runner's sys.path, "module:function" and the arguments, as JSON in hexadecimal.
-    import json
-
-    paths, name, arguments = json.loads(bytes.fromhex(text).decode())
-    sys.path[:0] = paths  # where the runner found the function's module
-    return named_call(name, arguments)
-
-
-def named_call(name, arguments):
-    """A callable that calls the function ``name`` ("module:function") with ``arguments`` (a list)."""
-    import importlib
-
-    module, _, function = name.partition(":")
-    target = getattr(importlib.import_module(module), function)
-    return lambda: target(*arguments)
-
-
 def _stop(signum, frame):
     raise Stop()
 
 
-def _prctl():
-    # Linux's prctl() from the C library the interpreter is linked with (contain.py found it before starting us).
+# --- The primitives, which the runner (contain.py) uses too ----------------------------------------------------------
+
+def linux_prctl():
+    """Linux's prctl() from the C library the interpreter is linked with; None elsewhere, or where it is not found."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
-    return ctypes.CDLL(None, use_errno=True).prctl
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def cap_tasks(max_tasks):
+    """Set RLIMIT_NPROC, soft and hard, to ``max_tasks``, or to the hard limit where that is lower (a process may not
+    raise it): in a contained app's process, before exec."""
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    cap = max_tasks if hard == resource.RLIM_INFINITY else min(max_tasks, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+
+
+def proc_stats():
+    """(pid, fields) of every process in /proc (none where there is no /proc), the fields of /proc/PID/stat after the
+    command name: state, ppid, pgrp, session, ..."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as stat:
+                yield int(name), stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
 
 
 if __name__ == "__main__":
