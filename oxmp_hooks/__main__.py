@@ -19,6 +19,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = cli.Parser(prog="python -m oxmp_hooks", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
     commands.required = True
+    # Listed here for --help only: `doctor` was dispatched above, to the doctor's own parser.
+    commands.add_parser("doctor", add_help=False,
+                        help="check how multiprocessing works in a bundle, without running the app's entry script "
+                             "(see `doctor --help`)")
     run = commands.add_parser(
         "run", help="run a frozen app contained: own session, process cap, time limit, every process it started "
                     "killed afterwards (on Linux also those that left its session)")

@@ -595,3 +595,19 @@ def test_a_bundle_that_relaunches_itself_is_reported_within_the_time_limit(build
     monkeypatch.setattr(bundle_info, "inspect", inspect)
     status, text = run_doctor(capsys, builder.build("no_freeze_support").exe)  # the control
     assert status == 0, text
+
+
+def test_help_lists_every_command(capsys):
+    # `python -m oxmp_hooks --help` lists each command with a line of help, and each command it lists answers its own
+    # --help: `doctor` is dispatched before the top-level parser, yet listed.
+    with pytest.raises(SystemExit) as exited:
+        command_line.main(["--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    listed = re.findall(r"^    (\w+) +\S", out, re.MULTILINE)
+    assert sorted(listed) == ["doctor", "run"], out
+    for command in listed:
+        with pytest.raises(SystemExit) as exited:
+            command_line.main([command, "--help"])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: python -m oxmp_hooks %s " % command)
