@@ -57,8 +57,9 @@ def _values_of(kind):
 BUILD_LOG_BEFORE = ["WARNING: Runtime hooks for %s have already been defined. Skipping the runtime hooks for %s that "
                     "are defined in .../PyInstaller/hooks/rthooks." % (module, module)
                     for module in ("inspect", "pkgutil", "multiprocessing")]
-BUILD_LOG_AFTER = ["INFO: Including run-time hook 'pyi_rth_oxmp_%s.py' from '.../runtime_hooks/rthooks'" % module
-                   for module in ("multiprocessing", "pkgutil", "inspect")]
+# PyInstaller names a runtime hook once for each of its modules: oxmp's "deferred" one serves pkgutil and inspect.
+BUILD_LOG_AFTER = ["INFO: Including run-time hook 'pyi_rth_oxmp_%s.py' from '.../runtime_hooks/rthooks'" % hook
+                   for hook in ("multiprocessing", "deferred", "deferred")]
 
 
 def build_log():

@@ -1,6 +1,6 @@
 """Build side of running PyInstaller's runtime hooks for ``inspect`` and ``pkgutil`` at first import, not at start-up.
 
-oxmp's ``rthooks.dat`` names its own runtime hooks for ``inspect`` and ``pkgutil``; PyInstaller reads it before its
+oxmp's ``rthooks.dat`` names its own runtime hook for ``inspect`` and ``pkgutil`` (one file for both); PyInstaller reads it before its
 own, so PyInstaller's ``pyi_rth_inspect.py`` and ``pyi_rth_pkgutil.py`` are left out of the bundle's start-up. oxmp's
 build hooks for the same modules, ``hook-inspect.py`` and ``hook-pkgutil.py``, call ``hook()`` here. They run exactly
 when the runtime hooks apply (the module is in the app), with or without multiprocessing. (A hook for ``_oxmp_runtime``

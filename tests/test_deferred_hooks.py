@@ -23,7 +23,7 @@ from tests.test_hooks_contrib import pyinstaller40_hook_dirs, runtime_hook_modul
 HOOK_DIRS = bundles.HOOK_DIRS  # oxmp's build hooks, and its runtime hooks
 
 DEFER_OFF = {"multiprocessing": {"defer_pyinstaller_hooks": False}}
-OXMP_RTHOOKS = {"inspect": "pyi_rth_oxmp_inspect.py", "pkgutil": "pyi_rth_oxmp_pkgutil.py"}
+OXMP_RTHOOK = "pyi_rth_oxmp_deferred.py"  # one file for both modules
 LOG_LINE = "oxmp: multiprocessing settings: "
 METHODS = bundles.NEW_PROCESS_START_METHODS
 
@@ -206,7 +206,7 @@ def included_runtime_hooks(bundle):
 
 def assert_deferred_build(bundle):
     hooks = included_runtime_hooks(bundle)
-    assert OXMP_RTHOOKS["inspect"] in hooks and "pyi_rth_inspect.py" not in hooks, hooks
+    assert OXMP_RTHOOK in hooks and "pyi_rth_inspect.py" not in hooks, hooks
     assert "pyi_rth_pkgutil.py" not in hooks, hooks
 
 

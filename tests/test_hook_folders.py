@@ -55,3 +55,38 @@ def test_the_runtime_hooks_want_the_build_hooks_folder(pairs):
     api = PreFindModulePathAPI(object())
     hook(api)
     assert api.search_dirs == [RUNTIME_HOOKS_DIR]
+
+
+# --- One module object per runtime module ----------------------------------------------------------------------------
+
+ONE_MODULE_OBJECT = """
+import json, os, sys
+sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "runtime_hooks")]  # a checkout, both folders importable
+import oxmp_hooks
+by_build = oxmp_hooks.runtime_module("settings")
+import _oxmp_runtime.settings
+try:
+    import runtime_hooks._oxmp_runtime.settings
+    other = "imported"
+except ImportError as error:
+    other = str(error)
+print(json.dumps({"same": by_build is _oxmp_runtime.settings is sys.modules["_oxmp_runtime.settings"],
+                  "other": other, "copies": sorted(name for name in sys.modules if name.endswith("settings")
+                                                   and "oxmp" in name)}))
+"""
+
+
+def test_a_runtime_module_is_one_object_however_it_is_imported():
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    child = subprocess.run([sys.executable, "-I", "-c", ONE_MODULE_OBJECT, root], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    got = json.loads(child.stdout)
+    assert got["same"] is True
+    assert got["other"].startswith("oxmp's runtime package is imported as _oxmp_runtime, not as "
+                                   "runtime_hooks._oxmp_runtime"), got
+    assert got["copies"] == ["_oxmp_runtime.settings"]

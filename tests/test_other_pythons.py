@@ -274,9 +274,8 @@ HELPER_FORMS = r'''
 import json, os, sys
 import multiprocessing
 from multiprocessing import forkserver, resource_tracker, util
-import runtime_hooks
-sys.path.insert(0, list(runtime_hooks.__path__)[0])  # a folder without __init__.py
-from _oxmp_runtime import commands
+import oxmp_hooks
+commands = oxmp_hooks.runtime_module("commands")
 
 class Stop(Exception):
     pass

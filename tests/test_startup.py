@@ -192,20 +192,33 @@ def test_the_app_loads_nothing_of_oxmps_multiprocessing_runtime_until_it_imports
     assert quick["start_method"] == full["start_method"]
 
 
-# --- The runtime hooks for inspect and pkgutil ----------------------------------------------------------------------
+# --- The runtime hook for inspect and pkgutil -----------------------------------------------------------------------
 
-DEFERRED_RTHOOKS = [os.path.join(os.path.dirname(RTHOOK), "pyi_rth_oxmp_%s.py" % name)
-                    for name in ("inspect", "pkgutil")]
+DEFERRED_RTHOOK = os.path.join(os.path.dirname(RTHOOK), "pyi_rth_oxmp_deferred.py")
 
 
-def test_the_inspect_and_pkgutil_hooks_differ_only_in_their_module():
-    def code_lines(path):
-        with open(path) as source:
-            return [line for line in source.read().splitlines() if not line.lstrip().startswith("#")]
+def test_the_deferred_hooks_copies_of_names_match_their_owners():
+    from _oxmp_runtime import deferred
+    from oxmp_hooks import deferred as build_side
 
-    inspect_hook, pkgutil_hook = (code_lines(path) for path in DEFERRED_RTHOOKS)
-    assert '    module_name = "inspect"' in inspect_hook
-    assert [line.replace("inspect", "pkgutil") for line in inspect_hook] == pkgutil_hook
+    with open(DEFERRED_RTHOOK) as source:
+        text = source.read()
+    assert "module_names = (%s)" % ", ".join('"%s"' % name for name in build_side.MODULES) in text
+    assert "os.path.join(sys._MEIPASS, %s)" % ", ".join('"%s"' % part for part in deferred.CODE_DIR.split("/")) in text
+    assert '"%s.%s.marshal" % (module_name, when)' in text and deferred.code_name("M", "W") == "M.W.marshal"
+    for when in (deferred.AT_FIRST_IMPORT, deferred.AT_START):
+        assert 'has_code(module_name, "%s")' % when in text
+
+
+def test_one_runtime_hook_file_serves_inspect_and_pkgutil():
+    import ast
+
+    from oxmp_hooks import RUNTIME_HOOKS_DIR, deferred as build_side
+
+    with open(os.path.join(RUNTIME_HOOKS_DIR, "rthooks.dat")) as dat:
+        rthooks = ast.literal_eval(dat.read())
+    assert {name: rthooks[name] for name in build_side.MODULES} == {
+        name: [os.path.basename(DEFERRED_RTHOOK)] for name in build_side.MODULES}
 
 
 # Runs the inspect hook in a new interpreter (where nothing has imported inspect yet), in a fake bundle folder whose
@@ -236,7 +249,7 @@ def test_the_inspect_hook_waits_for_the_first_import_with_nothing_loaded(tmp_pat
         build_side.write_code("inspect", when, [str(hook)], str(meipass / "_oxmp"))
         assert os.path.isfile(os.path.join(str(meipass), *deferred.CODE_DIR.split("/"),
                                            deferred.code_name("inspect", when)))
-    child = subprocess.run([sys.executable, "-I", "-c", DEFERRED_RTHOOK_PROBE, str(meipass), DEFERRED_RTHOOKS[0],
+    child = subprocess.run([sys.executable, "-I", "-c", DEFERRED_RTHOOK_PROBE, str(meipass), DEFERRED_RTHOOK,
                             os.path.dirname(os.path.dirname(deferred.__file__))],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert child.returncode == 0, child.stderr
@@ -251,5 +264,5 @@ def test_the_inspect_hook_waits_for_the_first_import_with_nothing_loaded(tmp_pat
         assert report["at_start"] == ["_oxmp_runtime", "_oxmp_runtime.deferred", "inspect"]
         assert report["patched"] is True
     else:
-        assert "PyInstaller's runtime hook for inspect is missing" in child.stderr
+        assert "PyInstaller's runtime hook for inspect or pkgutil is missing" in child.stderr
         assert report["patched"] is False

@@ -3,7 +3,7 @@
 PyInstaller's ``pyi_rth_inspect.py`` and ``pyi_rth_pkgutil.py`` each import one module and patch it so that it works
 in a bundle (``inspect.getsourcefile``, ``pkgutil.iter_modules``). As runtime hooks they run in every process of a
 bundle, before the app's code, and ``inspect`` (with ``zipfile``, and a read of base_library.zip) is most of the
-start-up time of a small bundle. oxmp's runtime hooks for these two modules replace PyInstaller's and call ``run()``:
+start-up time of a small bundle. oxmp's runtime hook for these two modules replaces PyInstaller's and calls ``run()``:
 it runs the same hook code, compiled from the files of the PyInstaller that built the bundle, right after the app (or
 a worker) first imports the module, or at once if it is imported already. Where the hooks run at first import, the
 runtime hook itself waits for that import, so that a process that never imports the module loads nothing of oxmp's
@@ -52,13 +52,7 @@ def run(module_name):
         except OSError:
             continue
     else:
-        # oxmp's build hook for this module did not run: another hook of higher priority for the same module (in the
-        # spec's hookspath) was used instead (a build without oxmp's build hooks' folder stops: see
-        # pre_find_module_path/hook-_oxmp_runtime.py). PyInstaller's fix for the module is then missing from the bundle.
-        from _oxmp_runtime.messages import say
-
-        say("PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than "
-            "oxmp's was used to build it)" % (module_name, module_name))
+        say_missing([module_name])
         return
     if when == AT_FIRST_IMPORT:
         from _oxmp_runtime.after_import import when_imported
@@ -66,6 +60,19 @@ def run(module_name):
         when_imported(module_name, lambda module: run_codes(codes))
     else:
         run_codes(codes)
+
+
+def say_missing(module_names):
+    """One line on stderr: PyInstaller's fix for these modules is missing from the bundle.
+
+    oxmp's build hook for a module did not run: another hook of higher priority for the same module (in the spec's
+    hookspath) was used instead (a build without oxmp's build hooks' folder stops: see
+    pre_find_module_path/hook-_oxmp_runtime.py).
+    """
+    from _oxmp_runtime.messages import say
+
+    say("PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than oxmp's "
+        "was used to build it)" % (" or ".join(module_names), ".py or hook-".join(module_names)))
 
 
 def run_codes(codes):
