@@ -53,7 +53,8 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "runtime_hooks")]  # as the tests' pythonpath: tests.bundles reads the schema
+# As the tests' pythonpath: tests.bundles reads _oxmp_runtime.settings.
+sys.path[:0] = [REPO, os.path.join(REPO, "runtime_hooks")]
 
 from _oxmp_runtime.commands import WORKER_FLAG  # noqa: E402
 from tests import bundles  # noqa: E402

@@ -27,7 +27,7 @@ from oxmp_hooks import __version__, runtime_module  # noqa: E402
 
 __all__ = ["BLOCKS", "FILES", "REGENERATE", "run_cog", "main"]
 
-schema = runtime_module("settings")
+settings = runtime_module("settings")
 FILES = ("README.md", os.path.join("docs", "troubleshooting.md"), os.path.join("docs", "versions.md"))
 WORKFLOW = os.path.join(".github", "workflows", "tests.yml")
 
@@ -37,7 +37,7 @@ WORKFLOW = os.path.join(".github", "workflows", "tests.yml")
 def settings_table():
     """The settings as a Markdown table: key, allowed values, default, what it does."""
     lines = ["| key | values | default | what it does |", "|---|---|---|---|"]
-    for setting in schema.SETTINGS:
+    for setting in settings.SETTINGS:
         if setting.type is list:
             values, default = "list of module names", "[]" if not setting.default else list(setting.default)
         else:
@@ -66,7 +66,7 @@ def build_log():
     """What the build log of a default bundle on Linux with Python 3.11 says of oxmp (oxmp's line from config.py)."""
     from oxmp_hooks import config
 
-    line = "INFO: " + config.describe(schema.DEFAULTS, "linux", (3, 11))
+    line = "INFO: " + config.describe(settings.DEFAULTS, "linux", (3, 11))
     return "```\n%s\n```\n" % "\n".join(BUILD_LOG_BEFORE + [line] + BUILD_LOG_AFTER)
 
 
@@ -97,10 +97,10 @@ def doctor_sample():
     run = contain.Result([SAMPLE_EXECUTABLE], 0, "", "", 0.38, False, False)
     report["run"] = {"exit_status": run.returncode, "seconds": run.seconds, "timed_out": run.timed_out,
                      "stopped_at_process_cap": run.bombed, "stdout": [], "stderr": []}
-    settings = dict(schema.DEFAULTS)
+    values = dict(settings.DEFAULTS)
     answer = {
-        "python": python, "platform": "linux", "settings": settings, "start_method_env": None,
-        "start_method_env_warning": None, "effective_settings": settings, "effective_start_method": "fork",
+        "python": python, "platform": "linux", "settings": values, "start_method_env": None,
+        "start_method_env_warning": None, "effective_settings": values, "effective_start_method": "fork",
         "sys_frozen": True, "sys_executable": SAMPLE_EXECUTABLE, "spawn_executable": SAMPLE_EXECUTABLE,
         "start_method": "fork", "start_methods_offered": ["fork", "spawn", "forkserver"], "auto_dispatch": True,
         "freeze_support": "_oxmp_runtime.boot.freeze_support", "freeze_support_is_oxmps": True,

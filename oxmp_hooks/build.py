@@ -1,4 +1,5 @@
-"""What oxmp's build hook does: validate the settings, log them, and bake them and the entry scripts into the bundle."""
+"""What oxmp's build hook does: validate the settings, log them, and write them (the baked record) and the entry
+scripts' code into the bundle."""
 
 import importlib.util
 import marshal
@@ -6,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, List, Tuple
 
-from oxmp_hooks import baked
+from oxmp_hooks import baked, collect
 
 if TYPE_CHECKING:
     from PyInstaller.depend.imphookapi import PostGraphAPI
@@ -22,27 +23,27 @@ def hook(hook_api: "PostGraphAPI") -> None:
 
     # The bundle must accept every command line its multiprocessing (and the forks and loky the app uses) will emit.
     in_app = [name for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
-              if baked.collected(hook_api.module_graph, name)]
+              if collect.collected(hook_api.module_graph, name)]
     selfcheck.check([name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
                     next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None))
-    hook_api.add_datas(bake(hook_api, CONF["workpath"]))
+    hook_api.add_datas(write_datas(hook_api, CONF["workpath"]))
     # The runtime hook imports these; naming them here makes PyInstaller look for them with the pre-find hook.
     hook_api.add_imports("_oxmp_runtime.boot")
 
 
-def bake(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]]:
+def write_datas(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]]:
     """Write the entry scripts' code under ``workpath``, in the folder of this Analysis (a spec's Analyses may have
-    scripts of the same name); return the ``datas`` to collect, with the settings file.
+    scripts of the same name); return the ``datas`` to collect, with the baked record.
 
-    The settings (the Analysis' ``hooksconfig``, validated and logged) and the build facts are baked by ``baked.py``,
-    once per Analysis for every oxmp build hook: a bundle without multiprocessing has them too.
+    The record (the Analysis' ``hooksconfig``, validated and logged, and the build facts) is written by ``baked.py``,
+    once per Analysis for every oxmp build hook: a bundle without multiprocessing has it too.
     """
     analysis = hook_api.analysis
     outdir = os.path.join(baked.outdir(analysis, workpath), "entry")
     os.makedirs(outdir, exist_ok=True)
     optimize = getattr(analysis, "optimize", -1)  # Analysis(optimize=...) exists from PyInstaller 6.6
     entry_files = [write_entry_code(script, outdir, optimize) for script in analysis.inputs]
-    return baked.settings_datas(hook_api) + [(path, baked.ENTRY_CODE_DIR) for path in entry_files]
+    return baked.record_datas(hook_api) + [(path, baked.ENTRY_CODE_DIR) for path in entry_files]
 
 
 def write_entry_code(script, outdir, optimize):

@@ -1,11 +1,12 @@
-"""Validate the spec file's ``hooksconfig["multiprocessing"]`` against the settings schema. Pure; runs at build time."""
+"""Validate the spec file's ``hooksconfig["multiprocessing"]`` against the settings' one description,
+``settings.SETTINGS``. Pure; runs at build time."""
 
 import difflib
 import sys
 
 from oxmp_hooks import runtime_module
 
-schema = runtime_module("settings")
+settings = runtime_module("settings")
 commands = runtime_module("commands")
 
 __all__ = ["SECTION", "validate", "describe"]
@@ -13,25 +14,25 @@ __all__ = ["SECTION", "validate", "describe"]
 SECTION = "multiprocessing"
 
 # PyOxidizer's names for the same settings, so that a migrating user is told what to write instead.
-PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in schema.SETTINGS if setting.pyoxidizer_name}
+PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in settings.SETTINGS if setting.pyoxidizer_name}
 
 _TYPE_NAMES = {bool: "bool (True or False)", str: "str", list: "list of module names"}
 
 
 def validate(section, platform):
-    """Check a ``hooksconfig["multiprocessing"]`` value. Returns ``(settings, errors)``; settings has every key.
+    """Check a ``hooksconfig["multiprocessing"]`` value. Returns ``(values, errors)``; values has every key.
 
     ``platform`` is the ``sys.platform`` of the build, which PyInstaller always builds for.
     """
-    settings = dict(schema.DEFAULTS)
+    values = dict(settings.DEFAULTS)
     if section is None:
-        return settings, []
+        return values, []
     if not isinstance(section, dict):
-        return settings, ['hooksconfig["%s"] must be a dict, not %s' % (SECTION, type(section).__name__)]
+        return values, ['hooksconfig["%s"] must be a dict, not %s' % (SECTION, type(section).__name__)]
 
     errors = []
     for key, value in section.items():
-        setting = schema.BY_KEY.get(key)
+        setting = settings.BY_KEY.get(key)
         if setting is None:
             errors.append(_unknown_key(key))
             continue
@@ -39,7 +40,7 @@ def validate(section, platform):
             value, problems = module_names(key, value)
             errors += problems
             if not problems:
-                settings[key] = value
+                values[key] = value
             continue
         # bool is a subclass of int, and True is not a valid start method, so compare types exactly.
         if type(value) is not setting.type:
@@ -50,14 +51,14 @@ def validate(section, platform):
             errors.append('hooksconfig["%s"]["%s"] is %r; allowed values: %s'
                           % (SECTION, key, value, ", ".join(setting.choices)))
             continue
-        settings[key] = value
+        values[key] = value
 
-    method = settings["start_method"]
-    if method not in schema.allowed_start_methods(platform):
+    method = values["start_method"]
+    if method not in settings.allowed_start_methods(platform):
         errors.append('hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
-                      % (SECTION, method, schema.platform_name(platform),
-                         ", ".join(schema.platform_start_methods(platform))))
-    return settings, errors
+                      % (SECTION, method, settings.platform_name(platform),
+                         ", ".join(settings.platform_start_methods(platform))))
+    return values, errors
 
 
 def module_names(key, value):
@@ -81,20 +82,20 @@ def module_names(key, value):
     return tuple(value), errors
 
 
-def describe(settings, platform, version_info=sys.version_info):
-    """The one INFO line the build log gets (for a bundle of this Python)."""
+def describe(values, platform, version_info=sys.version_info):
+    """The one INFO line the build log gets for validated settings ``values`` (for a bundle of this Python)."""
     # What it comes to in the bundle, before any OXMP_START_METHOD at run time.
-    found = schema.effective_start_method(settings["start_method"], None, platform, version_info)
-    where = "%s with Python %d.%d" % (schema.platform_name(platform), version_info[0], version_info[1])
-    method = schema.show_start_method(found.value, found.method, where)
+    found = settings.effective_start_method(values["start_method"], None, platform, version_info)
+    where = "%s with Python %d.%d" % (settings.platform_name(platform), version_info[0], version_info[1])
+    method = settings.show_start_method(found.value, found.method, where)
     return ("oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
             "defer_pyinstaller_hooks=%s, run_modules=%s" % (
-                method, settings["auto_dispatch"], settings["sys_frozen"], settings["defer_pyinstaller_hooks"],
-                ", ".join(settings["run_modules"]) or "none"))
+                method, values["auto_dispatch"], values["sys_frozen"], values["defer_pyinstaller_hooks"],
+                ", ".join(values["run_modules"]) or "none"))
 
 
 def _unknown_key(key):
-    valid = [setting.key for setting in schema.SETTINGS]
+    valid = [setting.key for setting in settings.SETTINGS]
     message = 'unknown key %r in hooksconfig["%s"]' % (key, SECTION)
     if key in PYOXIDIZER_NAMES:
         return message + "; %r is PyOxidizer's name, oxmp's is %r" % (key, PYOXIDIZER_NAMES[key])

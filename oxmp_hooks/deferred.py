@@ -12,7 +12,7 @@ nor hooks-contrib has a build hook for either module, which oxmp's would replace
   analyses a runtime hook's;
 - records with that code when to run it: at the module's first import if every hook file is a version in ``CHECKED``
   and ``defer_pyinstaller_hooks`` is on; otherwise at start-up, as PyInstaller would run it;
-- bakes the settings (``oxmp_hooks/baked.py``), so that a bundle without multiprocessing has them too.
+- writes the baked record (``oxmp_hooks/baked.py``), so that a bundle without multiprocessing has its settings too.
 """
 
 import hashlib
@@ -94,7 +94,7 @@ def hook(hook_api: "PostGraphAPI") -> None:
 
     module_name = hook_api.__name__
     paths = pyinstaller_hook_files(module_name)
-    settings = baked.settings(hook_api)
+    settings = baked.validated_settings(hook_api)
     for path in unchecked_files(module_name, paths):
         logger.info("oxmp: PyInstaller's %s is not a version oxmp has checked: it runs at start-up",
                     os.path.basename(path))
@@ -104,7 +104,7 @@ def hook(hook_api: "PostGraphAPI") -> None:
     hook_api.add_imports("_oxmp_runtime.deferred")
     code = write_code(module_name, when_to_run(settings, module_name, paths), paths,
                       baked.outdir(hook_api.analysis, CONF["workpath"]))
-    hook_api.add_datas(baked.settings_datas(hook_api) + [(code, runtime.CODE_DIR)])
+    hook_api.add_datas(baked.record_datas(hook_api) + [(code, runtime.CODE_DIR)])
 
 
 def write_code(module_name, when, paths, outdir):

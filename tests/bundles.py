@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from _oxmp_runtime import settings as schema
+from _oxmp_runtime import settings
 from oxmp_hooks import config
 from tests import contain
 
@@ -29,10 +29,10 @@ EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 SUPPORT_MODULES = ("as_parent",)
 
 # The start methods this platform offers, and what `auto` means here: what `python app.py` uses.
-START_METHODS = list(schema.platform_start_methods(sys.platform))
+START_METHODS = list(settings.platform_start_methods(sys.platform))
 # Those of them that start the bundle's executable again (every one but fork): workers and helpers that dispatch.
 NEW_PROCESS_START_METHODS = [method for method in START_METHODS if method != "fork"]
-AUTO_START_METHOD = schema.python_start_method(sys.platform, sys.version_info)
+AUTO_START_METHOD = settings.python_start_method(sys.platform, sys.version_info)
 
 
 def interpreter_start_method():
@@ -242,8 +242,8 @@ def settings_key(hooksconfig):
     written. Invalid settings keep a key of their own, as written: their build fails."""
     others = dict(hooksconfig or {})
     section = others.pop(config.SECTION, None)
-    settings, errors = config.validate(section, sys.platform)  # the platform a Builder builds for
-    meaning = {"invalid": section} if errors else {"settings": settings}
+    values, errors = config.validate(section, sys.platform)  # the platform a Builder builds for
+    meaning = {"invalid": section} if errors else {"settings": values}
     return json.dumps([meaning, others], sort_keys=True, default=repr)
 
 

@@ -283,18 +283,18 @@ def bundle_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def bake(folder, **settings):
-    from _oxmp_runtime import settings as schema
+def write_record(folder, **values):
+    from _oxmp_runtime import settings
 
-    record = schema.Baked(dict(schema.DEFAULTS, **settings), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"],
-                          {"oxmp": "9.8.7"})
+    record = settings.Baked(dict(settings.DEFAULTS, **values), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"],
+                            {"oxmp": "9.8.7"})
     (folder / "_oxmp").mkdir()
     (folder / "_oxmp" / "settings.txt").write_text(record.encode())
     return record
 
 
 def test_the_record_is_read_once_from_the_bundle(bundle_dir):
-    record = bake(bundle_dir, start_method="spawn", auto_dispatch=False)
+    record = write_record(bundle_dir, start_method="spawn", auto_dispatch=False)
     assert boot.baked() == record
     assert boot.entry_script_paths() == [str(bundle_dir / "app.py"), str(bundle_dir / "other.py")]
     (bundle_dir / "_oxmp" / "settings.txt").unlink()
@@ -302,9 +302,9 @@ def test_the_record_is_read_once_from_the_bundle(bundle_dir):
 
 
 def test_a_bundle_without_a_record_has_the_defaults(bundle_dir):
-    from _oxmp_runtime import settings as schema
+    from _oxmp_runtime import settings
 
-    assert boot.baked().settings == schema.DEFAULTS and boot.entry_script_paths() == []
+    assert boot.baked().settings == settings.DEFAULTS and boot.entry_script_paths() == []
 
 
 @pytest.mark.parametrize("baked_value, env, to_set, warned", [
@@ -316,7 +316,7 @@ def test_a_bundle_without_a_record_has_the_defaults(bundle_dir):
     ("fork", "thread", "fork", True),  # a bad value is ignored, with one line
 ])
 def test_the_start_method_of_this_process(bundle_dir, monkeypatch, capsys, baked_value, env, to_set, warned):
-    bake(bundle_dir, start_method=baked_value)
+    write_record(bundle_dir, start_method=baked_value)
     monkeypatch.setattr(sys, "platform", "linux")
     if env is not None:
         monkeypatch.setenv("OXMP_START_METHOD", env)
@@ -351,7 +351,7 @@ def quiet_run(bundle_dir, monkeypatch):
 
 
 def test_a_worker_is_dispatched_before_the_apps_code(quiet_run, bundle_dir, monkeypatch):
-    bake(bundle_dir)
+    write_record(bundle_dir)
     monkeypatch.setattr(sys, "argv", ["app", "--multiprocessing-fork", "pipe_handle=7"])
     with pytest.raises(Dispatched):
         boot.run()
@@ -360,7 +360,7 @@ def test_a_worker_is_dispatched_before_the_apps_code(quiet_run, bundle_dir, monk
 
 
 def test_without_auto_dispatch_the_app_runs_and_is_watched(quiet_run, bundle_dir, monkeypatch):
-    bake(bundle_dir, auto_dispatch=False)
+    write_record(bundle_dir, auto_dispatch=False)
     monkeypatch.setattr(sys, "argv", ["app", "--multiprocessing-fork", "pipe_handle=7"])
     boot.run()
     assert quiet_run["dispatched"] == []
@@ -370,7 +370,7 @@ def test_without_auto_dispatch_the_app_runs_and_is_watched(quiet_run, bundle_dir
 
 @pytest.mark.parametrize("sys_frozen, frozen_after", [(True, True), (False, None)])
 def test_the_app_gets_sys_frozen_as_set(quiet_run, bundle_dir, monkeypatch, sys_frozen, frozen_after):
-    bake(bundle_dir, sys_frozen=sys_frozen)
+    write_record(bundle_dir, sys_frozen=sys_frozen)
     monkeypatch.setattr(sys, "argv", ["app", "--verbose"])
     monkeypatch.delattr(sys, "frozen")
     boot.run()

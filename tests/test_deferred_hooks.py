@@ -3,7 +3,7 @@
 Real bundles: the app that never imports inspect or pkgutil starts without them, with or without multiprocessing;
 PyInstaller's own functional tests of what those hooks fix give plain python's answers, deferred and at start-up; an
 app and its workers see the same with and without deferral. Unit tests: the installed PyInstaller's hooks are
-versions oxmp has checked, no other hook folder competes for these modules, and the runtime runs the baked code when
+versions oxmp has checked, no other hook folder competes for these modules, and the runtime runs the compiled code when
 it should.
 """
 
@@ -111,7 +111,7 @@ class FakeAnalysis:
 
 
 @pytest.mark.parametrize("hooksconfig, when", [({}, runtime.AT_FIRST_IMPORT), (DEFER_OFF, runtime.AT_START)])
-def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, hooksconfig, when):
+def test_build_hooks_write_the_code_and_the_record_once(tmp_path, monkeypatch, hooksconfig, when):
     import marshal
 
     from PyInstaller.config import CONF
@@ -123,10 +123,10 @@ def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, 
     hook_apis = [FakeHookAPI(module_name, analysis) for module_name in deferred.MODULES]
     for hook_api in hook_apis:
         deferred.hook(hook_api)
-    settings_entries = [entry for hook_api in hook_apis for entry in hook_api.datas if entry[1] == "_oxmp"]
-    assert len(set(settings_entries)) == 1  # one record, baked once for every hook that asks
-    with open(settings_entries[0][0], encoding="utf-8") as text:
-        record = runtime_schema().Baked.decode(text.read())
+    record_entries = [entry for hook_api in hook_apis for entry in hook_api.datas if entry[1] == "_oxmp"]
+    assert len(set(record_entries)) == 1  # one record, written once for every hook that asks
+    with open(record_entries[0][0], encoding="utf-8") as text:
+        record = runtime_settings().Baked.decode(text.read())
     assert record.settings["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
     assert record.entry_code == ["_oxmp/entry/app.code"]
     for hook_api in hook_apis:
@@ -139,10 +139,10 @@ def test_build_hooks_bake_the_code_and_the_settings_once(tmp_path, monkeypatch, 
         paths = deferred.pyinstaller_hook_files(hook_api.__name__)
         assert [code.co_filename for code in codes] == [os.path.basename(path) for path in paths]
         assert set(paths) <= set(analysis.scripts)  # their imports are collected, as a runtime hook's
-    assert baked.settings(hook_apis[0])["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
+    assert baked.validated_settings(hook_apis[0])["defer_pyinstaller_hooks"] is (when == runtime.AT_FIRST_IMPORT)
 
 
-def runtime_schema():
+def runtime_settings():
     from _oxmp_runtime import settings
 
     return settings

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from _oxmp_runtime import settings as schema
+from _oxmp_runtime import settings
 from docs import blocks, versions
 from oxmp_hooks import config, deferred
 from tests import pythons
@@ -73,7 +73,8 @@ def _literal(text):
 
 
 def test_readme_table_says_what_the_build_accepts():
-    # Checked against the build's validation, not against the schema's loop that wrote the table.
+    # Checked against the build's validation, not against the loop over settings.SETTINGS that
+    # wrote the table.
     rows = readme_rows()
     defaults, _ = config.validate(None, "linux")
     assert sorted(rows) == sorted(defaults)
@@ -92,7 +93,7 @@ def test_readme_table_says_what_the_build_accepts():
 
 def test_doctor_sample_shows_every_setting():
     sample = blocks.doctor_sample()
-    for setting in schema.SETTINGS:
+    for setting in settings.SETTINGS:
         assert "\n  %s " % setting.key in sample
     assert "All 6 checks passed." in sample
 
@@ -100,7 +101,7 @@ def test_doctor_sample_shows_every_setting():
 def test_build_log_sample_is_the_build_hooks_line():
     from oxmp_hooks import config
 
-    assert "INFO: %s\n" % config.describe(schema.DEFAULTS, "linux", (3, 11)) in blocks.build_log()
+    assert "INFO: %s\n" % config.describe(settings.DEFAULTS, "linux", (3, 11)) in blocks.build_log()
 
 
 def _pair(text):
@@ -162,7 +163,7 @@ def test_readme_links_every_document():
 
 def test_migration_guide_names_every_setting_and_its_pyoxidizer_name():
     guide = read("docs", "migrating.md")
-    for setting in schema.SETTINGS:
+    for setting in settings.SETTINGS:
         assert "`%s`" % setting.key in guide
         if setting.pyoxidizer_name:  # None: PyOxidizer has no such setting
             assert "`%s`" % setting.pyoxidizer_name in guide

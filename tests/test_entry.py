@@ -50,7 +50,7 @@ def test_the_records_code_files_name_the_scripts():
     assert (tool.name, tool.main_path) == ("my.tool", os.path.join(meipass, "my.tool.py"))
 
 
-def test_each_analysis_of_a_spec_bakes_its_own_entry_code(tmp_path, monkeypatch):
+def test_each_analysis_of_a_spec_writes_its_own_entry_code(tmp_path, monkeypatch):
     # A spec with two Analyses whose scripts have the same name (one/app.py, two/app.py): the build writes each one's
     # code in a folder of its Analysis, and each bundle gets its own, as _oxmp/entry/app.code.
     from PyInstaller.config import CONF
@@ -68,7 +68,7 @@ def test_each_analysis_of_a_spec_bakes_its_own_entry_code(tmp_path, monkeypatch)
         analysis = FakeAnalysis(str(tmp_path), {})
         analysis.inputs = [str(script)]
         analysis.tocfilename = str(workpath / ("Analysis-%02d.toc" % number))
-        datas[folder] = build.bake(FakeHookAPI("multiprocessing", analysis), str(workpath))
+        datas[folder] = build.write_datas(FakeHookAPI("multiprocessing", analysis), str(workpath))
     for folder, entries in datas.items():
         (code_file,) = [path for path, destination in entries if destination == baked.ENTRY_CODE_DIR]
         assert os.path.basename(code_file) == "app.code"

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from _oxmp_runtime import settings as schema
+from _oxmp_runtime import settings
 from tests import bundles, contain, newer_pythons, pythons
 from tests.test_refusals import assert_refused
 from tests.test_run_modules import HOOKSCONFIG as RUN_MODULES, PROBE, app_result, probe_result
@@ -209,7 +209,7 @@ def test_executor_with_the_default_start_method(other, layout):
     assert result.stdout.count("MAIN-BLOCK") == 1, result
     got = bundles.only_result(result)
     # What `python app.py` uses with this Python (the default changed in 3.14 on Linux).
-    assert got == {"squares": POOL_SQUARES, "start_method": schema.python_start_method(sys.platform, other.version)}
+    assert got == {"squares": POOL_SQUARES, "start_method": settings.python_start_method(sys.platform, other.version)}
     assert bundles.only_result(other.plain("mp_matrix", "executor")) == got
 
 

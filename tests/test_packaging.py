@@ -125,13 +125,13 @@ def test_wheel_holds_exactly_the_package_folders_tracked_files(wheel):
 # Every file the wheel installs, by name: what users run. A new file is added here on purpose; a tool that only the
 # test suite or the maintainers use belongs in tests/ or docs/ instead.
 WHEEL_FILES = sorted(["oxmp_hooks/%s" % name for name in (
-    "__init__.py", "__main__.py", "baked.py", "build.py", "config.py", "deferred.py", "selfcheck.py",
+    "__init__.py", "__main__.py", "baked.py", "build.py", "collect.py", "config.py", "deferred.py", "selfcheck.py",
     "hooks/_this_package.py", "hooks/hook-inspect.py", "hooks/hook-multiprocessing.py", "hooks/hook-pkgutil.py",
     "tools/__init__.py", "tools/bundle_info.py", "tools/cgroup.py", "tools/cli.py", "tools/contain.py",
     "tools/doctor.py", "tools/junit.py", "tools/keeper.py")]
     + ["runtime_hooks/%s" % name for name in (
-        "rthooks.dat", "rthooks/pyi_rth_oxmp_inspect.py", "rthooks/pyi_rth_oxmp_multiprocessing.py",
-        "rthooks/pyi_rth_oxmp_pkgutil.py", "pre_find_module_path/hook-_oxmp_runtime.py")]
+        "rthooks.dat", "rthooks/pyi_rth_oxmp_deferred.py", "rthooks/pyi_rth_oxmp_multiprocessing.py",
+        "pre_find_module_path/hook-_oxmp_runtime.py")]
     + ["runtime_hooks/_oxmp_runtime/%s.py" % name for name in (
         "__init__", "after_import", "boot", "commands", "cpython", "deferred", "descriptors", "doctor", "entry",
         "libraries", "messages", "pyinstaller", "settings")])

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from _oxmp_runtime import boot, commands, settings as schema
+from _oxmp_runtime import boot, commands, settings
 from oxmp_hooks import config
 from tests import bundles
 
@@ -87,7 +87,7 @@ def test_the_runtime_reads_the_setting_only_for_a_module_command(monkeypatch):
 
     def baked():
         reads.append(1)
-        return schema.Baked(dict(schema.DEFAULTS, run_modules=(PROBE,)))
+        return settings.Baked(dict(settings.DEFAULTS, run_modules=(PROBE,)))
 
     monkeypatch.setattr(boot, "baked", baked)
     assert boot.classify([EXE, "--config", "app.toml", "-c", "x"]).kind == "app"
@@ -101,13 +101,13 @@ def test_the_runtime_reads_the_setting_only_for_a_module_command(monkeypatch):
 # --- The setting --------------------------------------------------------------------------------------------------------
 
 def test_valid_run_modules():
-    settings, errors = config.validate({"run_modules": ["ipykernel_launcher", "dask", "a.b_c.d"]}, "linux")
-    assert errors == [] and settings["run_modules"] == ("ipykernel_launcher", "dask", "a.b_c.d")
-    assert config.validate({"run_modules": []}, "linux") == (schema.DEFAULTS, [])
-    assert schema.DEFAULTS["run_modules"] == ()
-    assert "run_modules=ipykernel_launcher, dask" in config.describe(dict(schema.DEFAULTS, run_modules=(
+    values, errors = config.validate({"run_modules": ["ipykernel_launcher", "dask", "a.b_c.d"]}, "linux")
+    assert errors == [] and values["run_modules"] == ("ipykernel_launcher", "dask", "a.b_c.d")
+    assert config.validate({"run_modules": []}, "linux") == (settings.DEFAULTS, [])
+    assert settings.DEFAULTS["run_modules"] == ()
+    assert "run_modules=ipykernel_launcher, dask" in config.describe(dict(settings.DEFAULTS, run_modules=(
         "ipykernel_launcher", "dask")), "linux", (3, 11))
-    assert config.describe(schema.DEFAULTS, "linux", (3, 11)).endswith(", run_modules=none")
+    assert config.describe(settings.DEFAULTS, "linux", (3, 11)).endswith(", run_modules=none")
 
 
 @pytest.mark.parametrize("value, fragment", [
@@ -125,10 +125,10 @@ def test_invalid_run_modules(value, fragment):
 
 
 def test_the_record_carries_the_list():
-    record = schema.Baked(dict(schema.DEFAULTS, run_modules=("ipykernel_launcher", "dask")), ["app.py"], {})
-    assert schema.Baked.decode(record.encode()) == record
+    record = settings.Baked(dict(settings.DEFAULTS, run_modules=("ipykernel_launcher", "dask")), ["app.py"], {})
+    assert settings.Baked.decode(record.encode()) == record
     assert "run_modules=ipykernel_launcher,dask\n" in record.encode()
-    assert schema.Baked.decode(schema.Baked().encode()).settings["run_modules"] == ()
+    assert settings.Baked.decode(settings.Baked().encode()).settings["run_modules"] == ()
 
 
 # --- Real bundles -------------------------------------------------------------------------------------------------------
@@ -257,19 +257,19 @@ class FakeGraph:
 
 def test_the_build_names_what_a_modules_entry_points_need():
     pytest.importorskip("distributed")
-    from oxmp_hooks import baked
+    from oxmp_hooks import collect
 
     # dask's command line runs distributed's commands (entry points "dask_cli") from modules imported by name.
     commands_modules = ["distributed.cli.dask_scheduler", "distributed.cli.dask_spec", "distributed.cli.dask_ssh",
                         "distributed.cli.dask_worker"]
-    (warning,) = baked.entry_point_warnings(FakeGraph(["dask", "dask.__main__"]), ["dask", PROBE])
+    (warning,) = collect.entry_point_warnings(FakeGraph(["dask", "dask.__main__"]), ["dask", PROBE])
     assert "`-m dask` runs the commands of the entry points 'dask_cli'" in warning, warning
     assert ", ".join(commands_modules) in warning
     assert 'hiddenimports=collect_submodules("distributed.cli")' in warning
-    assert baked.entry_point_warnings(FakeGraph(commands_modules), ["dask"]) == []
-    (warning,) = baked.entry_point_warnings(FakeGraph(commands_modules[1:]), ["dask"])
+    assert collect.entry_point_warnings(FakeGraph(commands_modules), ["dask"]) == []
+    (warning,) = collect.entry_point_warnings(FakeGraph(commands_modules[1:]), ["dask"])
     assert "hiddenimports=['distributed.cli.dask_scheduler']" in warning, warning
-    assert baked.entry_point_warnings(FakeGraph([]), [PROBE, "ipykernel_launcher"]) == []
+    assert collect.entry_point_warnings(FakeGraph([]), [PROBE, "ipykernel_launcher"]) == []
 
 
 @pytest.mark.bundle
@@ -328,9 +328,10 @@ MODULE_TOKENS = ["-m", "-B", "-I", "-X", "-W", "-c", "-u", "dev", PROBE, "pkg.to
 
 
 def test_only_a_listed_module_runs_property():
-    from hypothesis import given, settings, strategies as st
+    import hypothesis
+    from hypothesis import given, strategies as st
 
-    @settings(max_examples=1500, deadline=None)
+    @hypothesis.settings(max_examples=1500, deadline=None)
     @given(st.lists(st.one_of(st.sampled_from(MODULE_TOKENS), st.text(max_size=12)), max_size=8))
     def check(args):
         argv = [EXE] + args

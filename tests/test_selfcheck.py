@@ -51,7 +51,7 @@ def test_only_libraries_the_bundle_collects_are_checked():
     # where the test extra has no billiard).
     from PyInstaller.lib.modulegraph.modulegraph import ExcludedModule, MissingModule, Package
 
-    from oxmp_hooks import baked
+    from oxmp_hooks import collect
 
     package = Package("multiprocess")
     package.filename = "/site-packages/multiprocess/__init__.py"
@@ -61,4 +61,4 @@ def test_only_libraries_the_bundle_collects_are_checked():
         find_node = staticmethod(nodes.get)
 
     assert [name for name in ("multiprocess", "billiard", "loky", "multiprocessing")
-            if baked.collected(Graph, name)] == ["multiprocess"]
+            if collect.collected(Graph, name)] == ["multiprocess"]

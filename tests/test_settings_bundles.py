@@ -1,10 +1,10 @@
-"""Each setting, baked into a real bundle, does what the schema says at run time."""
+"""Each setting, baked into a real bundle, does at run time what settings.py says."""
 
 import sys
 
 import pytest
 
-from _oxmp_runtime import settings as schema
+from _oxmp_runtime import settings
 from tests import bundles
 
 pytestmark = pytest.mark.bundle
@@ -16,8 +16,8 @@ POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="Windows offers 
 WORKER_OUTPUT_ARRIVES = sys.platform != "win32"
 
 
-def probe(builder, run, settings=None, *args, env=None):
-    bundle = builder.build("probe", hooksconfig={"multiprocessing": settings} if settings is not None else None)
+def probe(builder, run, section=None, *args, env=None):
+    bundle = builder.build("probe", hooksconfig={"multiprocessing": section} if section is not None else None)
     result = run(bundle, *args, env=env)
     assert result.returncode == 0, result
     return bundles.only_result(result), result
@@ -29,7 +29,7 @@ def test_auto_is_what_python_uses(builder, run):
 
 
 @POSIX_ONLY
-@pytest.mark.parametrize("method", schema.POSIX_START_METHODS)
+@pytest.mark.parametrize("method", settings.POSIX_START_METHODS)
 def test_fixed_start_method(builder, run, method):
     report, _ = probe(builder, run, {"start_method": method})
     assert report["start_method"] == method

@@ -89,9 +89,9 @@ _baked = []  # [the Baked record]: read once per process
 def baked():
     """The record the build hook wrote into the bundle (settings.Baked: settings, entry scripts' code, build facts)."""
     if not _baked:
-        from _oxmp_runtime import settings as schema
+        from _oxmp_runtime import settings
 
-        _baked.append(schema.read_baked(getattr(sys, "_MEIPASS", None)))
+        _baked.append(settings.read_baked(getattr(sys, "_MEIPASS", None)))
     return _baked[0]
 
 
@@ -362,10 +362,11 @@ _start_method = []  # [settings.StartMethod]: read once per process, with one wa
 def start_method():
     """What the baked ``start_method`` and ``OXMP_START_METHOD`` come to in this process (settings.StartMethod)."""
     if not _start_method:
-        from _oxmp_runtime import settings as schema
+        from _oxmp_runtime import settings
 
-        found = schema.effective_start_method(baked().settings["start_method"],
-                                              os.environ.get(schema.START_METHOD_ENV), sys.platform, sys.version_info)
+        found = settings.effective_start_method(baked().settings["start_method"],
+                                                os.environ.get(settings.START_METHOD_ENV), sys.platform,
+                                                sys.version_info)
         if found.warning:
             say(found.warning)
         _start_method.append(found)

@@ -91,8 +91,9 @@ def _identity(info):
 def _standard_stream(info):
     """Which standard stream (``input``, ``output``, ``error``) is the same open file as ``info`` describes, or None.
 
-    Only pipes, FIFOs and sockets: a terminal or /dev/null (boot.occupy_standard_descriptors) is never a parent's
-    pipe anyway, and comparing those would tell nothing."""
+    Only pipes, FIFOs and sockets: a terminal, or the /dev/null that the runtime hook file opens on a closed one
+    (``start_like_python()`` in rthooks/pyi_rth_oxmp_multiprocessing.py), is never a parent's pipe anyway, and
+    comparing those would tell nothing."""
     if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)):
         return None
     for fd, stream in ((0, "input"), (1, "output"), (2, "error")):

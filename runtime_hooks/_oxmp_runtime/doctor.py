@@ -101,9 +101,9 @@ def run(folder, baked, start_method, oxmp_freeze_support):
     import multiprocessing  # oxmp's import hook configures it here, as it would for the app
     from multiprocessing import spawn
 
-    from _oxmp_runtime import messages, settings as schema
+    from _oxmp_runtime import messages, settings
 
-    settings = baked.settings
+    values = baked.settings
     offered = multiprocessing.get_all_start_methods()
     report = {
         "format": REPORT_FORMAT,
@@ -111,17 +111,17 @@ def run(folder, baked, start_method, oxmp_freeze_support):
         "platform": sys.platform,
         "build": baked.facts,
         "entry_code": baked.entry_code,
-        "settings": settings,
-        "start_method_env": os.environ.get(schema.START_METHOD_ENV),
+        "settings": values,
+        "start_method_env": os.environ.get(settings.START_METHOD_ENV),
         "start_method_env_warning": start_method.warning,
-        "effective_settings": dict(settings, start_method=start_method.value),
+        "effective_settings": dict(values, start_method=start_method.value),
         "effective_start_method": start_method.method,
         "sys_frozen": _plain(getattr(sys, "frozen", None)),
         "sys_executable": sys.executable,
         "spawn_executable": _text(spawn.get_executable()),
         "start_method": multiprocessing.get_start_method(),
         "start_methods_offered": offered,
-        "auto_dispatch": settings["auto_dispatch"],
+        "auto_dispatch": values["auto_dispatch"],
         "freeze_support": "%s.%s" % (multiprocessing.freeze_support.__module__,
                                      multiprocessing.freeze_support.__qualname__),
         "freeze_support_is_oxmps": multiprocessing.freeze_support is oxmp_freeze_support,

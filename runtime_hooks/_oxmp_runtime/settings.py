@@ -123,8 +123,8 @@ def read_baked(meipass):
     if not meipass:
         return Baked()
     try:
-        with open(meipass + "/" + BAKED_PATH, encoding="utf-8") as baked:
-            return Baked.decode(baked.read())
+        with open(meipass + "/" + BAKED_PATH, encoding="utf-8") as record_file:
+            return Baked.decode(record_file.read())
     except OSError:
         return Baked()
 
@@ -142,11 +142,12 @@ class StartMethod:
         self.value, self.method, self.to_set, self.warning = value, method, to_set, warning
 
 
-def effective_start_method(baked_value, env_value, platform, version_info):
-    """The ``StartMethod`` of a bundle whose baked ``start_method`` is ``baked_value``, run with
-    ``OXMP_START_METHOD=env_value`` (None: unset) on ``platform`` with Python ``version_info``."""
+def effective_start_method(configured, env_value, platform, version_info):
+    """The ``StartMethod`` of a bundle whose ``start_method`` setting is ``configured`` (the record's at run time, the
+    validated spec's in the build log), run with ``OXMP_START_METHOD=env_value`` (None: unset) on ``platform`` with
+    Python ``version_info``."""
     override, warning = start_method_override(env_value, platform)
-    value = override or baked_value
+    value = override or configured
     return StartMethod(value, resolve_start_method(value, platform, version_info), start_method_to_set(value), warning)
 
 

@@ -1,11 +1,11 @@
-"""Unit tests of the settings schema (runtime side) and of the build-time validation."""
+"""Unit tests of the settings' one description (settings.py, runtime side) and of the build-time validation."""
 
 import subprocess
 import sys
 
 import pytest
 
-from _oxmp_runtime import settings as schema
+from _oxmp_runtime import settings
 from oxmp_hooks import config
 from tests import pythons as pythons_found
 
@@ -24,16 +24,16 @@ def test_auto_is_what_each_python_uses():
     pythons = [sys.executable] + [executable for executable, _ in pythons_found.find_pythons().values()]
     for python in pythons:
         platform, version, method = start_method_of(python)
-        assert schema.resolve_start_method("auto", platform, version) == method, (python, version)
+        assert settings.resolve_start_method("auto", platform, version) == method, (python, version)
 
 
 def test_encode_decode_round_trip():
-    settings = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
-                "defer_pyinstaller_hooks": False, "run_modules": ("ipykernel_launcher",)}
-    record = schema.Baked(settings, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "9.8.7"})
-    assert schema.Baked.decode(record.encode()) == record
-    assert schema.Baked.decode("") == schema.Baked(schema.DEFAULTS, [], {})
-    assert schema.Baked.decode("garbage\nunknown=1\n") == schema.Baked(schema.DEFAULTS, [], {})
+    values = {"start_method": "forkserver", "auto_dispatch": False, "sys_frozen": True,
+              "defer_pyinstaller_hooks": False, "run_modules": ("ipykernel_launcher",)}
+    record = settings.Baked(values, ["app.py", "sub dir/other, app.py"], {"pyinstaller": "6.22.3", "oxmp": "9.8.7"})
+    assert settings.Baked.decode(record.encode()) == record
+    assert settings.Baked.decode("") == settings.Baked(settings.DEFAULTS, [], {})
+    assert settings.Baked.decode("garbage\nunknown=1\n") == settings.Baked(settings.DEFAULTS, [], {})
 
 
 @pytest.mark.parametrize("env, platform, value, warned", [
@@ -42,7 +42,7 @@ def test_encode_decode_round_trip():
     ("thread", "linux", None, True), ("fork", "win32", None, True), ("Spawn", "linux", None, True),
 ])
 def test_start_method_override(env, platform, value, warned):
-    got, warning = schema.start_method_override(env, platform)
+    got, warning = settings.start_method_override(env, platform)
     assert got == value
     assert bool(warning) == warned
     if warned:
@@ -50,11 +50,11 @@ def test_start_method_override(env, platform, value, warned):
 
 
 def test_valid_settings():
-    assert config.validate(None, "linux") == (schema.DEFAULTS, [])
-    assert config.validate({}, "linux") == (schema.DEFAULTS, [])
-    settings, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
+    assert config.validate(None, "linux") == (settings.DEFAULTS, [])
+    assert config.validate({}, "linux") == (settings.DEFAULTS, [])
+    values, errors = config.validate({"start_method": "forkserver", "auto_dispatch": False}, "darwin")
     assert errors == []
-    assert settings == dict(schema.DEFAULTS, start_method="forkserver", auto_dispatch=False)  # the rest defaults
+    assert values == dict(settings.DEFAULTS, start_method="forkserver", auto_dispatch=False)  # the rest defaults
 
 
 @pytest.mark.parametrize("section, platform, expected", [
@@ -86,12 +86,13 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_build_log_line():
-    line = config.describe(schema.DEFAULTS, "linux", (3, 11))
+    line = config.describe(settings.DEFAULTS, "linux", (3, 11))
     assert line == ("oxmp: multiprocessing settings: start_method=auto (fork on Linux with Python 3.11, as python "
                     "uses), auto_dispatch=True, sys_frozen=True, defer_pyinstaller_hooks=True, run_modules=none")
-    assert "start_method=auto (spawn on Windows with Python 3.13, " in config.describe(schema.DEFAULTS, "win32", (3, 13))
-    assert "start_method=auto (forkserver on Linux with Python 3.14, " in config.describe(schema.DEFAULTS, "linux",
+    assert "start_method=auto (spawn on Windows with Python 3.13, " in config.describe(settings.DEFAULTS, "win32",
+                                                                                     (3, 13))
+    assert "start_method=auto (forkserver on Linux with Python 3.14, " in config.describe(settings.DEFAULTS, "linux",
                                                                                            (3, 14))
     # Where `none` and `auto` differ: what the log says they stand for (at run time, both set nothing).
     assert "start_method=none (the interpreter's default), " in config.describe(
-        dict(schema.DEFAULTS, start_method="none"), "linux", (3, 11))
+        dict(settings.DEFAULTS, start_method="none"), "linux", (3, 11))
