@@ -36,8 +36,8 @@ STOCK_RUNTIME_HOOK = "pyi_rth_multiprocessing"
 MAX_SETTINGS_BYTES = 64 * 1024
 BOOTSTRAP_SCRIPT_PREFIX = "pyiboot"
 RUNTIME_HOOK_PREFIX = "pyi_rth_"
-schema = runtime_module("settings")
-BAKED_PATH = schema.BAKED_PATH
+settings = runtime_module("settings")
+BAKED_PATH = settings.BAKED_PATH
 ENTRY_CODE_DIR = runtime_module("entry").CODE_DIR
 ENTRY_CODE_SUFFIX = runtime_module("entry").CODE_SUFFIX
 # What oxmp's build always writes into the record (oxmp_hooks/baked.py build_facts()).
@@ -130,7 +130,7 @@ class BundleInfo:
         # or None if unknown
         self.multiprocessing_hook = None
         self.has_oxmp = None
-        self.baked_settings = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
+        self.record_text = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
         self.settings_error = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
         self.record_problem = None  # why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name
 
@@ -202,7 +202,7 @@ def inspect(executable):
             info.record_problem = "there is no %s" % BAKED_PATH if text is None else \
                 record_problem(text, archive.python_version, info.entry_scripts, has_file)
             if info.record_problem is None:
-                info.baked_settings = text
+                info.record_text = text
             else:
                 info.has_oxmp = False
                 info.multiprocessing_hook = "named like oxmp's"
@@ -225,17 +225,17 @@ def record_problem(text, python_version, entry_scripts, has_file):
     from oxmp_hooks import __version__, config
 
     text = text.replace("\r\n", "\n")  # written in text mode: on Windows, each line ends in CRLF
-    baked = schema.Baked.decode(text)
+    baked = settings.Baked.decode(text)
     built_by = baked.facts.get("oxmp")
     other_version = "" if built_by in (None, __version__) else (
         " (it says oxmp %s built it; this doctor is oxmp %s: use the doctor of that version)"
-        % (schema.shown(built_by, 40), __version__))
+        % (settings.shown(built_by, 40), __version__))
     written = baked.encode()
     if written != text:
         lines, expected = text.splitlines(), written.splitlines()
         at = next((n for n, (line, wanted) in enumerate(zip(lines, expected)) if line != wanted),
                   min(len(lines), len(expected)))
-        found = schema.shown(lines[at], 60) if at < len(lines) else "the end of the file"
+        found = settings.shown(lines[at], 60) if at < len(lines) else "the end of the file"
         return "%s is not in the format oxmp's build writes: line %d is %s%s" % (BAKED_PATH, at + 1, found,
                                                                                  other_version)
     missing = [fact for fact in BUILD_FACTS if fact not in baked.facts]
@@ -255,7 +255,7 @@ def record_problem(text, python_version, entry_scripts, has_file):
         script = name[:-len(ENTRY_CODE_SUFFIX)]
         if folder != ENTRY_CODE_DIR or not name.endswith(ENTRY_CODE_SUFFIX) or script not in entry_scripts:
             return "%s names %s, which is not the code of an entry script of this bundle" % (
-                BAKED_PATH, schema.shown(path, 80))
+                BAKED_PATH, settings.shown(path, 80))
         if not has_file(path):
             return "%s names %s, which is not in the bundle" % (BAKED_PATH, path)
     return None

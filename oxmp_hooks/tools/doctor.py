@@ -14,7 +14,7 @@ bundle that starts itself again and again is stopped at the process cap and repo
 stable: ``EXIT_PASSED`` (0) iff every check and smoke test passed, ``EXIT_FAILED`` (1) if one failed (a bundle
 without oxmp, one that did not answer in time, one that relaunches itself included), ``EXIT_UNREADABLE`` (2) for bad
 arguments or a bundle whose oxmp files cannot be read. ``--json`` prints the report (its layout: ``SCHEMA_VERSION``
-and docs/doctor-report.schema.json), ``--junit-xml PATH`` writes it as a JUnit test report (``junit.py``).
+and docs/doctor-report.settings.json), ``--junit-xml PATH`` writes it as a JUnit test report (``junit.py``).
 """
 
 import json
@@ -29,7 +29,7 @@ from oxmp_hooks.tools import bundle_info, cli, contain, junit
 
 __all__ = ["main", "diagnose", "render"]
 
-schema = runtime_module("settings")
+settings = runtime_module("settings")
 # The other half of the doctor, inside the bundle: its door (DOCTOR_ENV, DOCTOR_GATE), its report (REPORT_FILE,
 # REPORT_FORMAT). The bundle enters diagnostic mode only if the variable names a token and a folder whose gate file
 # holds that token (runtime.requested()).
@@ -42,7 +42,7 @@ MAX_REPORT_BYTES = 1 << 20  # a report is a few KiB: a larger file is not one, a
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
 
-# Version of the --json report's layout (its key "schema_version"; docs/doctor-report.schema.json describes it). New
+# Version of the --json report's layout (its key "schema_version"; docs/doctor-report.settings.json describes it). New
 # keys may come within a version; a key removed, renamed or changed in meaning makes the next one.
 SCHEMA_VERSION = 1
 
@@ -99,7 +99,7 @@ def _write_junit(parser, path, *args, **kwargs):
 
 def start_methods(report):
     """The start methods the bundle's platform offers, each of which gets a smoke test."""
-    return list(schema.platform_start_methods(report["build"].get("platform") or sys.platform))
+    return list(settings.platform_start_methods(report["build"].get("platform") or sys.platform))
 
 
 # --- Diagnosis ------------------------------------------------------------------------------------------------------
@@ -129,8 +129,8 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         "run": None,
         "passed": False,
     }
-    if info.baked_settings is not None:
-        baked = schema.Baked.decode(info.baked_settings)
+    if info.record_text is not None:
+        baked = settings.Baked.decode(info.record_text)
         report["build"], report["entry_code"] = baked.facts, baked.entry_code
         report["settings"] = {"baked": baked.settings}
     checks = report["checks"]
@@ -184,7 +184,7 @@ def _with_answer(report, answer, run):
     report["oxmp"] = True
     report["settings"] = {
         "baked": answer["settings"],
-        schema.START_METHOD_ENV: answer["start_method_env"],
+        settings.START_METHOD_ENV: answer["start_method_env"],
         "effective": answer["effective_settings"],
         "effective_start_method": answer["effective_start_method"],
     }
@@ -273,9 +273,9 @@ def runtime_checks(answer, run):
     if answer["start_method_env"] is not None:
         warning = answer["start_method_env_warning"]
         checks.append(check(
-            "%s is valid" % schema.START_METHOD_ENV, warning is None, warning,
+            "%s is valid" % settings.START_METHOD_ENV, warning is None, warning,
             "unset %s, or set it to one of: auto, none, %s"
-            % (schema.START_METHOD_ENV, ", ".join(schema.platform_start_methods(answer["platform"])))))
+            % (settings.START_METHOD_ENV, ", ".join(settings.platform_start_methods(answer["platform"])))))
     return checks
 
 
@@ -305,7 +305,7 @@ def smoke_hint(test, answer):
     if method == answer["effective_start_method"] and passed:
         cause += ("; %s is the start method the app gets unless it chooses one: set \"start_method\": %r in the spec "
                   "file's hooksconfig, or %s=%s at run time"
-                  % (method, passed[-1], schema.START_METHOD_ENV, passed[-1]))
+                  % (method, passed[-1], settings.START_METHOD_ENV, passed[-1]))
     return cause
 
 
@@ -373,24 +373,24 @@ def render(report):
     elif report["run"] is not None:
         lines += ["", "The doctor ran the bundle (contained) in oxmp's diagnostic mode, instead of its entry script."]
 
-    settings = report["settings"]
-    if settings is not None and "effective" in settings:
+    reported = report["settings"]
+    if reported is not None and "effective" in reported:
         lines += ["", "%-*s%-13s%s" % (_SETTING_WIDTH + 2, "Settings", "baked", "effective")]
-        for setting in schema.SETTINGS:
+        for setting in settings.SETTINGS:
             # A bundle of an older oxmp may not know every setting.
-            value = settings["effective"].get(setting.key, "-")
+            value = reported["effective"].get(setting.key, "-")
             if setting.key == "start_method":
-                value = schema.show_start_method(value, settings["effective_start_method"])
-            baked = settings["baked"].get(setting.key, "-")
+                value = settings.show_start_method(value, reported["effective_start_method"])
+            baked = reported["baked"].get(setting.key, "-")
             if isinstance(value, list):  # run_modules: the module names, which whoever starts the bundle may run
                 baked, value = _names(baked), _names(value)
             lines.append("  %-*s%-12s %s" % (_SETTING_WIDTH, setting.key, baked, value))
-        env = settings[schema.START_METHOD_ENV]
-        lines.append("  %-*s%s" % (_SETTING_WIDTH, schema.START_METHOD_ENV,
-                                   "not set" if env is None else schema.shown(env)))
-    elif settings is not None:
+        env = reported[settings.START_METHOD_ENV]
+        lines.append("  %-*s%s" % (_SETTING_WIDTH, settings.START_METHOD_ENV,
+                                   "not set" if env is None else settings.shown(env)))
+    elif reported is not None:
         lines += ["", "Settings (baked)"]
-        lines += _rows([(key, value) for key, value in settings["baked"].items()])
+        lines += _rows([(key, value) for key, value in reported["baked"].items()])
 
     if report["runtime"] is not None:
         lines += ["", "Runtime (in the app's process, before the app's code)"]
@@ -415,7 +415,7 @@ def render(report):
     return "\n".join(lines) + "\n"
 
 
-_SETTING_WIDTH = max(len(setting.key) for setting in schema.SETTINGS) + 2
+_SETTING_WIDTH = max(len(setting.key) for setting in settings.SETTINGS) + 2
 
 
 def _entry_scripts(entry_code, bundle):
