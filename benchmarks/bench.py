@@ -144,6 +144,7 @@ def cpu_model():
 
 # --- Building -------------------------------------------------------------------------------------------------------
 
+
 class Bundles:
     """Every bundle the benchmark runs, each built once."""
 
@@ -151,11 +152,14 @@ class Bundles:
         self.builder = builder
 
     def get(self, app, stock=False, onefile=False, excludes=()):
-        name = "-".join([app, STOCK if stock else OXMP, "onefile" if onefile else "onedir"]
-                        + ["no-" + module for module in excludes])
+        name = "-".join(
+            [app, STOCK if stock else OXMP, "onefile" if onefile else "onedir"]
+            + ["no-" + module for module in excludes]
+        )
         progress("building %s" % name)
-        return self.builder.build(app, way=bundles.STOCK if stock else bundles.ENTRY_POINT, onefile=onefile,
-                                  name=name, excludes=excludes)
+        return self.builder.build(
+            app, way=bundles.STOCK if stock else bundles.ENTRY_POINT, onefile=onefile, name=name, excludes=excludes
+        )
 
 
 def hello_bundles(built, onefile):
@@ -173,14 +177,20 @@ def hello_bundles(built, onefile):
 
 def expect_runtime_hook(bundle, wanted):
     # A comparison between the wrong bundles would still print plausible figures: check what the build log says.
-    found = [hook for hook in ("pyi_rth_oxmp_multiprocessing", "pyi_rth_multiprocessing")
-             if "Including run-time hook %r" % (hook + ".py") in bundle.log]
+    found = [
+        hook
+        for hook in ("pyi_rth_oxmp_multiprocessing", "pyi_rth_multiprocessing")
+        if "Including run-time hook %r" % (hook + ".py") in bundle.log
+    ]
     if found != ([wanted] if wanted else []):
-        raise BenchmarkError("%s: expected multiprocessing runtime hook %s, the build log has %s"
-                             % (bundle.name, wanted, found or "none"))
+        raise BenchmarkError(
+            "%s: expected multiprocessing runtime hook %s, the build log has %s"
+            % (bundle.name, wanted, found or "none")
+        )
 
 
 # --- Running --------------------------------------------------------------------------------------------------------
+
 
 def time_commands(commands, rounds, workdir, privileged=False):
     """Wall time in seconds of each command (an argv), ``rounds`` times each, interleaved: one list per command.
@@ -211,9 +221,15 @@ def run_timing_batch(quoted, rounds, shuffler, workdir, privileged, attempts=3):
     for _ in range(rounds):
         schedule += shuffler.sample(range(len(quoted)), len(quoted))
     for _ in range(attempts):
-        result = bundles.run(["/bin/bash", "-c", TIMING_LOOP, "bash", " ".join(map(str, schedule))] + quoted,
-                             root=workdir, timeout=RUN_TIMEOUT + len(schedule) * 5, max_procs=MAX_PROCS, linger=0.5,
-                             unprivileged=not privileged, watch=privileged)
+        result = bundles.run(
+            ["/bin/bash", "-c", TIMING_LOOP, "bash", " ".join(map(str, schedule))] + quoted,
+            root=workdir,
+            timeout=RUN_TIMEOUT + len(schedule) * 5,
+            max_procs=MAX_PROCS,
+            linger=0.5,
+            unprivileged=not privileged,
+            watch=privileged,
+        )
         if CAP_HIT in result.stderr:
             progress("  a fork hit the process cap (other processes of the same user): repeating the batch")
             continue
@@ -235,8 +251,15 @@ def app_seconds(argv, workdir, privileged=False, attempts=2):
     for _ in range(attempts):
         # The watchdog is on for every run here, frozen or not: plain python needs it, and it must perturb both sides
         # of a ratio alike.
-        result = bundles.run(argv, root=workdir, timeout=RUN_TIMEOUT, max_procs=MAX_PROCS, linger=0.5,
-                             unprivileged=not privileged, watch=True)
+        result = bundles.run(
+            argv,
+            root=workdir,
+            timeout=RUN_TIMEOUT,
+            max_procs=MAX_PROCS,
+            linger=0.5,
+            unprivileged=not privileged,
+            watch=True,
+        )
         if CAP_HIT in result.stderr:
             progress("  a fork hit the process cap (other processes of the same user): repeating the run")
             continue
@@ -261,11 +284,22 @@ def count_instructions(argv, workdir, privileged=False, statuses=(0,)):
     """Run ``argv`` contained under callgrind, its children too: a list of (command line, instructions) per process.
     ``statuses``: the exit statuses that mean it did what was measured."""
     cwd = bundles.scratch_dir(workdir)
-    valgrind = [shutil.which(VALGRIND), "--tool=callgrind", "--trace-children=yes",
-                "--callgrind-out-file=" + os.path.join(cwd, "callgrind.%p")]
+    valgrind = [
+        shutil.which(VALGRIND),
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--callgrind-out-file=" + os.path.join(cwd, "callgrind.%p"),
+    ]
     # linger: helpers (a resource tracker) exit once the app has, slowly under callgrind.
-    result = bundles.run(valgrind + list(argv), cwd=cwd, timeout=INSTRUCTION_RUN_TIMEOUT, max_procs=MAX_PROCS,
-                         linger=5, unprivileged=not privileged, watch=privileged)
+    result = bundles.run(
+        valgrind + list(argv),
+        cwd=cwd,
+        timeout=INSTRUCTION_RUN_TIMEOUT,
+        max_procs=MAX_PROCS,
+        linger=5,
+        unprivileged=not privileged,
+        watch=privileged,
+    )
     if result.returncode not in statuses or result.timed_out:
         raise BenchmarkError("%s under callgrind failed: %r" % (" ".join(argv), result))
     counts = []
@@ -297,8 +331,9 @@ def instructions_of_whole_runs(commands, runs, workdir, privileged=(), statuses=
     counts = [[] for _ in commands]
     for _ in range(runs):
         for index, argv in enumerate(commands):
-            found = count_instructions(argv, workdir, privileged=index in privileged,
-                                       statuses=statuses[index] if statuses else (0,))
+            found = count_instructions(
+                argv, workdir, privileged=index in privileged, statuses=statuses[index] if statuses else (0,)
+            )
             # The process started is the one whose command line is argv's; a hello bundle starts no other.
             counts[index].append(found_for(found, argv)[0])
     return counts
@@ -324,6 +359,7 @@ def rotated(items, shift):
 
 
 # --- The figures ----------------------------------------------------------------------------------------------------
+
 
 class Row:
     """One line of the table: samples (seconds) of oxmp, stock and the baseline, and the target for oxmp's ratio."""
@@ -358,21 +394,57 @@ def startup_rows(built, plan, workdir, onefile):
     times = dict(zip(variants, time_commands([[hello[variant].exe] for variant in variants], rounds, workdir)))
     counts = {}
     if not onefile and can_count_instructions():
-        progress("P1 %s: instructions of %s, %d runs each (callgrind)" % (kind, ", ".join(variants),
-                                                                       plan.instruction_runs))
-        counts = dict(zip(variants, instructions_of_whole_runs([[hello[variant].exe] for variant in variants],
-                                                               plan.instruction_runs, workdir)))
+        progress(
+            "P1 %s: instructions of %s, %d runs each (callgrind)" % (kind, ", ".join(variants), plan.instruction_runs)
+        )
+        counts = dict(
+            zip(
+                variants,
+                instructions_of_whole_runs(
+                    [[hello[variant].exe] for variant in variants], plan.instruction_runs, workdir
+                ),
+            )
+        )
 
     def instructions(baseline):
         return {OXMP: counts[OXMP], STOCK: counts[STOCK], BASELINE: counts[baseline]} if counts else None
 
-    rows = [Row("P5:P1" if onefile else "P1", "start-up of hello", "ms", times[OXMP], times[STOCK], times[BASELINE],
-                target=None if onefile else 1.02, instructions=instructions(BASELINE))]
+    rows = [
+        Row(
+            "P5:P1" if onefile else "P1",
+            "start-up of hello",
+            "ms",
+            times[OXMP],
+            times[STOCK],
+            times[BASELINE],
+            target=None if onefile else 1.02,
+            instructions=instructions(BASELINE),
+        )
+    ]
     if not onefile:
-        rows.append(Row("P1'", "start-up of hello, against the floor", "ms", times[OXMP], times[STOCK],
-                        times[FLOOR], instructions=instructions(FLOOR)))
-        rows.append(Row("P1''", "start-up of hello, against it without the hook", "ms", times[OXMP], times[STOCK],
-                        times[WITHOUT_HOOK], target=1.02, instructions=instructions(WITHOUT_HOOK)))
+        rows.append(
+            Row(
+                "P1'",
+                "start-up of hello, against the floor",
+                "ms",
+                times[OXMP],
+                times[STOCK],
+                times[FLOOR],
+                instructions=instructions(FLOOR),
+            )
+        )
+        rows.append(
+            Row(
+                "P1''",
+                "start-up of hello, against it without the hook",
+                "ms",
+                times[OXMP],
+                times[STOCK],
+                times[WITHOUT_HOOK],
+                target=1.02,
+                instructions=instructions(WITHOUT_HOOK),
+            )
+        )
     return rows
 
 
@@ -419,6 +491,7 @@ def bound_rows(built, plan, workdir, plain_python):
     empty = built.get("empty")
     stock_empty = built.get("empty", stock=True)
     without_inspect = built.get("empty", excludes=["inspect"])
+
     # A comparison of the wrong bundles would still print plausible figures: check the runtime hooks each has for
     # inspect. PyInstaller logs a hook once for each of its modules in the bundle, and oxmp's serves inspect and
     # pkgutil: the bundle without inspect names it once less.
@@ -426,28 +499,61 @@ def bound_rows(built, plan, workdir, plain_python):
         return bundle.log.count("Including run-time hook %r" % hook)
 
     oxmp_hook, stock_hook = "pyi_rth_oxmp_deferred.py", "pyi_rth_inspect.py"
-    found = [(logged(bundle, oxmp_hook), logged(bundle, stock_hook))
-             for bundle in (empty, stock_empty, without_inspect)]
-    if not (found[0][0] >= 1 and found[1] == (0, 1) and found[2][0] == found[0][0] - 1
-            and found[0][1] == found[2][1] == 0):
-        raise BenchmarkError("expected %s in %s, %s in %s, and %s once less in %s; (times logged, %s, %s): %s"
-                             % (oxmp_hook, empty.name, stock_hook, stock_empty.name, oxmp_hook, without_inspect.name,
-                                oxmp_hook, stock_hook, found))
-    commands = [[empty.exe], [stock_empty.exe], [without_inspect.exe],
-                [plain_python, os.path.join(APPS_DIR, "empty.py")]]
+    found = [
+        (logged(bundle, oxmp_hook), logged(bundle, stock_hook)) for bundle in (empty, stock_empty, without_inspect)
+    ]
+    if not (
+        found[0][0] >= 1 and found[1] == (0, 1) and found[2][0] == found[0][0] - 1 and found[0][1] == found[2][1] == 0
+    ):
+        raise BenchmarkError(
+            "expected %s in %s, %s in %s, and %s once less in %s; (times logged, %s, %s): %s"
+            % (
+                oxmp_hook,
+                empty.name,
+                stock_hook,
+                stock_empty.name,
+                oxmp_hook,
+                without_inspect.name,
+                oxmp_hook,
+                stock_hook,
+                found,
+            )
+        )
+    commands = [
+        [empty.exe],
+        [stock_empty.exe],
+        [without_inspect.exe],
+        [plain_python, os.path.join(APPS_DIR, "empty.py")],
+    ]
     progress("B1, B2: %d rounds of the empty bundles and python empty.py" % plan.bound_rounds)
-    empty_times, stock_times, without_inspect_times, plain_times = time_commands(commands, plan.bound_rounds, workdir,
-                                                                                 privileged=True)
+    empty_times, stock_times, without_inspect_times, plain_times = time_commands(
+        commands, plan.bound_rounds, workdir, privileged=True
+    )
     counts = [None] * 4
     if can_count_instructions():
         progress("B1, B2: instructions, %d runs each (callgrind)" % plan.instruction_runs)
         counts = instructions_of_whole_runs(commands, plan.instruction_runs, workdir, privileged={3})
     empty_counts, stock_counts, without_inspect_counts, plain_counts = counts
     return [
-        Row("B1", "start-up of an empty script", "ms", empty_times, stock_times, plain_times, target=1.3,
-            instructions=empty_counts and {OXMP: empty_counts, STOCK: stock_counts, BASELINE: plain_counts}),
-        Row("B2", "the same without inspect (no inspect hook)", "ms", without_inspect_times, None, plain_times,
-            instructions=empty_counts and {OXMP: without_inspect_counts, STOCK: None, BASELINE: plain_counts}),
+        Row(
+            "B1",
+            "start-up of an empty script",
+            "ms",
+            empty_times,
+            stock_times,
+            plain_times,
+            target=1.3,
+            instructions=empty_counts and {OXMP: empty_counts, STOCK: stock_counts, BASELINE: plain_counts},
+        ),
+        Row(
+            "B2",
+            "the same without inspect (no inspect hook)",
+            "ms",
+            without_inspect_times,
+            None,
+            plain_times,
+            instructions=empty_counts and {OXMP: without_inspect_counts, STOCK: None, BASELINE: plain_counts},
+        ),
     ]
 
 
@@ -470,20 +576,39 @@ def long_argv_rows(built, plan, workdir):
     for round_index in range(plan.long_argv_rounds):
         for variant in rotated(variants, round_index):
             start = time.perf_counter()
-            result = bundles.run(hello[variant], *LONG_ARGV, root=workdir, timeout=RUN_TIMEOUT, max_procs=MAX_PROCS,
-                                 watch=False, linger=0)
+            result = bundles.run(
+                hello[variant],
+                *LONG_ARGV,
+                root=workdir,
+                timeout=RUN_TIMEOUT,
+                max_procs=MAX_PROCS,
+                watch=False,
+                linger=0,
+            )
             times[variant].append(time.perf_counter() - start)
             if result.returncode not in statuses[variant] or result.timed_out:
                 raise BenchmarkError("A1: %s ended with %r" % (variant, result))
     counts = None
     if can_count_instructions():
         progress("A1: instructions, %d runs each (callgrind)" % plan.instruction_runs)
-        found = instructions_of_whole_runs([[hello[variant].exe] + LONG_ARGV for variant in variants],
-                                           plan.instruction_runs, workdir,
-                                           statuses=[statuses[variant] for variant in variants])
+        found = instructions_of_whole_runs(
+            [[hello[variant].exe] + LONG_ARGV for variant in variants],
+            plan.instruction_runs,
+            workdir,
+            statuses=[statuses[variant] for variant in variants],
+        )
         counts = dict(zip(variants, found))
-    return [Row("A1", "190,000 flags before -c (oxmp refuses it)", "ms", times[OXMP], times[STOCK], times[BASELINE],
-                instructions=counts)]
+    return [
+        Row(
+            "A1",
+            "190,000 flags before -c (oxmp refuses it)",
+            "ms",
+            times[OXMP],
+            times[STOCK],
+            times[BASELINE],
+            instructions=counts,
+        )
+    ]
 
 
 # oxmp's ratio to plain python that P2 and P3 aim at, per start method. fork starts no new process of the bundle, and a
@@ -496,31 +621,43 @@ TARGETS = {("P2", "spawn"): 1.2, ("P2", "forkserver"): 1.2, ("P3", "spawn"): 1.1
 def multiprocessing_rows(built, plan, workdir, plain_python, onefile):
     """P2 and P3 (and P5's): mp_bench under oxmp, stock and plain python, per start method, interleaved."""
     app = {OXMP: built.get("mp_bench", onefile=onefile), STOCK: built.get("mp_bench", stock=True, onefile=onefile)}
-    argv = {OXMP: [app[OXMP].exe], STOCK: [app[STOCK].exe],
-            BASELINE: [plain_python, os.path.join(APPS_DIR, "mp_bench.py")]}
+    argv = {
+        OXMP: [app[OXMP].exe],
+        STOCK: [app[STOCK].exe],
+        BASELINE: [plain_python, os.path.join(APPS_DIR, "mp_bench.py")],
+    }
     kind = "onefile" if onefile else "onedir"
     prefix = "P5:" if onefile else ""
     shuffler = random.Random(1 + onefile)
     rows = []
     for figure, key, label, runs in (
-            ("pool", "P2", "Pool(2) start + first map", plan.onefile_pool_runs if onefile else plan.pool_runs),
-            ("worker", "P3", "worker start to first message",
-             plan.onefile_worker_runs if onefile else plan.worker_runs)):
+        ("pool", "P2", "Pool(2) start + first map", plan.onefile_pool_runs if onefile else plan.pool_runs),
+        ("worker", "P3", "worker start to first message", plan.onefile_worker_runs if onefile else plan.worker_runs),
+    ):
         samples = {(method, variant): [] for method in METHODS for variant in argv}
         for run in range(runs):
             progress("%s%s %s: run %d of %d (each method: oxmp, stock, python)" % (prefix, key, kind, run + 1, runs))
             for method in METHODS:
                 for variant in shuffler.sample([OXMP, STOCK, BASELINE], 3):  # a new order each time
-                    samples[method, variant] += app_seconds(argv[variant] + [figure, method], workdir,
-                                                            privileged=variant == BASELINE)
+                    samples[method, variant] += app_seconds(
+                        argv[variant] + [figure, method], workdir, privileged=variant == BASELINE
+                    )
         counts = None
         if key == "P3" and not onefile and can_count_instructions():
             counts = worker_instructions(argv, plan.instruction_runs, workdir)
         for method in METHODS:
-            rows.append(Row(prefix + key, "%s, %s" % (label, method), "ms",
-                            samples[method, OXMP], samples[method, STOCK], samples[method, BASELINE],
-                            target=None if onefile else TARGETS.get((key, method), DEFAULT_MP_TARGET),
-                            instructions=counts if method == INSTRUCTIONS_METHOD else None))
+            rows.append(
+                Row(
+                    prefix + key,
+                    "%s, %s" % (label, method),
+                    "ms",
+                    samples[method, OXMP],
+                    samples[method, STOCK],
+                    samples[method, BASELINE],
+                    target=None if onefile else TARGETS.get((key, method), DEFAULT_MP_TARGET),
+                    instructions=counts if method == INSTRUCTIONS_METHOD else None,
+                )
+            )
     return rows
 
 
@@ -533,11 +670,14 @@ def worker_instructions(argv, runs, workdir):
     """{variant: instructions of each spawn worker}: mp_bench one-worker under callgrind, oxmp, stock and python."""
     counts = {variant: [] for variant in argv}
     for run in range(runs):
-        progress("P3: instructions of a %s worker, run %d of %d (oxmp, stock, python; callgrind)"
-                 % (INSTRUCTIONS_METHOD, run + 1, runs))
+        progress(
+            "P3: instructions of a %s worker, run %d of %d (oxmp, stock, python; callgrind)"
+            % (INSTRUCTIONS_METHOD, run + 1, runs)
+        )
         for variant in (OXMP, STOCK, BASELINE):
-            found = count_instructions(argv[variant] + ["one-worker", INSTRUCTIONS_METHOD], workdir,
-                                       privileged=variant == BASELINE)
+            found = count_instructions(
+                argv[variant] + ["one-worker", INSTRUCTIONS_METHOD], workdir, privileged=variant == BASELINE
+            )
             workers = worker_totals(found)
             if len(workers) != 1:
                 raise BenchmarkError("expected one worker, callgrind counted %r" % found)
@@ -558,13 +698,18 @@ def build_rows(workdir, stock_python, pairs):
             # A new Builder each time: a Builder builds each distinct bundle only once.
             builder = bundles.Builder(workdir, stock_python, apps_dir=APPS_DIR)
             cpu_before = children_cpu_seconds()
-            bundle = builder.build("mp_bench", way=bundles.STOCK if variant == STOCK else bundles.ENTRY_POINT,
-                                   name="build-time-%s-%d" % (variant, pair))
+            bundle = builder.build(
+                "mp_bench",
+                way=bundles.STOCK if variant == STOCK else bundles.ENTRY_POINT,
+                name="build-time-%s-%d" % (variant, pair),
+            )
             cpu[variant].append(children_cpu_seconds() - cpu_before)
             wall[variant].append(bundle.build_seconds)
             shutil.rmtree(os.path.dirname(os.path.dirname(bundle.exe)), ignore_errors=True)  # its dist/, 40 MB
-    return [Row("P4", "build time of mp_bench", "s", wall[OXMP], None, wall[STOCK], target=1.03, paired=True),
-            Row("P4'", "the same, CPU time (user + system)", "s", cpu[OXMP], None, cpu[STOCK], paired=True)]
+    return [
+        Row("P4", "build time of mp_bench", "s", wall[OXMP], None, wall[STOCK], target=1.03, paired=True),
+        Row("P4'", "the same, CPU time (user + system)", "s", cpu[OXMP], None, cpu[STOCK], paired=True),
+    ]
 
 
 def children_cpu_seconds():
@@ -583,9 +728,11 @@ BOOTSTRAP_RESAMPLES = 1000
 def ratio_interval(values, baseline, seed=7):
     """A 95% bootstrap interval of median(values) / median(baseline)."""
     rng = random.Random(seed)
-    ratios = sorted(statistics.median(rng.choices(values, k=len(values)))
-                    / statistics.median(rng.choices(baseline, k=len(baseline)))
-                    for _ in range(BOOTSTRAP_RESAMPLES))
+    ratios = sorted(
+        statistics.median(rng.choices(values, k=len(values)))
+        / statistics.median(rng.choices(baseline, k=len(baseline)))
+        for _ in range(BOOTSTRAP_RESAMPLES)
+    )
     return ratios[int(0.025 * BOOTSTRAP_RESAMPLES)], ratios[int(0.975 * BOOTSTRAP_RESAMPLES) - 1]
 
 
@@ -594,16 +741,25 @@ def paired_ratio(values, baseline, seed=7):
     pairs = [value / base for value, base in zip(values, baseline)]
     rng = random.Random(seed)
     medians = sorted(statistics.median(rng.choices(pairs, k=len(pairs))) for _ in range(BOOTSTRAP_RESAMPLES))
-    return statistics.median(pairs), (medians[int(0.025 * BOOTSTRAP_RESAMPLES)],
-                                      medians[int(0.975 * BOOTSTRAP_RESAMPLES) - 1])
+    return statistics.median(pairs), (
+        medians[int(0.025 * BOOTSTRAP_RESAMPLES)],
+        medians[int(0.975 * BOOTSTRAP_RESAMPLES) - 1],
+    )
 
 
 def summarize(row):
     scale = 1e3 if row.unit == "ms" else 1.0
     summary = {"key": row.key, "label": row.label, "unit": row.unit, "target": row.target}
     for variant, samples in row.samples.items():
-        summary[variant] = None if samples is None else {
-            "median": statistics.median(samples) * scale, "n": len(samples), "samples": [x * scale for x in samples]}
+        summary[variant] = (
+            None
+            if samples is None
+            else {
+                "median": statistics.median(samples) * scale,
+                "n": len(samples),
+                "samples": [x * scale for x in samples],
+            }
+        )
     baseline = row.samples[BASELINE]
     for variant in (OXMP, STOCK):
         samples = row.samples[variant]
@@ -618,10 +774,14 @@ def summarize(row):
         summary[variant + "_ratio"] = {"value": value, "interval": [low, high]}
     summary["instructions"] = summary["instructions_ratio"] = None
     if row.instructions:
-        medians = {variant: None if counts is None else statistics.median(counts)
-                   for variant, counts in row.instructions.items()}
-        summary["instructions"] = {variant: None if counts is None else {"median": medians[variant], "samples": counts}
-                                   for variant, counts in row.instructions.items()}
+        medians = {
+            variant: None if counts is None else statistics.median(counts)
+            for variant, counts in row.instructions.items()
+        }
+        summary["instructions"] = {
+            variant: None if counts is None else {"median": medians[variant], "samples": counts}
+            for variant, counts in row.instructions.items()
+        }
         summary["instructions_ratio"] = {
             OXMP: medians[OXMP] / medians[BASELINE],
             STOCK: None if medians[STOCK] is None else medians[STOCK] / medians[BASELINE],
@@ -641,21 +801,39 @@ COLUMNS = "%-7s %-48s %10s %10s %10s  %-22s %-22s %-21s %s"
 def format_table(summaries, facts):
     lines = [
         "oxmp benchmark, %s%s" % (facts["date"], " (--quick)" if facts["quick"] else ""),
-        "machine: %d CPUs, %s; %s; Python %s; PyInstaller %s" % (
-            facts["cpus"], facts["cpu_model"], facts["system"], facts["python"], facts["pyinstaller"]),
-        "load average before / after: %s / %s" % (format_load(facts["load_average_before"]),
-                                                 format_load(facts["load_average_after"])),
+        "machine: %d CPUs, %s; %s; Python %s; PyInstaller %s"
+        % (facts["cpus"], facts["cpu_model"], facts["system"], facts["python"], facts["pyinstaller"]),
+        "load average before / after: %s / %s"
+        % (format_load(facts["load_average_before"]), format_load(facts["load_average_after"])),
         "",
-        COLUMNS % ("", "figure (medians; ratio [95% interval])", "oxmp", "stock", "baseline", "oxmp/baseline",
-                   "stock/baseline", "instructions o/b s/b o/s", "target"),
+        COLUMNS
+        % (
+            "",
+            "figure (medians; ratio [95% interval])",
+            "oxmp",
+            "stock",
+            "baseline",
+            "oxmp/baseline",
+            "stock/baseline",
+            "instructions o/b s/b o/s",
+            "target",
+        ),
     ]
     for summary in summaries:
-        lines.append(COLUMNS % (
-            summary["key"], summary["label"],
-            format_value(summary[OXMP], summary["unit"]), format_value(summary[STOCK], summary["unit"]),
-            format_value(summary[BASELINE], summary["unit"]),
-            format_ratio(summary[OXMP + "_ratio"]), format_ratio(summary[STOCK + "_ratio"]),
-            format_instructions(summary["instructions_ratio"]), format_target(summary)))
+        lines.append(
+            COLUMNS
+            % (
+                summary["key"],
+                summary["label"],
+                format_value(summary[OXMP], summary["unit"]),
+                format_value(summary[STOCK], summary["unit"]),
+                format_value(summary[BASELINE], summary["unit"]),
+                format_ratio(summary[OXMP + "_ratio"]),
+                format_ratio(summary[STOCK + "_ratio"]),
+                format_instructions(summary["instructions_ratio"]),
+                format_target(summary),
+            )
+        )
     lines += [
         "",
         "P1-P4 and B1-B2 are onedir bundles; P5:Pn is figure Pn for onefile bundles.",
@@ -710,24 +888,39 @@ def format_ratio(ratio):
 def format_target(summary):
     if summary["target"] is None:
         return "reported" if summary["key"].startswith("P5") else ""
-    return "<= %.2f %s%s" % (summary["target"], "met" if summary["met"] else "NOT met",
-                             "" if summary["decided"] else " (interval spans it)")
+    return "<= %.2f %s%s" % (
+        summary["target"],
+        "met" if summary["met"] else "NOT met",
+        "" if summary["decided"] else " (interval spans it)",
+    )
 
 
 # --- Main -----------------------------------------------------------------------------------------------------------
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="oxmp's benchmark: start-up, pools, workers and build time.")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, onedir only (about 6 minutes)")
     parser.add_argument("--json", metavar="PATH", help="also write the table's data, with every sample, to PATH")
-    parser.add_argument("--stock-python", metavar="PATH",
-                        help="a Python with the same PyInstaller and no oxmp, instead of making a new virtualenv")
+    parser.add_argument(
+        "--stock-python",
+        metavar="PATH",
+        help="a Python with the same PyInstaller and no oxmp, instead of making a new virtualenv",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bundles (the folder is printed on stderr)")
-    parser.add_argument("--only", metavar="GROUPS", type=lambda text: text.split(","),
-                        help="measure only these groups, comma-separated: %s" % ", ".join(GROUPS))
-    parser.add_argument("--build-pairs", metavar="N", type=int,
-                        help="P4's number of build pairs (default: %d, or %d with --quick)"
-                        % (Plan(False).build_pairs, Plan(True).build_pairs))
+    parser.add_argument(
+        "--only",
+        metavar="GROUPS",
+        type=lambda text: text.split(","),
+        help="measure only these groups, comma-separated: %s" % ", ".join(GROUPS),
+    )
+    parser.add_argument(
+        "--build-pairs",
+        metavar="N",
+        type=int,
+        help="P4's number of build pairs (default: %d, or %d with --quick)"
+        % (Plan(False).build_pairs, Plan(True).build_pairs),
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only or ()) - set(GROUPS)
     if unknown:

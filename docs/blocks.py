@@ -34,6 +34,7 @@ WORKFLOW = os.path.join(".github", "workflows", "tests.yml")
 
 # --- The blocks -----------------------------------------------------------------------------------------------------
 
+
 def settings_table():
     """The settings as a Markdown table: key, allowed values, default, what it does."""
     lines = ["| key | values | default | what it does |", "|---|---|---|---|"]
@@ -54,12 +55,16 @@ def _values_of(kind):
 
 
 # PyInstaller's own lines around oxmp's, as PyInstaller 6 words them, for a bundle that has all three modules.
-BUILD_LOG_BEFORE = ["WARNING: Runtime hooks for %s have already been defined. Skipping the runtime hooks for %s that "
-                    "are defined in .../PyInstaller/hooks/rthooks." % (module, module)
-                    for module in ("inspect", "pkgutil", "multiprocessing")]
+BUILD_LOG_BEFORE = [
+    "WARNING: Runtime hooks for %s have already been defined. Skipping the runtime hooks for %s that "
+    "are defined in .../PyInstaller/hooks/rthooks." % (module, module)
+    for module in ("inspect", "pkgutil", "multiprocessing")
+]
 # PyInstaller names a runtime hook once for each of its modules: oxmp's "deferred" one serves pkgutil and inspect.
-BUILD_LOG_AFTER = ["INFO: Including run-time hook 'pyi_rth_oxmp_%s.py' from '.../runtime_hooks/rthooks'" % hook
-                   for hook in ("multiprocessing", "deferred", "deferred")]
+BUILD_LOG_AFTER = [
+    "INFO: Including run-time hook 'pyi_rth_oxmp_%s.py' from '.../runtime_hooks/rthooks'" % hook
+    for hook in ("multiprocessing", "deferred", "deferred")
+]
 
 
 def build_log():
@@ -91,22 +96,48 @@ def doctor_sample():
             open(path, "wb").close()
         report = doctor.diagnose(executable)
     python = "3.11.7"  # on Linux, where fork is the default up to 3.13
-    report.update(executable=SAMPLE_EXECUTABLE, checks=[], entry_code=[baked.entry_code_name("app.py")], build={
-        "oxmp": __version__, "pyinstaller": versions.CHECKED["PyInstaller"].checked[1], "python": python,
-        "platform": "linux"})
+    report.update(
+        executable=SAMPLE_EXECUTABLE,
+        checks=[],
+        entry_code=[baked.entry_code_name("app.py")],
+        build={
+            "oxmp": __version__,
+            "pyinstaller": versions.CHECKED["PyInstaller"].checked[1],
+            "python": python,
+            "platform": "linux",
+        },
+    )
     run = contain.Result([SAMPLE_EXECUTABLE], 0, "", "", 0.38, False, False)
-    report["run"] = {"exit_status": run.returncode, "seconds": run.seconds, "timed_out": run.timed_out,
-                     "stopped_at_process_cap": run.bombed, "stdout": [], "stderr": []}
+    report["run"] = {
+        "exit_status": run.returncode,
+        "seconds": run.seconds,
+        "timed_out": run.timed_out,
+        "stopped_at_process_cap": run.bombed,
+        "stdout": [],
+        "stderr": [],
+    }
     values = dict(settings.DEFAULTS)
     answer = {
-        "python": python, "platform": "linux", "settings": values, "start_method_env": None,
-        "start_method_env_warning": None, "effective_settings": values, "effective_start_method": "fork",
-        "sys_frozen": True, "sys_executable": SAMPLE_EXECUTABLE, "spawn_executable": SAMPLE_EXECUTABLE,
-        "start_method": "fork", "start_methods_offered": ["fork", "spawn", "forkserver"], "auto_dispatch": True,
-        "freeze_support": "_oxmp_runtime.boot.freeze_support", "freeze_support_is_oxmps": True,
+        "python": python,
+        "platform": "linux",
+        "settings": values,
+        "start_method_env": None,
+        "start_method_env_warning": None,
+        "effective_settings": values,
+        "effective_start_method": "fork",
+        "sys_frozen": True,
+        "sys_executable": SAMPLE_EXECUTABLE,
+        "spawn_executable": SAMPLE_EXECUTABLE,
+        "start_method": "fork",
+        "start_methods_offered": ["fork", "spawn", "forkserver"],
+        "auto_dispatch": True,
+        "freeze_support": "_oxmp_runtime.boot.freeze_support",
+        "freeze_support_is_oxmps": True,
         "refused_exit_status": runtime_module("messages").REFUSED_EXIT,
-        "smoke_tests": [{"start_method": method, "passed": True, "seconds": seconds, "error": None, "exitcode": 0}
-                        for method, seconds in (("fork", 0.007), ("forkserver", 0.132), ("spawn", 0.063))],
+        "smoke_tests": [
+            {"start_method": method, "passed": True, "seconds": seconds, "error": None, "exitcode": 0}
+            for method, seconds in (("fork", 0.007), ("forkserver", 0.132), ("spawn", 0.063))
+        ],
     }
     answer = json.loads(json.dumps(answer))  # as the doctor reads it from the file the bundle writes
     return "```\n%s```\n" % doctor.render(doctor._with_answer(report, answer, run))  # diagnose()'s last step
@@ -116,8 +147,10 @@ def versions_table():
     """``docs/versions.py`` as a Markdown table."""
     lines = ["| | supported | sources read | what was checked | tested |", "|---|---|---|---|---|"]
     for name, entry in versions.CHECKED.items():
-        lines.append("| %s | %s | %s | %s | %s |" % (name, versions.shown(entry.supported),
-                                                     versions.shown(entry.checked), entry.what, entry.tested))
+        lines.append(
+            "| %s | %s | %s | %s | %s |"
+            % (name, versions.shown(entry.supported), versions.shown(entry.checked), entry.what, entry.tested)
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -125,8 +158,10 @@ def ci_table(repo=REPO):
     """The CI workflow's jobs, one row per tox environment and set of Pythons, with the versions tox.ini pins."""
     jobs, runners = workflow_jobs(os.path.join(repo, WORKFLOW))
     envs, pins = tox_envs(os.path.join(repo, "tox.ini"))
-    lines = ["| tox environment | PyInstaller | pyinstaller-hooks-contrib | Python | runners |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| tox environment | PyInstaller | pyinstaller-hooks-contrib | Python | runners |",
+        "|---|---|---|---|---|",
+    ]
     in_jobs = {env for _, _, env in jobs}
     for env in [env for env in envs if env in in_jobs] + sorted(in_jobs - set(envs)):
         pythons_of = {}
@@ -134,14 +169,21 @@ def ci_table(repo=REPO):
             if job_env == env:
                 pythons_of.setdefault(runner, set()).add(python)
         groups = {}
-        for runner in sorted(pythons_of, key=lambda name: (runners.index(name) if name in runners else len(runners),
-                                                           name)):
+        for runner in sorted(
+            pythons_of, key=lambda name: (runners.index(name) if name in runners else len(runners), name)
+        ):
             groups.setdefault(tuple(sorted(pythons_of[runner], key=_version_key)), []).append(runner)
         for pythons, on in sorted(groups.items(), key=lambda group: _version_key(group[0][-1]), reverse=True):
-            lines.append("| `%s` | %s | %s | %s | %s |" % (
-                env, pins.get((env, "pyinstaller"), "the newest release"),
-                pins.get((env, "pyinstaller-hooks-contrib"), "the oldest the PyInstaller allows"),
-                _version_span(pythons), ", ".join(on)))
+            lines.append(
+                "| `%s` | %s | %s | %s | %s |"
+                % (
+                    env,
+                    pins.get((env, "pyinstaller"), "the newest release"),
+                    pins.get((env, "pyinstaller-hooks-contrib"), "the oldest the PyInstaller allows"),
+                    _version_span(pythons),
+                    ", ".join(on),
+                )
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -151,8 +193,9 @@ def workflow_jobs(path):
 
     with open(path, encoding="utf-8") as workflow:
         matrix = yaml.safe_load(workflow)["jobs"]["tests"]["strategy"]["matrix"]
-    jobs = {(runner, str(python), env) for runner in matrix["os"] for python in matrix["python"]
-            for env in matrix["toxenv"]}
+    jobs = {
+        (runner, str(python), env) for runner in matrix["os"] for python in matrix["python"] for env in matrix["toxenv"]
+    }
     jobs |= {(job["os"], str(job["python"]), job["toxenv"]) for job in matrix.get("include", [])}
     return jobs, list(matrix["os"])
 
@@ -162,8 +205,10 @@ def tox_envs(path):
     with open(path, encoding="utf-8") as tox_ini:
         text = tox_ini.read()
     envlist = re.search(r"^envlist\s*=\s*(.*)$", text, re.MULTILINE).group(1)
-    pins = {(env, name): version for env, name, version
-            in re.findall(r"^\s*([\w.-]+):\s*([\w.-]+)==([\w.]+)\s*$", text, re.MULTILINE)}
+    pins = {
+        (env, name): version
+        for env, name, version in re.findall(r"^\s*([\w.-]+):\s*([\w.-]+)==([\w.]+)\s*$", text, re.MULTILINE)
+    }
     return [env.strip() for env in envlist.split(",")], pins
 
 
@@ -174,8 +219,11 @@ def _version_key(text):
 def _version_span(pythons):
     # "3.9 - 3.14" for consecutive minor versions of one major, else the list.
     minors = [_version_key(python) for python in pythons]
-    consecutive = all(len(version) == 2 for version in minors) and len({major for major, _ in minors}) == 1 and \
-        [minor for _, minor in minors] == list(range(minors[0][1], minors[0][1] + len(minors)))
+    consecutive = (
+        all(len(version) == 2 for version in minors)
+        and len({major for major, _ in minors}) == 1
+        and [minor for _, minor in minors] == list(range(minors[0][1], minors[0][1] + len(minors)))
+    )
     return "%s - %s" % (pythons[0], pythons[-1]) if consecutive and len(pythons) > 2 else ", ".join(pythons)
 
 

@@ -30,38 +30,50 @@ class Checked:
 
 CHECKED = {
     "CPython": Checked(
-        ("3.8", "3.15"), ("3.8", "3.15"),
+        ("3.8", "3.15"),
+        ("3.8", "3.15"),
         "worker and helper command lines (`_oxmp_runtime/commands.py`), the private attributes of multiprocessing oxmp "
         "sets (`_oxmp_runtime/cpython.py`), how a worker runs the entry script (`_oxmp_runtime/pyinstaller.py`)",
         "every supported version: the CI workflow (below), and the lane of other Pythons on every CI run, with 3.14 "
         "and 3.15 from Debian's development suite in a chroot: every start method, onedir and onefile, the helpers' "
         "command lines, joblib, billiard and multiprocess, `run_modules`, refusals, and a stock baseline "
-        "([testing.md](testing.md))"),
+        "([testing.md](testing.md))",
+    ),
     "PyInstaller": Checked(
-        ("6.0.0", None), ("6.0.0", "6.22.3"),
+        ("6.0.0", None),
+        ("6.0.0", "6.22.3"),
         "the bootloader's and importer's behaviour (`_oxmp_runtime/pyinstaller.py`); its runtime hooks for `inspect` "
         "and `pkgutil`, by digest (`oxmp_hooks/deferred.py`: a version not listed runs at start-up, as without oxmp)",
-        "6.0.0, 6.10.0 and the newest release (`tox.ini`, below)"),
+        "6.0.0, 6.10.0 and the newest release (`tox.ini`, below)",
+    ),
     "multiprocess": Checked(
-        ("0.70.12", None), ("0.70.12", "0.70.19"),
+        ("0.70.12", None),
+        ("0.70.12", "0.70.19"),
         "its copy of multiprocessing's command lines and private attributes",
         "the newest release (the test extra), and in the lane of other Pythons on 3.14 (on 3.15, 0.70.19 fails under "
-        "`python` too: its dill reads `co_lnotab`, which 3.15 removed)"),
+        "`python` too: its dill reads `co_lnotab`, which 3.15 removed)",
+    ),
     "billiard": Checked(
-        ("4.0", "4.x"), ("4.0", "4.3.2"),
+        ("4.0", "4.x"),
+        ("4.0", "4.3.2"),
         "its command lines and private attributes (`_oxmp_runtime/libraries.py`); 4.3.2 and later for `spawn` "
         "workers of the entry script's functions, as under `python`",
         "the newest release, on Python 3.10 and later (4.3.2 needs them), and in the lane of other Pythons on 3.14 and "
-        "3.15"),
+        "3.15",
+    ),
     "loky (joblib's copy, or loky itself)": Checked(
-        ("3.x", "3.x"), ("3.x", "3.x"),
+        ("3.x", "3.x"),
+        ("3.x", "3.x"),
         "its workers' and resource tracker's command lines",
         "the loky of joblib's newest release (the test extra), and of the newest joblib each other Python installs "
-        "(the lane of other Pythons)"),
+        "(the lane of other Pythons)",
+    ),
     "uvicorn, dask `distributed`, jupyter_client with ipykernel, PyTorch": Checked(
-        None, None,
+        None,
+        None,
         "how each starts processes, in the source of the release tested ([README](../README.md#compatibility))",
-        "the newest release (the test extra; PyTorch where it is installed)"),
+        "the newest release (the test extra; PyTorch where it is installed)",
+    ),
 }
 
 

@@ -42,8 +42,9 @@ def check_hook_folders(folders) -> None:
         return
     named = {os.path.realpath(item[0] if isinstance(item, tuple) else item) for item in folders}
     both = "--additional-hooks-dir %s --additional-hooks-dir %s" % (HOOKS_DIR, RUNTIME_HOOKS_DIR)
-    advice = ("name both of its hook folders, %s (or both in the spec's hookspath), or install oxmp, which registers "
-              "both")
+    advice = (
+        "name both of its hook folders, %s (or both in the spec's hookspath), or install oxmp, which registers both"
+    )
     if os.path.realpath(RUNTIME_HOOKS_DIR) not in named:
         raise SystemExit("ERROR: oxmp: this build runs oxmp's build hooks but not its runtime hooks: " + advice % both)
     if os.path.realpath(HOOKS_DIR) not in named:
@@ -65,13 +66,16 @@ def runtime_module(name):
     if package is not None and [os.path.realpath(path) for path in package.__path__] != [os.path.realpath(folder)]:
         # Two copies of oxmp in one process (an installed one, and a checkout named by path): this package's build
         # code must not check settings with the other copy's runtime.
-        raise RuntimeError("oxmp: the runtime loaded from %s is not this package's (%s): use one copy of oxmp"
-                           % (list(package.__path__), folder))
+        raise RuntimeError(
+            "oxmp: the runtime loaded from %s is not this package's (%s): use one copy of oxmp"
+            % (list(package.__path__), folder)
+        )
     if package is None:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location(
-            "_oxmp_runtime", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+            "_oxmp_runtime", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+        )
         package = importlib.util.module_from_spec(spec)
         sys.modules["_oxmp_runtime"] = package
         spec.loader.exec_module(package)

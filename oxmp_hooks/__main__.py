@@ -20,23 +20,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli.Parser)
     commands.required = True
     # Listed here for --help only: `doctor` was dispatched above, to the doctor's own parser.
-    commands.add_parser("doctor", add_help=False,
-                        help="check how multiprocessing works in a bundle, without running the app's entry script "
-                             "(see `doctor --help`)")
+    commands.add_parser(
+        "doctor",
+        add_help=False,
+        help="check how multiprocessing works in a bundle, without running the app's entry script "
+        "(see `doctor --help`)",
+    )
     run = commands.add_parser(
-        "run", help="run a frozen app contained: own session, process cap, time limit, every process it started "
-                    "killed afterwards (on Linux also those that left its session)")
-    run.add_argument("--timeout", type=cli.seconds, default=120,
-                     help="seconds before the app is killed (default 120)")
-    run.add_argument("--max-procs", type=cli.count, default=64,
-                     help="processes the app may have at once (default 64)")
+        "run",
+        help="run a frozen app contained: own session, process cap, time limit, every process it started "
+        "killed afterwards (on Linux also those that left its session)",
+    )
+    run.add_argument("--timeout", type=cli.seconds, default=120, help="seconds before the app is killed (default 120)")
+    run.add_argument("--max-procs", type=cli.count, default=64, help="processes the app may have at once (default 64)")
     run.add_argument("executable")
     run.add_argument("args", nargs=argparse.REMAINDER)
 
     options = parser.parse_args(argv)
     try:
-        result = contain.run([options.executable] + options.args, timeout=options.timeout,
-                             max_procs=options.max_procs)
+        result = contain.run([options.executable] + options.args, timeout=options.timeout, max_procs=options.max_procs)
     except (OSError, ValueError) as error:  # the executable is missing, or not one; a limit the runner refused
         run.error("cannot run %s: %s" % (options.executable, getattr(error, "strerror", None) or error))
     sys.stdout.write(result.stdout)

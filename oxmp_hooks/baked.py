@@ -68,11 +68,14 @@ def write_record(analysis, folder):
 
     values, errors = config.validate(analysis.hooksconfig.get(config.SECTION), sys.platform)
     if errors:
-        raise SystemExit("ERROR: oxmp: invalid multiprocessing settings in the spec file:\n"
-                         + "\n".join("  - " + error for error in errors))
+        raise SystemExit(
+            "ERROR: oxmp: invalid multiprocessing settings in the spec file:\n"
+            + "\n".join("  - " + error for error in errors)
+        )
     logger.info(config.describe(values, sys.platform))
-    entry_code = [posixpath.normpath(posixpath.join(ENTRY_CODE_DIR, entry_code_name(script)))
-                  for script in analysis.inputs]
+    entry_code = [
+        posixpath.normpath(posixpath.join(ENTRY_CODE_DIR, entry_code_name(script))) for script in analysis.inputs
+    ]
     path = os.path.join(folder, posixpath.basename(settings.BAKED_PATH))
     with open(path, "w", encoding="utf-8") as record_file:
         record_file.write(settings.Baked(values, entry_code, build_facts()).encode())

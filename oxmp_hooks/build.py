@@ -22,10 +22,15 @@ def hook(hook_api: "PostGraphAPI") -> None:
     from oxmp_hooks import selfcheck
 
     # The bundle must accept every command line its multiprocessing (and the forks and loky the app uses) will emit.
-    in_app = [name for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
-              if collect.collected(hook_api.module_graph, name)]
-    selfcheck.check([name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
-                    next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None))
+    in_app = [
+        name
+        for name in list(selfcheck.TRACKERS) + list(selfcheck.LOKY_TRACKERS)
+        if collect.collected(hook_api.module_graph, name)
+    ]
+    selfcheck.check(
+        [name for name in in_app if name in selfcheck.TRACKERS] or ["multiprocessing"],
+        next((name for name in in_app if name in selfcheck.LOKY_TRACKERS), None),
+    )
     hook_api.add_datas(write_datas(hook_api, CONF["workpath"]))
     # The runtime hook imports these; naming them here makes PyInstaller look for them with the pre-find hook.
     hook_api.add_imports("_oxmp_runtime.boot")
@@ -53,8 +58,13 @@ def write_entry_code(script, outdir, optimize):
     with open(script, "rb") as source:
         # Named as PyInstaller names the script's own code, so that a traceback through it in a worker names the
         # script, as in the app.
-        code = compile(source.read(), os.path.basename(script), "exec", dont_inherit=True,
-                       optimize=sys.flags.optimize if optimize in (None, -1) else optimize)
+        code = compile(
+            source.read(),
+            os.path.basename(script),
+            "exec",
+            dont_inherit=True,
+            optimize=sys.flags.optimize if optimize in (None, -1) else optimize,
+        )
     path = os.path.join(outdir, name)
     with open(path, "wb") as compiled:
         # The .pyc header: magic number, flags (0: not hash-based), then source mtime and size, unused here.

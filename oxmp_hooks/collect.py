@@ -9,8 +9,10 @@ __all__ = ["collected", "run_modules", "entry_point_warnings"]
 
 
 # Where PyInstaller's own hidden imports go in a spec file, for the error message.
-HIDDEN_IMPORTS_HINT = ("if PyInstaller's analysis misses a module it imports, name that one in the spec's "
-                       "Analysis(hiddenimports=[...]) (or --hidden-import NAME, --collect-submodules PACKAGE)")
+HIDDEN_IMPORTS_HINT = (
+    "if PyInstaller's analysis misses a module it imports, name that one in the spec's "
+    "Analysis(hiddenimports=[...]) (or --hidden-import NAME, --collect-submodules PACKAGE)"
+)
 
 
 def run_modules(hook_api, names):
@@ -27,15 +29,20 @@ def run_modules(hook_api, names):
         if node is not None and type(node).__name__ in ("Package", "NamespacePackage"):
             node = import_into_graph(hook_api, name + ".__main__")
             if node is None:
-                missing.append("%r is a package without a __main__ module: `python -m %s` cannot run it either"
-                               % (name, name))
+                missing.append(
+                    "%r is a package without a __main__ module: `python -m %s` cannot run it either" % (name, name)
+                )
                 continue
         if node is None:
-            missing.append("%r cannot be collected: PyInstaller does not find it, or the spec excludes it (is it "
-                           "installed where PyInstaller runs?)" % name)
+            missing.append(
+                "%r cannot be collected: PyInstaller does not find it, or the spec excludes it (is it "
+                "installed where PyInstaller runs?)" % name
+            )
     if missing:
-        raise SystemExit("ERROR: oxmp: run_modules in hooksconfig[\"%s\"]:\n%s\n  (%s)"
-                         % (config.SECTION, "\n".join("  - " + problem for problem in missing), HIDDEN_IMPORTS_HINT))
+        raise SystemExit(
+            'ERROR: oxmp: run_modules in hooksconfig["%s"]:\n%s\n  (%s)'
+            % (config.SECTION, "\n".join("  - " + problem for problem in missing), HIDDEN_IMPORTS_HINT)
+        )
     logger.info("oxmp: run_modules collected with what they import: %s; %s", ", ".join(names), HIDDEN_IMPORTS_HINT)
     for warning in entry_point_warnings(hook_api.module_graph, names):
         logger.warning("oxmp: %s", warning)
@@ -43,11 +50,14 @@ def run_modules(hook_api, names):
 
 def entry_point_warnings(graph, names):
     """What the build says of modules of ``names`` (run_modules) whose commands would be missing from the bundle."""
-    return ["run_modules: `-m %s` runs the commands of the entry points %r, and the bundle lacks their modules: %s "
-            "(imported by name, which PyInstaller's analysis does not follow: the bundle's `-m %s` would not have those "
-            "commands). Add them to the spec's Analysis: hiddenimports=%s"
-            % (name, group, ", ".join(modules), name, hidden_imports_for(modules))
-            for name in names for group, modules in entry_point_modules_missing(graph, name).items()]
+    return [
+        "run_modules: `-m %s` runs the commands of the entry points %r, and the bundle lacks their modules: %s "
+        "(imported by name, which PyInstaller's analysis does not follow: the bundle's `-m %s` would not have those "
+        "commands). Add them to the spec's Analysis: hiddenimports=%s"
+        % (name, group, ", ".join(modules), name, hidden_imports_for(modules))
+        for name in names
+        for group, modules in entry_point_modules_missing(graph, name).items()
+    ]
 
 
 # Modules of run_modules whose command line finds its commands through entry points, importing each by name (which

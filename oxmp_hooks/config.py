@@ -44,20 +44,24 @@ def validate(section, platform):
             continue
         # bool is a subclass of int, and True is not a valid start method, so compare types exactly.
         if type(value) is not setting.type:
-            errors.append('hooksconfig["%s"]["%s"] is %s (%r), expected %s'
-                          % (SECTION, key, type(value).__name__, value, _TYPE_NAMES[setting.type]))
+            errors.append(
+                'hooksconfig["%s"]["%s"] is %s (%r), expected %s'
+                % (SECTION, key, type(value).__name__, value, _TYPE_NAMES[setting.type])
+            )
             continue
         if setting.choices is not None and value not in setting.choices:
-            errors.append('hooksconfig["%s"]["%s"] is %r; allowed values: %s'
-                          % (SECTION, key, value, ", ".join(setting.choices)))
+            errors.append(
+                'hooksconfig["%s"]["%s"] is %r; allowed values: %s' % (SECTION, key, value, ", ".join(setting.choices))
+            )
             continue
         values[key] = value
 
     method = values["start_method"]
     if method not in settings.allowed_start_methods(platform):
-        errors.append('hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
-                      % (SECTION, method, settings.platform_name(platform),
-                         ", ".join(settings.platform_start_methods(platform))))
+        errors.append(
+            'hooksconfig["%s"]["start_method"] is %r, which %s cannot run; it offers: %s (or use "auto")'
+            % (SECTION, method, settings.platform_name(platform), ", ".join(settings.platform_start_methods(platform)))
+        )
     return values, errors
 
 
@@ -70,13 +74,16 @@ def module_names(key, value):
         if not isinstance(name, str):
             errors.append("%s holds %s (%r); expected module names (str)" % (where, type(name).__name__, name))
         elif not commands.is_module_name(name):
-            errors.append("%s holds %r, which is not a module name (dotted identifiers, as in `python -m NAME`)"
-                          % (where, name))
+            errors.append(
+                "%s holds %r, which is not a module name (dotted identifiers, as in `python -m NAME`)" % (where, name)
+            )
         elif name in seen:
             errors.append("%s names %r twice" % (where, name))
         elif name in commands.MODULE_WORKERS:
-            errors.append("%s holds %r, a worker module that oxmp already runs (with its options checked); "
-                          "leave it out" % (where, name))
+            errors.append(
+                "%s holds %r, a worker module that oxmp already runs (with its options checked); "
+                "leave it out" % (where, name)
+            )
         if isinstance(name, str):
             seen.add(name)
     return tuple(value), errors
@@ -88,10 +95,17 @@ def describe(values, platform, version_info=sys.version_info):
     found = settings.effective_start_method(values["start_method"], None, platform, version_info)
     where = "%s with Python %d.%d" % (settings.platform_name(platform), version_info[0], version_info[1])
     method = settings.show_start_method(found.value, found.method, where)
-    return ("oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
-            "defer_pyinstaller_hooks=%s, run_modules=%s" % (
-                method, values["auto_dispatch"], values["sys_frozen"], values["defer_pyinstaller_hooks"],
-                ", ".join(values["run_modules"]) or "none"))
+    return (
+        "oxmp: multiprocessing settings: start_method=%s, auto_dispatch=%s, sys_frozen=%s, "
+        "defer_pyinstaller_hooks=%s, run_modules=%s"
+        % (
+            method,
+            values["auto_dispatch"],
+            values["sys_frozen"],
+            values["defer_pyinstaller_hooks"],
+            ", ".join(values["run_modules"]) or "none",
+        )
+    )
 
 
 def _unknown_key(key):
@@ -101,6 +115,8 @@ def _unknown_key(key):
         return message + "; %r is PyOxidizer's name, oxmp's is %r" % (key, PYOXIDIZER_NAMES[key])
     close = difflib.get_close_matches(str(key), valid + list(PYOXIDIZER_NAMES), n=1, cutoff=0.6)
     if close:
-        return message + "; did you mean %r? Valid keys: %s" % (PYOXIDIZER_NAMES.get(close[0], close[0]),
-                                                                ", ".join(valid))
+        return message + "; did you mean %r? Valid keys: %s" % (
+            PYOXIDIZER_NAMES.get(close[0], close[0]),
+            ", ".join(valid),
+        )
     return message + "; valid keys: %s" % ", ".join(valid)

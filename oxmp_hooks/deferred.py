@@ -74,8 +74,7 @@ def digest(path):
 
 def unchecked_files(module_name, paths):
     """The hook files among ``paths`` that are not a version in ``CHECKED``."""
-    return [path for path in paths
-            if digest(path) not in CHECKED.get((module_name, os.path.basename(path)), {})]
+    return [path for path in paths if digest(path) not in CHECKED.get((module_name, os.path.basename(path)), {})]
 
 
 def when_to_run(settings, module_name, paths):
@@ -96,14 +95,16 @@ def hook(hook_api: "PostGraphAPI") -> None:
     paths = pyinstaller_hook_files(module_name)
     settings = baked.validated_settings(hook_api)
     for path in unchecked_files(module_name, paths):
-        logger.info("oxmp: PyInstaller's %s is not a version oxmp has checked: it runs at start-up",
-                    os.path.basename(path))
+        logger.info(
+            "oxmp: PyInstaller's %s is not a version oxmp has checked: it runs at start-up", os.path.basename(path)
+        )
     for path in paths:
         # What PyInstaller does with a runtime hook: collect what it imports. Its code is not run here.
         hook_api.module_graph.add_script(path)
     hook_api.add_imports("_oxmp_runtime.deferred")
-    code = write_code(module_name, when_to_run(settings, module_name, paths), paths,
-                      baked.outdir(hook_api.analysis, CONF["workpath"]))
+    code = write_code(
+        module_name, when_to_run(settings, module_name, paths), paths, baked.outdir(hook_api.analysis, CONF["workpath"])
+    )
     hook_api.add_datas(baked.record_datas(hook_api) + [(code, runtime.CODE_DIR)])
 
 

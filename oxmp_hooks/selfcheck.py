@@ -38,7 +38,8 @@ def check(libraries=("multiprocessing",), loky=None):
         raise SystemExit(
             "ERROR: oxmp: this Python starts multiprocessing's processes with command lines that this oxmp (%s) does "
             "not accept; the bundle would refuse them. Upgrade oxmp, or report this with the lines below:\n%s"
-            % (__version__, "\n".join("  - " + line for line in found)))
+            % (__version__, "\n".join("  - " + line for line in found))
+        )
 
 
 def problems(platform=sys.platform, libraries=("multiprocessing",), loky=None):
@@ -60,23 +61,31 @@ def emitted_command_lines(platform=sys.platform, libraries=("multiprocessing",),
         for library in libraries:
             spawn = importlib.import_module(library + ".spawn")
             if platform == "win32":
-                lines.append((library + " spawn worker", "worker",
-                              spawn.get_command_line(parent_pid=1234, pipe_handle=880)))
+                lines.append(
+                    (library + " spawn worker", "worker", spawn.get_command_line(parent_pid=1234, pipe_handle=880))
+                )
                 continue
             lines.append((library + " spawn worker", "worker", spawn.get_command_line(tracker_fd=5, pipe_handle=7)))
             tracker_module, tracker_class = TRACKERS[library]
             tracker = importlib.import_module("%s.%s" % (library, tracker_module))
             forkserver = importlib.import_module(library + ".forkserver")
             launchers = [importlib.import_module(library + ".util"), tracker, forkserver]
-            lines.append((library + " tracker", "helper",
-                          _capture(lambda: getattr(tracker, tracker_class)().ensure_running(), launchers)))
-            lines.append((library + " forkserver", "helper",
-                          _capture(lambda: _start_forkserver(forkserver, tracker), launchers)))
+            lines.append(
+                (
+                    library + " tracker",
+                    "helper",
+                    _capture(lambda: getattr(tracker, tracker_class)().ensure_running(), launchers),
+                )
+            )
+            lines.append(
+                (library + " forkserver", "helper", _capture(lambda: _start_forkserver(forkserver, tracker), launchers))
+            )
         if loky is not None and platform != "win32":
             module = importlib.import_module(loky)
             launchers = [importlib.import_module("multiprocessing.util"), module]
-            lines.append(("loky tracker", "helper", _capture(lambda: module.ResourceTracker().ensure_running(),
-                                                             launchers)))
+            lines.append(
+                ("loky tracker", "helper", _capture(lambda: module.ResourceTracker().ensure_running(), launchers))
+            )
     return lines
 
 

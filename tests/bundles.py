@@ -39,9 +39,12 @@ def interpreter_start_method():
     """What ``multiprocessing.get_start_method()`` gives under plain ``python`` (this one), asked of it: the default a
     bundle without oxmp's start method must keep."""
     if not _interpreter_start_method:
-        _interpreter_start_method.append(subprocess.check_output(
-            [sys.executable, "-c", "import multiprocessing; print(multiprocessing.get_start_method())"],
-            universal_newlines=True).strip())
+        _interpreter_start_method.append(
+            subprocess.check_output(
+                [sys.executable, "-c", "import multiprocessing; print(multiprocessing.get_start_method())"],
+                universal_newlines=True,
+            ).strip()
+        )
     return _interpreter_start_method[0]
 
 
@@ -85,7 +88,6 @@ class Bundle:
         self.build_seconds = build_seconds  # wall time of the PyInstaller process alone
 
 
-
 class BuildCache:
     """Each distinct bundle built once per session: what a build returned, or the BuildFailed it raised."""
 
@@ -108,8 +110,11 @@ class BuildCache:
         name = os.path.splitext(os.path.basename(spec))[0]
         workdir = os.path.join(self.root, "%s-spec-%d" % (name, len(self._built)))
         source = os.path.join(workdir, "source")
-        shutil.copytree(os.path.dirname(os.path.abspath(spec)), source,
-                        ignore=shutil.ignore_patterns("__pycache__", "build", "dist"))
+        shutil.copytree(
+            os.path.dirname(os.path.abspath(spec)),
+            source,
+            ignore=shutil.ignore_patterns("__pycache__", "build", "dist"),
+        )
         return name, workdir, os.path.join(source, os.path.basename(spec))
 
 
@@ -133,8 +138,21 @@ class Builder(BuildCache):
         self.share_analysis = share_analysis
         self._families = {}  # with share_analysis: (name, hooksconfig, logs) of a bundle's work folder, by its key
 
-    def build(self, app, hooksconfig=None, onefile=False, way=ENTRY_POINT, name=None, cli=False, excludes=(),
-              runtime_hooks=(), modules=(), metadata=(), submodules=(), data_files=()):
+    def build(
+        self,
+        app,
+        hooksconfig=None,
+        onefile=False,
+        way=ENTRY_POINT,
+        name=None,
+        cli=False,
+        excludes=(),
+        runtime_hooks=(),
+        modules=(),
+        metadata=(),
+        submodules=(),
+        data_files=(),
+    ):
         """Build ``<apps_dir>/<app>.py``, leaving the modules ``excludes`` out of its graph and running the custom
         runtime hooks ``<apps_dir>/<name>.py`` for the names in ``runtime_hooks`` first, with the modules
         ``<apps_dir>/<name>.py`` for the names in ``modules`` beside the script (where PyInstaller finds them), and the
@@ -142,11 +160,36 @@ class Builder(BuildCache):
         ``submodules`` (``collect_submodules``, for modules a library imports by name) and the files of the packages
         ``data_files`` (``collect_data_files(include_py_files=True)``, for what a library reads as files); returns a
         Bundle, or raises BuildFailed (also cached)."""
-        family = (app, settings_key(hooksconfig), way, cli, tuple(excludes), tuple(runtime_hooks), tuple(modules),
-                  tuple(metadata), tuple(submodules), tuple(data_files))
-        return self._cached(family + (onefile,), lambda: self._build(
-            app, hooksconfig, onefile, way, name, cli, list(excludes), list(runtime_hooks), family, modules,
-            list(metadata), list(submodules), list(data_files)))
+        family = (
+            app,
+            settings_key(hooksconfig),
+            way,
+            cli,
+            tuple(excludes),
+            tuple(runtime_hooks),
+            tuple(modules),
+            tuple(metadata),
+            tuple(submodules),
+            tuple(data_files),
+        )
+        return self._cached(
+            family + (onefile,),
+            lambda: self._build(
+                app,
+                hooksconfig,
+                onefile,
+                way,
+                name,
+                cli,
+                list(excludes),
+                list(runtime_hooks),
+                family,
+                modules,
+                list(metadata),
+                list(submodules),
+                list(data_files),
+            ),
+        )
 
     def build_spec(self, spec):
         """Build an existing spec file as it is, with the Builder's Python; returns a Bundle, or raises
@@ -157,14 +200,29 @@ class Builder(BuildCache):
         """
         return self._cached(("spec file", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build(self, app, hooksconfig, onefile, way, name, cli, excludes, runtime_hooks, family, modules=(),
-               metadata=(), submodules=(), data_files=()):
+    def _build(
+        self,
+        app,
+        hooksconfig,
+        onefile,
+        way,
+        name,
+        cli,
+        excludes,
+        runtime_hooks,
+        family,
+        modules=(),
+        metadata=(),
+        submodules=(),
+        data_files=(),
+    ):
         logs = []
         if self.share_analysis and name is None:
             # The other layout's work folder, if it was built: the same spec but for its last lines, and the same
             # hooksconfig (one that validates the same may be written otherwise), so that its Analysis is up to date.
             name, hooksconfig, logs = self._families.setdefault(
-                family, ("%s-%d" % (app, len(self._built)), hooksconfig, []))
+                family, ("%s-%d" % (app, len(self._built)), hooksconfig, [])
+            )
         name = name or "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         distpath = os.path.join(workdir, "dist-onefile" if onefile and self.share_analysis else "dist")
@@ -189,11 +247,19 @@ class Builder(BuildCache):
                 options += ["--exclude-module", module]
             target = script
         else:
-            hookspath = {SPEC_HOOKSPATH: HOOK_DIRS, BUILD_HOOKS_ONLY: HOOK_DIRS[:1],
-                         RUNTIME_HOOKS_ONLY: HOOK_DIRS[1:]}.get(way, [])
-            spec = SPEC_TEMPLATE.format(scripts=[script], hookspath=hookspath, hooksconfig=hooksconfig or {},
-                                        excludes=excludes, runtime_hooks=runtime_hooks,
-                                        datas=collected(metadata, submodules, data_files))
+            hookspath = {
+                SPEC_HOOKSPATH: HOOK_DIRS,
+                BUILD_HOOKS_ONLY: HOOK_DIRS[:1],
+                RUNTIME_HOOKS_ONLY: HOOK_DIRS[1:],
+            }.get(way, [])
+            spec = SPEC_TEMPLATE.format(
+                scripts=[script],
+                hookspath=hookspath,
+                hooksconfig=hooksconfig or {},
+                excludes=excludes,
+                runtime_hooks=runtime_hooks,
+                datas=collected(metadata, submodules, data_files),
+            )
             spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name)
             target = os.path.join(workdir, name + ".spec")
             with open(target, "w") as spec_file:
@@ -201,8 +267,7 @@ class Builder(BuildCache):
         python = self.python if way == ENTRY_POINT else self.stock_python()
         log, build_seconds = _pyinstaller(python, workdir, options + [target], distpath)
         logs.append(log)
-        exe = os.path.join(distpath, name + EXE_SUFFIX) if onefile else \
-            os.path.join(distpath, name, name + EXE_SUFFIX)
+        exe = os.path.join(distpath, name + EXE_SUFFIX) if onefile else os.path.join(distpath, name, name + EXE_SUFFIX)
         # The log of every build in the work folder: a layout that reused the other's Analysis logged none.
         return Bundle(name, exe, "".join(logs), onefile, build_seconds)
 
@@ -219,8 +284,10 @@ def metadata_datas(distributions):
     # Analysis' datas argument for the metadata of ``distributions``, as a spec file writes it.
     if not distributions:
         return ""
-    return (",\n             datas=[item for name in %r for item in __import__('PyInstaller.utils.hooks', "
-            "fromlist=['copy_metadata']).copy_metadata(name)]" % list(distributions))
+    return (
+        ",\n             datas=[item for name in %r for item in __import__('PyInstaller.utils.hooks', "
+        "fromlist=['copy_metadata']).copy_metadata(name)]" % list(distributions)
+    )
 
 
 def collected(metadata, submodules, data_files):
@@ -230,10 +297,12 @@ def collected(metadata, submodules, data_files):
     hooks = "__import__('PyInstaller.utils.hooks', fromlist=['collect_submodules'])."
     if not submodules and not data_files:
         return metadata_datas(metadata)
-    return (",\n             datas=[item for name in %r for item in %scopy_metadata(name)]"
-            "\n                   + [item for name in %r for item in %scollect_data_files(name, include_py_files=True)]"
-            ",\n             hiddenimports=[module for name in %r for module in %scollect_submodules(name)]"
-            % (list(metadata), hooks, list(data_files), hooks, list(submodules), hooks))
+    return (
+        ",\n             datas=[item for name in %r for item in %scopy_metadata(name)]"
+        "\n                   + [item for name in %r for item in %scollect_data_files(name, include_py_files=True)]"
+        ",\n             hiddenimports=[module for name in %r for module in %scollect_submodules(name)]"
+        % (list(metadata), hooks, list(data_files), hooks, list(submodules), hooks)
+    )
 
 
 def settings_key(hooksconfig):
@@ -250,11 +319,23 @@ def settings_key(hooksconfig):
 def _pyinstaller(python, workdir, arguments, distpath=None):
     """Run PyInstaller in ``workdir`` (build/ and, unless ``distpath`` says otherwise, dist/ go there); returns its log
     and wall time, or raises BuildFailed. Leaves ``workdir`` readable by the unprivileged user the bundles run as."""
-    options = ["--noconfirm", "--log-level", "INFO", "--distpath", distpath or os.path.join(workdir, "dist"),
-               "--workpath", os.path.join(workdir, "build")]
+    options = [
+        "--noconfirm",
+        "--log-level",
+        "INFO",
+        "--distpath",
+        distpath or os.path.join(workdir, "dist"),
+        "--workpath",
+        os.path.join(workdir, "build"),
+    ]
     start = time.perf_counter()
-    process = subprocess.run([python, "-m", "PyInstaller"] + options + arguments, cwd=workdir,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    process = subprocess.run(
+        [python, "-m", "PyInstaller"] + options + arguments,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise BuildFailed(process.returncode, process.stdout)
@@ -276,8 +357,18 @@ SHELL_PARENT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
 DEFAULT_WRAPPER = []
 
 
-def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0, wrapper=None,
-        **contain_options):
+def run(
+    bundle_or_argv,
+    *args,
+    env=None,
+    cwd=None,
+    timeout=60,
+    max_procs=48,
+    root=None,
+    linger=1.0,
+    wrapper=None,
+    **contain_options,
+):
     """Run a bundle contained, in a scratch directory; ``env`` adds to a small clean environment. ``wrapper``: a
     command that starts the bundle (its argv follows), such as a shell that rearranges descriptors, contained with it
     (default: ``DEFAULT_WRAPPER``).
@@ -294,13 +385,20 @@ def run(bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, roo
     if sys.platform == "win32":
         clean_env.update((key, os.environ[key]) for key in ("SYSTEMROOT", "TEMP", "TMP") if key in os.environ)
     clean_env.update(env or {})
-    return contain.run(argv + list(args), timeout=timeout, max_procs=max_procs, env=clean_env, cwd=cwd, linger=linger,
-                       **contain_options)
+    return contain.run(
+        argv + list(args),
+        timeout=timeout,
+        max_procs=max_procs,
+        env=clean_env,
+        cwd=cwd,
+        linger=linger,
+        **contain_options,
+    )
 
 
 def results(run_result):
     """The ``RESULT {json}`` lines an app printed, as a list of dicts."""
-    return [json.loads(line[len("RESULT "):]) for line in run_result.stdout.splitlines() if line.startswith("RESULT ")]
+    return [json.loads(line[len("RESULT ") :]) for line in run_result.stdout.splitlines() if line.startswith("RESULT ")]
 
 
 def only_result(run_result):

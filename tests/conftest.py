@@ -9,9 +9,12 @@ from tests import bundles, reporting
 
 def pytest_addoption(parser):
     parser.addoption("--keep-bundles", action="store_true", help="keep the bundles built by this run")
-    parser.addoption("--shell-parent", action="store_true",
-                     help="start every bundle that a test starts directly through a shell of its own user that stays "
-                          "its parent (tests/bundles.py SHELL_PARENT)")
+    parser.addoption(
+        "--shell-parent",
+        action="store_true",
+        help="start every bundle that a test starts directly through a shell of its own user that stays "
+        "its parent (tests/bundles.py SHELL_PARENT)",
+    )
 
 
 def pytest_configure(config):

@@ -25,8 +25,16 @@ from tests.keeper_with_setup import set_up_app
 KEEPER_WITH_SETUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keeper_with_setup.py")
 
 # What the tests use of the shipped runner, with what this module adds.
-__all__ = ["TIMEOUT_STATUS", "Result", "Watchdog", "wait_at_most", "run", "drops_privileges", "unprivileged_ids",
-           "make_accessible"]
+__all__ = [
+    "TIMEOUT_STATUS",
+    "Result",
+    "Watchdog",
+    "wait_at_most",
+    "run",
+    "drops_privileges",
+    "unprivileged_ids",
+    "make_accessible",
+]
 
 # As root, contained runs use an unprivileged user id of their own: UNPRIVILEGED_UID_BASE plus the runner's process id.
 # RLIMIT_NPROC counts every process of a user; with a shared one (`nobody`), another test run or service of that user
@@ -83,8 +91,10 @@ class Runner(shipped.Runner):
                 self._stdin_pipe = None
 
     def start_options(self):
-        return {"stdin": subprocess.DEVNULL if self._stdin_pipe is None else self._stdin_pipe,
-                "pass_fds": self.pass_fds}
+        return {
+            "stdin": subprocess.DEVNULL if self._stdin_pipe is None else self._stdin_pipe,
+            "pass_fds": self.pass_fds,
+        }
 
     def app_uid(self):
         return os.getuid() if self.user is None else self.user.uid
@@ -109,8 +119,15 @@ class Runner(shipped.Runner):
         return super().start_watchdog(count, stop, max_procs) if self.watch else Unwatched()
 
 
-def run(argv, unprivileged=True, timeout=shipped.DEFAULT_TIMEOUT, max_procs=shipped.DEFAULT_MAX_PROCS, env=None,
-        cwd=None, **options):
+def run(
+    argv,
+    unprivileged=True,
+    timeout=shipped.DEFAULT_TIMEOUT,
+    max_procs=shipped.DEFAULT_MAX_PROCS,
+    env=None,
+    cwd=None,
+    **options,
+):
     """Run ``argv`` contained (``oxmp_hooks.tools.contain.run()``), returning its ``Result``.
 
     ``unprivileged``: as root, run as this runner's own unprivileged user. ``options`` (``Runner``): ``stdin``, the

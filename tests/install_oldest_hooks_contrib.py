@@ -31,10 +31,22 @@ def main():
     version = floor(metadata.requires("pyinstaller") or [])
     if version is None:
         sys.exit("PyInstaller %s sets no lower bound for %s" % (metadata.version("pyinstaller"), DISTRIBUTION))
-    print("PyInstaller %s allows %s>=%s: installing %s" % (
-        metadata.version("pyinstaller"), DISTRIBUTION, version, version), flush=True)
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                           "%s==%s" % (DISTRIBUTION, version)])
+    print(
+        "PyInstaller %s allows %s>=%s: installing %s"
+        % (metadata.version("pyinstaller"), DISTRIBUTION, version, version),
+        flush=True,
+    )
+    subprocess.check_call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "%s==%s" % (DISTRIBUTION, version),
+        ]
+    )
 
 
 if __name__ == "__main__":

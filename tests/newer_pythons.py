@@ -44,8 +44,10 @@ DEFAULT_CACHE = os.path.join("~", ".cache", "oxmp-newer-pythons")
 SUITE = "sid"
 CHROOT_FORMAT = 1  # bump when the chroot must be made anew
 PACKAGES = ["binutils", "ca-certificates"] + [
-    package % pythons.version_name(version) for version in VERSIONS
-    for package in ("python%s", "python%s-venv", "libpython%s")]
+    package % pythons.version_name(version)
+    for version in VERSIONS
+    for package in ("python%s", "python%s-venv", "libpython%s")
+]
 LANE = "/opt/oxmp-lane"  # the virtualenvs, inside the chroot
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Libraries the lane tests where they install for the version (each on its own: one that does not install is left
@@ -115,7 +117,8 @@ class Chroot:
     def made(self):
         return wine._read_json(self.root + ".json") == self.state() and all(
             os.path.exists(self.inside_to_host("/usr/bin/python" + pythons.version_name(version)))
-            for version in VERSIONS)
+            for version in VERSIONS
+        )
 
     def make(self):
         """debootstrap the chroot (again, if it was made for something else); returns the seconds it took, 0 if
@@ -131,18 +134,21 @@ class Chroot:
             os.remove(self.root + ".json")
         # debootstrap does not check the Release file's Valid-Until (a dated snapshot's has passed); nothing below
         # uses apt-get inside, which would.
-        _check(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, self.root,
-                debian_mirror()])
+        _check(
+            ["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, self.root, debian_mirror()]
+        )
         wine._write_json(self.root + ".json", self.state())
         self.make_seconds = time.monotonic() - started
         return self.make_seconds
 
     def copy_host_settings(self):
         """What pip and name lookups need inside: the host's pip configuration, CA bundle and resolver."""
-        for source, target in ((os.path.expanduser("~/.config/pip/pip.conf"), "/root/.config/pip/pip.conf"),
-                               ("/etc/pip.conf", "/etc/pip.conf"),
-                               ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt"),
-                               ("/etc/resolv.conf", "/etc/resolv.conf")):
+        for source, target in (
+            (os.path.expanduser("~/.config/pip/pip.conf"), "/root/.config/pip/pip.conf"),
+            ("/etc/pip.conf", "/etc/pip.conf"),
+            ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt"),
+            ("/etc/resolv.conf", "/etc/resolv.conf"),
+        ):
             if os.path.isfile(source):
                 host = self.inside_to_host(target)
                 os.makedirs(os.path.dirname(host), exist_ok=True)
@@ -205,8 +211,11 @@ class Chroot:
     def environment(self, **extra):
         """A small clean environment for programs of the chroot: the host's proxy and pip settings that hold there."""
         env = {"PATH": PATH, "HOME": "/root", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp"}
-        env.update((key, value) for key, value in os.environ.items()
-                   if (key.startswith("PIP_") and key not in PIP_DROPPED) or key.lower().endswith("_proxy"))
+        env.update(
+            (key, value)
+            for key, value in os.environ.items()
+            if (key.startswith("PIP_") and key not in PIP_DROPPED) or key.lower().endswith("_proxy")
+        )
         env.update(extra)
         return env
 
@@ -217,10 +226,11 @@ class Chroot:
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, program.strip(os.sep).replace(os.sep, "_"))
         env = " ".join(_sh_quote("%s=%s" % item) for item in sorted(self.environment().items()))
-        script = ("#!/bin/sh\n# %s inside the chroot %s (tests/newer_pythons.py)\n"
-                  "exec env -i %s %s %s /bin/sh -c 'cd \"$1\" && shift && exec \"$@\"' sh \"$(pwd -P)\" %s \"$@\"\n"
-                  % (program, self.root, env, _sh_quote(shutil.which("chroot")), _sh_quote(self.root),
-                     _sh_quote(program)))
+        script = (
+            "#!/bin/sh\n# %s inside the chroot %s (tests/newer_pythons.py)\n"
+            'exec env -i %s %s %s /bin/sh -c \'cd "$1" && shift && exec "$@"\' sh "$(pwd -P)" %s "$@"\n'
+            % (program, self.root, env, _sh_quote(shutil.which("chroot")), _sh_quote(self.root), _sh_quote(program))
+        )
         if not os.path.isfile(path) or open(path).read() != script:
             with open(path, "w") as file:
                 file.write(script)
@@ -232,8 +242,14 @@ class Chroot:
         program = "/usr/bin/python" + pythons.version_name(version)
         if not os.path.exists(self.inside_to_host(program)):
             return None
-        process = subprocess.run([self.launcher(program), "-c", pythons.ASK], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, universal_newlines=True, timeout=60, cwd="/")
+        process = subprocess.run(
+            [self.launcher(program), "-c", pythons.ASK],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+            timeout=60,
+            cwd="/",
+        )
         words = process.stdout.split()
         if process.returncode != 0 or len(words) != 5 or words[:2] != ["CPython", program]:
             return None
@@ -256,16 +272,25 @@ class Cache(pythons.Cache):
         venv = "%s/%s-%s" % (LANE, kind, pythons.version_name(version))
         python = venv + "/bin/python"
         run = self.chroot.launcher(python)
-        state = {"format": pythons.SETUP_FORMAT, "python": executable, "version": list(version),
-                 "requirements": requirements, "optional": list(optional)}
+        state = {
+            "format": pythons.SETUP_FORMAT,
+            "python": executable,
+            "version": list(version),
+            "requirements": requirements,
+            "optional": list(optional),
+        }
         stamp = self.chroot.inside_to_host(venv + "/oxmp-lane.json")
         if wine._read_json(stamp) != state:
             shutil.rmtree(self.chroot.inside_to_host(venv), ignore_errors=True)
             _check([self.chroot.launcher(executable), "-m", "venv", venv], cwd="/")
             _check([run, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + requirements, cwd="/")
             for requirement in optional:
-                subprocess.run([run, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
-                               cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    [run, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
+                    cwd="/",
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             wine._write_json(stamp, state)
         return python
 
@@ -273,14 +298,29 @@ class Cache(pythons.Cache):
         """Both virtualenvs of a version, without oxmp; returns (python, stock python), paths inside."""
         requirements = pythons.requirements()
         optional = [name + bound for name, bound in pythons.bounded(OPTIONAL)]
-        return (self.venv("venv", version, executable, requirements, optional),
-                self.venv("stock", version, executable, [r for r in requirements if r.startswith("pyinstaller")]))
+        return (
+            self.venv("venv", version, executable, requirements, optional),
+            self.venv("stock", version, executable, [r for r in requirements if r.startswith("pyinstaller")]),
+        )
 
     def python_with_oxmp(self, executable, version, scratch):
         """The virtualenv's Python (path inside), the checkout's wheel installed (``scratch``: a shared folder)."""
         python, _ = self.set_up(executable, version)
-        _check([self.chroot.launcher(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-index", "--no-deps", "--force-reinstall", self.oxmp_wheel(scratch)], cwd="/")
+        _check(
+            [
+                self.chroot.launcher(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--no-deps",
+                "--force-reinstall",
+                self.oxmp_wheel(scratch),
+            ],
+            cwd="/",
+        )
         return python
 
 
@@ -292,8 +332,9 @@ def run(chroot, argv, unprivileged=True, timeout=60, max_procs=48, env=None, cwd
     return ChrootRunner(chroot.root, cwd, user=user, **options).run(argv, timeout, max_procs, env, cwd)
 
 
-def run_bundle(chroot, bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0,
-               **options):
+def run_bundle(
+    chroot, bundle_or_argv, *args, env=None, cwd=None, timeout=60, max_procs=48, root=None, linger=1.0, **options
+):
     """``tests.bundles.run()`` in the chroot: a scratch folder under ``root`` (a shared folder) and the same small
     clean environment, with the chroot's PATH."""
     from tests import bundles
@@ -302,8 +343,16 @@ def run_bundle(chroot, bundle_or_argv, *args, env=None, cwd=None, timeout=60, ma
     cwd = cwd or bundles.scratch_dir(root)
     clean_env = {"PATH": PATH, "HOME": cwd, "LC_ALL": "C.UTF-8", "TMPDIR": cwd}
     clean_env.update(env or {})
-    return run(chroot, argv + list(args), timeout=timeout, max_procs=max_procs, env=clean_env, cwd=cwd, linger=linger,
-               **options)
+    return run(
+        chroot,
+        argv + list(args),
+        timeout=timeout,
+        max_procs=max_procs,
+        env=clean_env,
+        cwd=cwd,
+        linger=linger,
+        **options,
+    )
 
 
 class ChrootRunner(contain.Runner):
@@ -392,8 +441,10 @@ def main(argv=None):
                 return 1
             cache.set_up(*described)
             print("newer Pythons: CPython %s ready" % ".".join(map(str, described[1])))
-    print("newer Pythons: chroot %s in %.0f s (debootstrap %.0f s)" % (chroot.root, time.monotonic() - started,
-                                                                          chroot.make_seconds))
+    print(
+        "newer Pythons: chroot %s in %.0f s (debootstrap %.0f s)"
+        % (chroot.root, time.monotonic() - started, chroot.make_seconds)
+    )
     return 0
 
 

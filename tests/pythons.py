@@ -56,8 +56,11 @@ def candidates():
     found = [path for path in os.environ.get(NAMES_ENV, "").split(os.pathsep) if path]
     root = pyenv_root()
     if root:
-        found += sorted(path for path in glob.glob(os.path.join(root, "versions", "*", "bin", "python3.*"))
-                        if EXECUTABLE.search(path))
+        found += sorted(
+            path
+            for path in glob.glob(os.path.join(root, "versions", "*", "bin", "python3.*"))
+            if EXECUTABLE.search(path)
+        )
     for version in SUPPORTED:
         path = shutil.which("python" + version_name(version))
         if path:
@@ -69,8 +72,9 @@ def pyenv_root():
     if os.environ.get("PYENV_ROOT"):
         return os.environ["PYENV_ROOT"]
     if shutil.which("pyenv"):
-        process = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 universal_newlines=True)
+        process = subprocess.run(
+            ["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True
+        )
         if process.returncode == 0 and process.stdout.strip():
             return process.stdout.strip()
     default = os.path.expanduser(os.path.join("~", ".pyenv"))  # pyenv's own default
@@ -80,8 +84,9 @@ def pyenv_root():
 def describe(path):
     """(executable, (major, minor, micro)) of a CPython, or None for anything else (or a shim that does not run)."""
     try:
-        process = subprocess.run([path, "-c", ASK], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 universal_newlines=True, timeout=30)
+        process = subprocess.run(
+            [path, "-c", ASK], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     words = process.stdout.split()
@@ -115,8 +120,11 @@ def bounded(distributions):
     result = []
     for distribution in distributions:
         version = wine.installed_version(distribution)
-        bounds = [bound for bound in (">=6.0" if distribution == "pyinstaller" else "",
-                                      "<=" + version if version else "") if bound]
+        bounds = [
+            bound
+            for bound in (">=6.0" if distribution == "pyinstaller" else "", "<=" + version if version else "")
+            if bound
+        ]
         result.append((distribution, ",".join(bounds)))
     return result
 
@@ -145,18 +153,32 @@ class Cache:
     def python_with_oxmp(self, executable, version, scratch):
         """The Python of ``executable``'s virtualenv (made if needed), with the checkout's oxmp installed."""
         venv = os.path.join(self.folder, "venv-" + version_name(version))
-        python = os.path.join(venv, "Scripts", "python.exe") if sys.platform == "win32" else \
-            os.path.join(venv, "bin", "python")
-        state = {"format": SETUP_FORMAT, "python": executable, "version": list(version),
-                 "requirements": requirements()}
+        python = (
+            os.path.join(venv, "Scripts", "python.exe")
+            if sys.platform == "win32"
+            else os.path.join(venv, "bin", "python")
+        )
+        state = {"format": SETUP_FORMAT, "python": executable, "version": list(version), "requirements": requirements()}
         stamp = os.path.join(venv, "oxmp-lane.json")
         if wine._read_json(stamp) != state:
             shutil.rmtree(venv, ignore_errors=True)
             _check([executable, "-m", "venv", venv])
             _check([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + state["requirements"])
             wine._write_json(stamp, state)
-        _check([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps",
-                "--force-reinstall", self.oxmp_wheel(scratch)])
+        _check(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--no-deps",
+                "--force-reinstall",
+                self.oxmp_wheel(scratch),
+            ]
+        )
         return python
 
 

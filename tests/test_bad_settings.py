@@ -9,12 +9,16 @@ from tests import bundles
 pytestmark = pytest.mark.bundle
 
 
-@pytest.mark.parametrize("section, expected", [
-    ({"start_methd": "spawn"}, "did you mean 'start_method'"),
-    ({"multiprocessing_start_method": "spawn"}, "'multiprocessing_start_method' is PyOxidizer's name"),
-    ({"auto_dispatch": "yes"}, "[\"auto_dispatch\"] is str ('yes'), expected bool"),
-    ({"start_method": "thread"}, "allowed values: auto, none, fork, forkserver, spawn"),
-], ids=["unknown-key", "pyoxidizer-name", "wrong-type", "bad-value"])
+@pytest.mark.parametrize(
+    "section, expected",
+    [
+        ({"start_methd": "spawn"}, "did you mean 'start_method'"),
+        ({"multiprocessing_start_method": "spawn"}, "'multiprocessing_start_method' is PyOxidizer's name"),
+        ({"auto_dispatch": "yes"}, "[\"auto_dispatch\"] is str ('yes'), expected bool"),
+        ({"start_method": "thread"}, "allowed values: auto, none, fork, forkserver, spawn"),
+    ],
+    ids=["unknown-key", "pyoxidizer-name", "wrong-type", "bad-value"],
+)
 def test_bad_setting_fails_the_build(builder, section, expected):
     with pytest.raises(bundles.BuildFailed) as failure:
         builder.build("probe", hooksconfig={"multiprocessing": section})
@@ -30,4 +34,3 @@ def test_fork_fails_a_windows_build(builder):
         builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "fork"}})
     assert "Windows cannot run" in failure.value.log
     assert "Traceback" not in failure.value.log
-

@@ -16,6 +16,7 @@ TOKEN = "0123456789abcdef" * 2
 
 # --- The doctor's gate ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def gate(tmp_path, monkeypatch):
     """A folder with a gate file holding TOKEN, and the variable naming both."""
@@ -29,8 +30,19 @@ def test_the_doctors_gate_opens_for_its_token(gate):
     assert doctor.folder() == str(gate)
 
 
-@pytest.mark.parametrize("value", ["", "x", TOKEN, TOKEN + ":", TOKEN[:-1] + ":/tmp", "%s:relative/folder" % TOKEN,
-                                   "f" * 32 + ":{folder}", "%s:{folder}/missing" % TOKEN])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "x",
+        TOKEN,
+        TOKEN + ":",
+        TOKEN[:-1] + ":/tmp",
+        "%s:relative/folder" % TOKEN,
+        "f" * 32 + ":{folder}",
+        "%s:{folder}/missing" % TOKEN,
+    ],
+)
 def test_the_doctors_gate_stays_shut(gate, monkeypatch, value):
     monkeypatch.setenv(doctor.DOCTOR_ENV, value.format(folder=gate))
     assert not doctor.requested()
@@ -52,6 +64,7 @@ def test_the_gate_is_the_users_own(gate, monkeypatch):
 
 
 # --- Keywords, messages, marks --------------------------------------------------------------------------------------
+
 
 def test_keywords_are_checked_against_this_pythons_function():
     def main(listener_fd, alive_r, preload, main_path=None, sys_path=None, *, sys_argv=None):
@@ -86,8 +99,11 @@ def test_multiprocess_workers_are_marked_and_classified_for_it():
     marked = boot.mark_workers(get_command_line, "multiprocess")(tracker_fd=5, pipe_handle=7)
     assert marked == ["/app", "--multiprocessing-fork", "tracker_fd=5", "pipe_handle=7", "library=multiprocess"]
     command = commands.classify(marked, platform="linux")
-    assert (command.kind, command.module, command.kwargs) == ("worker", "multiprocess.spawn",
-                                                             {"tracker_fd": 5, "pipe_handle": 7})
+    assert (command.kind, command.module, command.kwargs) == (
+        "worker",
+        "multiprocess.spawn",
+        {"tracker_fd": 5, "pipe_handle": 7},
+    )
     # The non-frozen form names its module already, and is left alone.
     code = ["/python", "-c", "from multiprocess.spawn import spawn_main; spawn_main()", "--multiprocessing-fork"]
     assert boot.mark_workers(lambda **kwds: code, "multiprocess")() == code
@@ -108,6 +124,7 @@ def test_every_library_has_a_spawn_module_and_a_launcher():
 
 # --- Descriptors ----------------------------------------------------------------------------------------------------
 
+
 @POSIX_ONLY
 def test_descriptor_kinds():
     read_end, write_end = os.pipe()
@@ -120,7 +137,7 @@ def test_descriptor_kinds():
         assert "is not a listening Unix socket" in descriptors.problem("a", read_end, commands.LISTENER)
         assert "is not a pipe" in descriptors.problem("a", listener.fileno(), commands.PIPE_READ)
         assert "is not a listening Unix socket" in descriptors.problem("a", listener.fileno(), commands.LISTENER)
-        assert "is not an open file descriptor" in descriptors.problem("a", 2 ** 20, commands.PIPE_READ)
+        assert "is not an open file descriptor" in descriptors.problem("a", 2**20, commands.PIPE_READ)
         os.fstat(listener.fileno())  # still open: looked at, not taken
     finally:
         for fd in (read_end, write_end):
@@ -129,11 +146,14 @@ def test_descriptor_kinds():
 
 
 @POSIX_ONLY
-@pytest.mark.parametrize("name, accepted", [
-    ("listener-a1b2c3d4", True),  # CPython 3.8-3.12 and early 3.13 releases, billiard
-    ("sock-a1b2c3d4", True),  # CPython 3.14+ and later 3.13 releases (gh-132124), multiprocess's copy of 3.13
-    ("app.sock", False),  # someone else's listening socket: a service manager's, say
-])
+@pytest.mark.parametrize(
+    "name, accepted",
+    [
+        ("listener-a1b2c3d4", True),  # CPython 3.8-3.12 and early 3.13 releases, billiard
+        ("sock-a1b2c3d4", True),  # CPython 3.14+ and later 3.13 releases (gh-132124), multiprocess's copy of 3.13
+        ("app.sock", False),  # someone else's listening socket: a service manager's, say
+    ],
+)
 def test_the_forkservers_listener_is_known_by_its_name(tmp_path, name, accepted):
     listener = socket.socket(socket.AF_UNIX)
     try:
@@ -190,10 +210,15 @@ def test_a_worker_stops_the_entry_script_at_freeze_support(tmp_path, monkeypatch
 
     from _oxmp_runtime import pyinstaller
 
-    script = bundled_entry_script(tmp_path, ENTRY_SCRIPT.replace("multiprocessing.freeze_support()", calls.replace(
-        "spawn.", "multiprocessing.spawn.") + "()").replace("import multiprocessing", "import multiprocessing.spawn"))
-    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
-                                  old_main_modules=[])
+    script = bundled_entry_script(
+        tmp_path,
+        ENTRY_SCRIPT.replace(
+            "multiprocessing.freeze_support()", calls.replace("spawn.", "multiprocessing.spawn.") + "()"
+        ).replace("import multiprocessing", "import multiprocessing.spawn"),
+    )
+    spawn = types.SimpleNamespace(
+        _fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path, old_main_modules=[]
+    )
     monkeypatch.setattr(multiprocessing, "freeze_support", boot.freeze_support)  # as prepare() sets them
     monkeypatch.setattr(multiprocessing.spawn, "freeze_support", boot.freeze_support)
     pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
@@ -213,15 +238,19 @@ def test_a_worker_runs_the_entry_script_as_python_runs_a_script(tmp_path, monkey
 
     from _oxmp_runtime import pyinstaller
 
-    text = ("import sys\nNAME, FILE, ARGV0 = __name__, __file__, sys.argv[0]\n"
-            "SPEC, LOADER, PACKAGE = __spec__, __loader__, __package__\n")
+    text = (
+        "import sys\nNAME, FILE, ARGV0 = __name__, __file__, sys.argv[0]\n"
+        "SPEC, LOADER, PACKAGE = __spec__, __loader__, __package__\n"
+    )
     script = bundled_entry_script(tmp_path, text)
-    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
-                                  old_main_modules=[])
+    spawn = types.SimpleNamespace(
+        _fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path, old_main_modules=[]
+    )
     pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
     spawn._fixup_main_from_path(script.main_path)
-    frozen = {key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER",
-                                                                          "PACKAGE")}
+    frozen = {
+        key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER", "PACKAGE")
+    }
     assert len(spawn.old_main_modules) == 1
 
     plain_script = tmp_path / "plain" / "app.py"
@@ -230,8 +259,9 @@ def test_a_worker_runs_the_entry_script_as_python_runs_a_script(tmp_path, monkey
     monkeypatch.setattr(multiprocessing.spawn, "old_main_modules", [])
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     multiprocessing.spawn._fixup_main_from_path(str(plain_script))
-    plain = {key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER",
-                                                                         "PACKAGE")}
+    plain = {
+        key: getattr(sys.modules["__mp_main__"], key) for key in ("NAME", "FILE", "ARGV0", "SPEC", "LOADER", "PACKAGE")
+    }
     assert frozen == dict(plain, FILE=script.main_path, ARGV0=script.main_path)
 
 
@@ -243,8 +273,9 @@ def test_a_forked_worker_keeps_its_main(tmp_path, monkeypatch, worker_main):
 
     script = bundled_entry_script(tmp_path, "raise SystemExit('ran again')\n")
     sys.modules["__main__"].__file__ = script.main_path  # forked from the app: __main__ is the script already
-    spawn = types.SimpleNamespace(_fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path,
-                                  old_main_modules=[])
+    spawn = types.SimpleNamespace(
+        _fixup_main_from_path=multiprocessing.spawn._fixup_main_from_path, old_main_modules=[]
+    )
     pyinstaller.run_entry_script_like_stock_workers(spawn, [script])
     spawn._fixup_main_from_path(script.main_path)
     assert sys.modules["__main__"].__file__ == script.main_path and "__mp_main__" not in sys.modules
@@ -272,6 +303,7 @@ def test_freeze_support_in_the_app_is_harmless(monkeypatch):
 
 # --- What run() decides, before the app's code ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def bundle_dir(tmp_path, monkeypatch):
     """A bundle's sys._MEIPASS, with no record yet; boot's once-per-process reads start afresh."""
@@ -286,8 +318,9 @@ def bundle_dir(tmp_path, monkeypatch):
 def write_record(folder, **values):
     from _oxmp_runtime import settings
 
-    record = settings.Baked(dict(settings.DEFAULTS, **values), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"],
-                            {"oxmp": "9.8.7"})
+    record = settings.Baked(
+        dict(settings.DEFAULTS, **values), ["_oxmp/entry/app.code", "_oxmp/entry/other.code"], {"oxmp": "9.8.7"}
+    )
     (folder / "_oxmp").mkdir()
     (folder / "_oxmp" / "settings.txt").write_text(record.encode())
     return record
@@ -307,14 +340,17 @@ def test_a_bundle_without_a_record_has_the_defaults(bundle_dir):
     assert boot.baked().settings == settings.DEFAULTS and boot.entry_script_paths() == []
 
 
-@pytest.mark.parametrize("baked_value, env, to_set, warned", [
-    ("auto", None, None, False),  # python's own default: nothing set
-    ("none", None, None, False),
-    ("spawn", None, "spawn", False),
-    ("spawn", "forkserver", "forkserver", False),  # OXMP_START_METHOD wins over the spec
-    ("spawn", "auto", None, False),
-    ("fork", "thread", "fork", True),  # a bad value is ignored, with one line
-])
+@pytest.mark.parametrize(
+    "baked_value, env, to_set, warned",
+    [
+        ("auto", None, None, False),  # python's own default: nothing set
+        ("none", None, None, False),
+        ("spawn", None, "spawn", False),
+        ("spawn", "forkserver", "forkserver", False),  # OXMP_START_METHOD wins over the spec
+        ("spawn", "auto", None, False),
+        ("fork", "thread", "fork", True),  # a bad value is ignored, with one line
+    ],
+)
 def test_the_start_method_of_this_process(bundle_dir, monkeypatch, capsys, baked_value, env, to_set, warned):
     write_record(bundle_dir, start_method=baked_value)
     monkeypatch.setattr(sys, "platform", "linux")
@@ -323,8 +359,11 @@ def test_the_start_method_of_this_process(bundle_dir, monkeypatch, capsys, baked
     assert boot.start_method().to_set == to_set
     assert boot.start_method() is boot.start_method()  # decided once, said once
     said = capsys.readouterr().err
-    assert said == ("oxmp: ignoring OXMP_START_METHOD='thread': allowed values are auto, none, fork, forkserver, "
-                    "spawn\n" if warned else "")
+    assert said == (
+        "oxmp: ignoring OXMP_START_METHOD='thread': allowed values are auto, none, fork, forkserver, spawn\n"
+        if warned
+        else ""
+    )
 
 
 class Dispatched(Exception):
@@ -383,14 +422,18 @@ def spawn_left_as_found(monkeypatch):
     """multiprocessing and its spawn module as they are, whatever prepare() changes in them."""
     import multiprocessing.spawn
 
-    for module, name in ((multiprocessing, "freeze_support"), (multiprocessing.spawn, "freeze_support"),
-                         (multiprocessing.spawn, "_fixup_main_from_path")):
+    for module, name in (
+        (multiprocessing, "freeze_support"),
+        (multiprocessing.spawn, "freeze_support"),
+        (multiprocessing.spawn, "_fixup_main_from_path"),
+    ):
         monkeypatch.setattr(module, name, getattr(module, name))
 
 
 @pytest.mark.parametrize("present", commands.LOKY_WINDOWS_MAINS)
 def test_a_loky_worker_on_windows_runs_the_main_of_the_loky_it_has_told_its_parent(
-        bundle_dir, monkeypatch, spawn_left_as_found, present):
+    bundle_dir, monkeypatch, spawn_left_as_found, present
+):
     # The command line does not say which loky started the worker (joblib's copy, or loky itself): the first the
     # bundle has runs it. Its main() cannot take the pipe from the parent unless it is told who that is.
     import types

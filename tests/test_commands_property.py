@@ -20,18 +20,44 @@ GENUINE = [
     ["-m", "joblib.externals.loky.backend.popen_loky_posix", "--process-name", "LokyProcess-1", "--pipe", "7"],
     FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)"],
     FLAGS + ["-c", "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], **{'sys_path': ['/m']})"],
-    FLAGS + ["-c", "import sys; from multiprocessing.forkserver import main; main(5, 7, ['__main__'], "
-                   "sys_argv=sys.argv[1:], **{'sys_path': ['/m'], 'main_path': '/m/app.py', 'authkey_r': 9})",
-             EXE, "--flag"],
+    FLAGS
+    + [
+        "-c",
+        "import sys; from multiprocessing.forkserver import main; main(5, 7, ['__main__'], "
+        "sys_argv=sys.argv[1:], **{'sys_path': ['/m'], 'main_path': '/m/app.py', 'authkey_r': 9})",
+        EXE,
+        "--flag",
+    ],
     FLAGS + ["-c", "from joblib.externals.loky.backend.resource_tracker import main; main(5, False)"],
-    FLAGS + ["-c", "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=6, pipe_handle=8)",
-             "--multiprocessing-fork"],
+    FLAGS
+    + [
+        "-c",
+        "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=6, pipe_handle=8)",
+        "--multiprocessing-fork",
+    ],
 ]
 
 # Text from every corner of Unicode, lone surrogates (argv bytes that are not UTF-8) and NUL included.
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=40)
-TOKENS = st.sampled_from(["-c", "-m", "-B", "-I", "-X", "--multiprocessing-fork", "pipe_handle=3", "tracker_fd=4",
-                          "parent_pid=1", "--pipe", "5", "from multiprocessing.", "main(", ")", "import sys; "])
+TOKENS = st.sampled_from(
+    [
+        "-c",
+        "-m",
+        "-B",
+        "-I",
+        "-X",
+        "--multiprocessing-fork",
+        "pipe_handle=3",
+        "tracker_fd=4",
+        "parent_pid=1",
+        "--pipe",
+        "5",
+        "from multiprocessing.",
+        "main(",
+        ")",
+        "import sys; ",
+    ]
+)
 
 
 def mutated(form, data):
@@ -44,13 +70,20 @@ def mutated(form, data):
     if edit == "insert":
         argv[index] = text[:position] + data.draw(st.characters()) + text[position:]
     elif edit == "insert-text":
-        argv[index] = text[:position] + data.draw(st.sampled_from(
-            ["; import os", ", **{}", "(", "__import__('os')", "[0]", " ", "'x'", "1", "main", ", 3"])) + text[position:]
+        argv[index] = (
+            text[:position]
+            + data.draw(
+                st.sampled_from(
+                    ["; import os", ", **{}", "(", "__import__('os')", "[0]", " ", "'x'", "1", "main", ", 3"]
+                )
+            )
+            + text[position:]
+        )
     elif edit == "delete":
-        argv[index] = text[:position] + text[position + 1:]
+        argv[index] = text[:position] + text[position + 1 :]
     elif edit == "replace" and text:
         position = min(position, len(text) - 1)
-        argv[index] = text[:position] + data.draw(st.characters()) + text[position + 1:]
+        argv[index] = text[:position] + data.draw(st.characters()) + text[position + 1 :]
     else:
         argv.insert(data.draw(st.integers(0, len(argv))), data.draw(ANY_TEXT))
     return argv
@@ -75,12 +108,22 @@ def only_literal_calls(code):
 
 def is_sys_argv_tail(node):
     # `sys.argv[1:]`, read from the tree (ast.dump() would fail on a number too long to show).
-    if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "argv"
-            and isinstance(node.value.value, ast.Name) and node.value.value.id == "sys"):
+    if not (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "argv"
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == "sys"
+    ):
         return False
     part = node.slice
-    return (isinstance(part, ast.Slice) and part.upper is None and part.step is None
-            and isinstance(part.lower, ast.Constant) and part.lower.value == 1)
+    return (
+        isinstance(part, ast.Slice)
+        and part.upper is None
+        and part.step is None
+        and isinstance(part.lower, ast.Constant)
+        and part.lower.value == 1
+    )
 
 
 def check(argv):
@@ -115,24 +158,38 @@ def test_a_worker_or_helper_only_for_exact_forms(form, data):
 
 def test_the_genuine_forms_are_accepted():
     # Without this, the property above would also hold for a classify() that refused everything.
-    assert [check(form).kind for form in GENUINE] == ["worker", "worker", "module", "helper", "helper", "helper",
-                                                      "helper", "worker"]
+    assert [check(form).kind for form in GENUINE] == [
+        "worker",
+        "worker",
+        "module",
+        "helper",
+        "helper",
+        "helper",
+        "helper",
+        "worker",
+    ]
 
 
 # Numbers of any size where a genuine form has a number, written as Python would (decimal, hex, octal, binary, with a
 # sign, in a list or a dict): Python 3.11+ refuses to convert more than 4,300 digits to or from text, so a refusal
 # that showed such a number would raise instead of being one line.
-NUMBER = st.one_of(st.integers(), st.integers(min_value=10 ** 4300, max_value=10 ** 5000),
-                   st.integers(min_value=-(2 ** 20000), max_value=2 ** 20000))
+NUMBER = st.one_of(
+    st.integers(),
+    st.integers(min_value=10**4300, max_value=10**5000),
+    st.integers(min_value=-(2**20000), max_value=2**20000),
+)
 
 
 def decimal(number):
     # str() of a number past the limit raises here too: write one of that size by hand.
-    return str(number) if abs(number) < 10 ** 4000 else "9" * 5000
+    return str(number) if abs(number) < 10**4000 else "9" * 5000
 
 
-NUMBER_TEXT = st.builds(lambda number, form: form(number), NUMBER, st.sampled_from(
-    [decimal, hex, oct, bin, lambda n: "[%s]" % hex(n), lambda n: "{'k': %s}" % hex(n)]))
+NUMBER_TEXT = st.builds(
+    lambda number, form: form(number),
+    NUMBER,
+    st.sampled_from([decimal, hex, oct, bin, lambda n: "[%s]" % hex(n), lambda n: "{'k': %s}" % hex(n)]),
+)
 NUMBER_FORMS = [
     "from multiprocessing.resource_tracker import main;main(%s)",
     "from multiprocessing.forkserver import main; main(5, %s, ['__main__'])",
@@ -158,5 +215,5 @@ def test_numbers_of_any_size_are_refused_in_one_line(form, number, worker_flag):
 def test_worker_arguments_of_any_size_are_refused_in_one_line(number):
     for text in (decimal(number), hex(number)):
         command = check(["--multiprocessing-fork", "tracker_fd=6", "pipe_handle=" + text])
-        assert command.kind == "refused" or abs(number) < 10 ** 18
+        assert command.kind == "refused" or abs(number) < 10**18
         assert command.kind != "refused" or len(command.reason) < 1000

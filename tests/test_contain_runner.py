@@ -72,8 +72,9 @@ def test_every_descendant_is_killed(how, marker, tmp_path):
 @pytest.mark.parametrize("how", WAYS)
 def test_the_suites_runner_reports_the_descendants_left(how, marker, tmp_path):
     # As root the app runs as root (the unprivileged user may not run this interpreter).
-    result = contain.run([sys.executable, ESCAPEE, marker, how, "3"], timeout=30, linger=0.5, cwd=str(tmp_path),
-                         unprivileged=False)
+    result = contain.run(
+        [sys.executable, ESCAPEE, marker, how, "3"], timeout=30, linger=0.5, cwd=str(tmp_path), unprivileged=False
+    )
     assert result.returncode == 0 and "STARTED 3" in result.stdout, result
     # Still running when the app had exited, so reported, and then killed: none is left.
     assert len(result.leftovers) == 3, result
@@ -83,16 +84,24 @@ def test_the_suites_runner_reports_the_descendants_left(how, marker, tmp_path):
 @pytest.mark.parametrize("how", WAYS)
 def test_the_watchdog_counts_every_descendant(how, marker, tmp_path):
     # Unprivileged=False: as root the process cap does not bind, and only the watchdog can stop it.
-    result = contain.run([sys.executable, ESCAPEE, marker, how, "12"], timeout=30, max_procs=8, linger=10,
-                         cwd=str(tmp_path), unprivileged=False)
+    result = contain.run(
+        [sys.executable, ESCAPEE, marker, how, "12"],
+        timeout=30,
+        max_procs=8,
+        linger=10,
+        cwd=str(tmp_path),
+        unprivileged=False,
+    )
     assert result.bombed, result
     assert result.peak_procs > 8
     assert with_marker(marker) == []
 
 
 def test_timeout_kills_descendants_too(marker, tmp_path):
-    script = "import os, subprocess, sys, time\nsubprocess.Popen([sys.executable, %r, %r, 'daemon', '2'])\n" \
-             "time.sleep(600)\n" % (ESCAPEE, marker)
+    script = (
+        "import os, subprocess, sys, time\nsubprocess.Popen([sys.executable, %r, %r, 'daemon', '2'])\n"
+        "time.sleep(600)\n" % (ESCAPEE, marker)
+    )
     result = shipped.run([sys.executable, "-c", script], timeout=3, cwd=str(tmp_path))
     assert result.timed_out and result.returncode == shipped.TIMEOUT_STATUS
     assert with_marker(marker) == []
@@ -139,8 +148,9 @@ def _open_to_others(path):
 def test_an_app_that_kills_or_stops_its_keeper_ends_the_run_and_leaves_nothing(then, marker, tmp_path):
     # oxmp's runner, as its commands call it. As root, the app runs as root and may signal its keeper: the run's
     # cgroup holds every process all the same. The control (None): the app leaves its keeper alone.
-    result = shipped.run([sys.executable, ESCAPEE, marker, "setsid", "2"] + ([then] if then else []), timeout=120,
-                         cwd=str(tmp_path))
+    result = shipped.run(
+        [sys.executable, ESCAPEE, marker, "setsid", "2"] + ([then] if then else []), timeout=120, cwd=str(tmp_path)
+    )
     assert "STARTED 2" in result.stdout and not result.timed_out, result
     assert with_marker(marker) == []
     if then in LOST:
@@ -160,10 +170,12 @@ def test_the_runs_cgroup_kills_all_in_it_and_goes(with_cgroup_kill, marker, monk
     make, write = cgroup.Cgroup.make, cgroup.Cgroup._write
     monkeypatch.setattr(cgroup.Cgroup, "make", classmethod(lambda cls, cap: made.append(make(cap)) or made[-1]))
     if not with_cgroup_kill:
-        monkeypatch.setattr(cgroup.Cgroup, "_write", lambda self, name, text: name != "cgroup.kill" and write(
-            self, name, text))
-    result = shipped.run([sys.executable, ESCAPEE, marker, "setsid", "3", "kill-keeper"], timeout=120,
-                         cwd=str(tmp_path))
+        monkeypatch.setattr(
+            cgroup.Cgroup, "_write", lambda self, name, text: name != "cgroup.kill" and write(self, name, text)
+        )
+    result = shipped.run(
+        [sys.executable, ESCAPEE, marker, "setsid", "3", "kill-keeper"], timeout=120, cwd=str(tmp_path)
+    )
     assert result.lost_keeper.startswith("killed by SIGKILL: the run was ended there, and every"), result
     assert with_marker(marker) == []
     assert len(made) == 1 and not os.path.exists(made[0].path)
@@ -178,8 +190,9 @@ def test_an_unprivileged_app_cannot_reach_its_keeper(then, marker, tmp_path):
         pytest.skip("no interpreter that another user may run")
     app = shutil.copy(ESCAPEE, str(tmp_path))
     contain.make_accessible(str(tmp_path))
-    result = contain.run([python, "-I", "-S", app, marker, "setsid", "2", then], timeout=120, cwd=str(tmp_path),
-                         linger=0.5)
+    result = contain.run(
+        [python, "-I", "-S", app, marker, "setsid", "2", then], timeout=120, cwd=str(tmp_path), linger=0.5
+    )
     assert "STARTED 2" in result.stdout and not result.timed_out and result.lost_keeper is None, result
     if then == "kill-group":  # its own group: that it may kill, and the keeper is not in it
         assert result.returncode == -9, result
@@ -198,15 +211,26 @@ def test_a_runner_without_root_says_what_a_lost_keeper_left(then, marker, tmp_pa
     python = python_for_others()
     if python is None:
         pytest.skip("no interpreter that another user may run")
-    shutil.copytree(os.path.dirname(os.path.dirname(shipped.__file__)), str(tmp_path / "oxmp_hooks"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.dirname(os.path.dirname(shipped.__file__)),
+        str(tmp_path / "oxmp_hooks"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     app = shutil.copy(ESCAPEE, str(tmp_path))
     contain.make_accessible(str(tmp_path))
     uid, gid = contain.unprivileged_ids()
-    runner = subprocess.run([python, "-m", "oxmp_hooks", "run", "--timeout", "120", python, "-I", "-S", app, marker,
-                             "setsid", "2", then], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, timeout=300, cwd=str(tmp_path), user=uid, group=gid,
-                            extra_groups=[], env={"PYTHONPATH": str(tmp_path), "PATH": os.defpath})
+    runner = subprocess.run(
+        [python, "-m", "oxmp_hooks", "run", "--timeout", "120", python, "-I", "-S", app, marker, "setsid", "2", then],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=300,
+        cwd=str(tmp_path),
+        user=uid,
+        group=gid,
+        extra_groups=[],
+        env={"PYTHONPATH": str(tmp_path), "PATH": os.defpath},
+    )
     assert "STARTED 2" in runner.stdout and "stopped after" not in runner.stderr, runner
     if then == "kill-group":
         assert runner.returncode == 128 + 9 and runner.stderr == "", runner
@@ -228,8 +252,9 @@ PYTHON_SAYS = [sys.executable, "-I", "-S", "-c"]
 
 
 def test_the_suites_runner_hands_the_app_stdin():
-    result = contain.run(PYTHON_SAYS + ["import sys; print(sys.stdin.read())"], stdin=b"from the parent",
-                         unprivileged=False)
+    result = contain.run(
+        PYTHON_SAYS + ["import sys; print(sys.stdin.read())"], stdin=b"from the parent", unprivileged=False
+    )
     assert result.stdout == "from the parent\n", result
     control = contain.run(PYTHON_SAYS + ["import sys; print(repr(sys.stdin.read()))"], unprivileged=False)
     assert control.stdout == "''\n", control  # /dev/null
@@ -271,7 +296,7 @@ def test_the_suites_runner_refuses_root_without_a_cap():
     assert contain.run(["true"], watch=False).returncode == 0  # unprivileged: the cap binds
 
 
-@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0, 1e10, 10 ** 400, "abc", True, None])
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0, 1e10, 10**400, "abc", True, None])
 def test_runner_refuses_a_time_limit_that_is_none(timeout):
     with pytest.raises(ValueError, match="is not a number of seconds above 0 and at most 604800"):
         shipped.run(["true"], timeout=timeout)
@@ -283,7 +308,7 @@ def test_runner_takes_a_time_limit_up_to_a_week(timeout):
     assert shipped.run(["true"], timeout=timeout).returncode == 0
 
 
-@pytest.mark.parametrize("max_procs", [0, -1, 2.5, 10 ** 400, shipped.MAX_PROCS + 1, "many", True])
+@pytest.mark.parametrize("max_procs", [0, -1, 2.5, 10**400, shipped.MAX_PROCS + 1, "many", True])
 def test_runner_refuses_a_process_cap_that_is_none(max_procs):
     with pytest.raises(ValueError, match="is not a whole number from 1 to"):
         shipped.run(["true"], max_procs=max_procs)
@@ -297,8 +322,13 @@ def test_missing_executable_raises_oserror(tmp_path):
 
 def command_line(*args):
     """`python -m oxmp_hooks ARGS` as a user runs it: (exit status, stdout, stderr)."""
-    process = subprocess.run([sys.executable, "-m", "oxmp_hooks"] + list(args), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-m", "oxmp_hooks"] + list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
     return process.returncode, process.stdout, process.stderr
 
 
@@ -311,16 +341,26 @@ def quoted(text):
     return repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
 
 
-@pytest.mark.parametrize("args, says", [
-    (["run", "--max-procs", "0", "true"], "argument --max-procs: '0' is not a whole number from 1 to 4194304"),
-    (["run", "--max-procs", "1" + "0" * 30, "true"], "argument --max-procs: '1000000000000000000000000000000' is not"),
-    (["run", "/nonexistent/oxmp-app"], "cannot run /nonexistent/oxmp-app: No such file or directory"),
-    (["run"], "the following arguments are required"),
-    (["launch", "true"], "invalid choice: 'launch'"),
-    (["doctor"], "the following arguments are required: executable"),
-    (["doctor", "/nonexistent/oxmp-app"], "/nonexistent/oxmp-app is not a file"),
-] + [([command, "--timeout", timeout, "true"], TIMEOUT_SAYS % quoted(timeout))
-     for command in ("run", "doctor") for timeout in BAD_TIMEOUTS])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["run", "--max-procs", "0", "true"], "argument --max-procs: '0' is not a whole number from 1 to 4194304"),
+        (
+            ["run", "--max-procs", "1" + "0" * 30, "true"],
+            "argument --max-procs: '1000000000000000000000000000000' is not",
+        ),
+        (["run", "/nonexistent/oxmp-app"], "cannot run /nonexistent/oxmp-app: No such file or directory"),
+        (["run"], "the following arguments are required"),
+        (["launch", "true"], "invalid choice: 'launch'"),
+        (["doctor"], "the following arguments are required: executable"),
+        (["doctor", "/nonexistent/oxmp-app"], "/nonexistent/oxmp-app is not a file"),
+    ]
+    + [
+        ([command, "--timeout", timeout, "true"], TIMEOUT_SAYS % quoted(timeout))
+        for command in ("run", "doctor")
+        for timeout in BAD_TIMEOUTS
+    ],
+)
 def test_bad_arguments_are_one_line_and_status_2(args, says):
     status, out, err = command_line(*args)
     assert status == 2 and out == "", (status, out, err)

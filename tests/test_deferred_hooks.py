@@ -30,6 +30,7 @@ METHODS = bundles.NEW_PROCESS_START_METHODS
 
 # --- The digest list and the hook folders ---------------------------------------------------------------------------
 
+
 def test_the_installed_pyinstallers_hooks_are_versions_oxmp_has_checked():
     # Fails when a new PyInstaller ships a different hook: read it, and if it still only imports and patches its
     # module, add its digest to oxmp_hooks/deferred.py CHECKED. Until then oxmp runs it at start-up, as before.
@@ -40,9 +41,11 @@ def test_the_installed_pyinstallers_hooks_are_versions_oxmp_has_checked():
         assert paths, "PyInstaller %s has no runtime hook for %s any more" % (PyInstaller.__version__, module_name)
         for path in paths:
             known = deferred.CHECKED.get((module_name, os.path.basename(path)), {})
-            assert deferred.digest(path) in known, (
-                "PyInstaller %s ships a %s that oxmp has not checked (sha256 %s)"
-                % (PyInstaller.__version__, os.path.basename(path), deferred.digest(path)))
+            assert deferred.digest(path) in known, "PyInstaller %s ships a %s that oxmp has not checked (sha256 %s)" % (
+                PyInstaller.__version__,
+                os.path.basename(path),
+                deferred.digest(path),
+            )
 
 
 def test_when_to_run(tmp_path):
@@ -73,14 +76,16 @@ def test_no_other_hook_folder_competes_for_inspect_or_pkgutil():
     assert "oxmp" in {name for name, _ in folders}
     for name, folder in folders:
         for module_name in deferred.MODULES:
-            has_build_hook = any(os.path.isfile(os.path.join(folder, sub, "hook-%s.py" % module_name))
-                                 for sub in ("", "stdhooks"))
+            has_build_hook = any(
+                os.path.isfile(os.path.join(folder, sub, "hook-%s.py" % module_name)) for sub in ("", "stdhooks")
+            )
             assert has_build_hook == (folder == HOOK_DIRS[0]), (name, folder, module_name)
             if name not in ("oxmp", "pyinstaller"):
                 assert module_name not in runtime_hook_modules(folder), (name, folder)
 
 
 # --- The build hooks, with a fake PyInstaller hook API --------------------------------------------------------------
+
 
 class FakeHookAPI:
     """What oxmp's build hooks use of PyInstaller's hook API."""
@@ -150,6 +155,7 @@ def runtime_settings():
 
 # --- The runtime, outside a bundle ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fake_bundle(tmp_path, monkeypatch):
     """A folder as sys._MEIPASS, and a module `oxmp_fake_patched` that a fake PyInstaller hook patches."""
@@ -158,8 +164,10 @@ def fake_bundle(tmp_path, monkeypatch):
     (tmp_path / "lib" / "oxmp_fake_patched.py").write_text("patched = False\n")
     monkeypatch.syspath_prepend(str(tmp_path / "lib"))
     hook = tmp_path / "pyi_rth_fake.py"
-    hook.write_text("def _pyi_rthook():\n    import oxmp_fake_patched\n\n    oxmp_fake_patched.patched = True\n\n\n"
-                    "_pyi_rthook()\ndel _pyi_rthook\n")
+    hook.write_text(
+        "def _pyi_rthook():\n    import oxmp_fake_patched\n\n    oxmp_fake_patched.patched = True\n\n\n"
+        "_pyi_rthook()\ndel _pyi_rthook\n"
+    )
     meta_path = list(sys.meta_path)
     outdir = os.path.join(sys._MEIPASS, *runtime.CODE_DIR.split("/")[:-1])  # as the build's datas place it
     yield lambda when: deferred.write_code("oxmp_fake_patched", when, [str(hook)], outdir)
@@ -198,10 +206,12 @@ def test_runtime_says_when_the_code_is_missing(fake_bundle, capsys):
 
 # --- Real bundles ---------------------------------------------------------------------------------------------------
 
+
 def included_runtime_hooks(bundle):
     # The file names: PyInstaller 6.0 logs each hook's full path, later versions its name and then its folder.
-    return [os.path.basename(line.split("'")[1]) for line in bundle.log.splitlines()
-            if "Including run-time hook '" in line]
+    return [
+        os.path.basename(line.split("'")[1]) for line in bundle.log.splitlines() if "Including run-time hook '" in line
+    ]
 
 
 def assert_deferred_build(bundle):
@@ -267,9 +277,18 @@ pyz = PYZ(a.pure)
 # Keys whose answers are plain python's on every PyInstaller oxmp supports. (Frames of modules in base_library.zip
 # resolve only from PyInstaller 6.8: those are compared between deferred and start-up bundles only.)
 PLAIN_PYTHON_KEYS = [
-    "stack_modules", "getsourcefile", "getsource_first_line", "traceback_modules", "traceback_files",
-    "iter_modules_json", "iter_modules_json_prefix", "iter_modules_xml_dom", "iter_modules_module_path",
-    "iter_modules_module_path_subdir", "iter_modules_top_level_has_json", "robust_to_global_inspect",
+    "stack_modules",
+    "getsourcefile",
+    "getsource_first_line",
+    "traceback_modules",
+    "traceback_files",
+    "iter_modules_json",
+    "iter_modules_json_prefix",
+    "iter_modules_xml_dom",
+    "iter_modules_module_path",
+    "iter_modules_module_path_subdir",
+    "iter_modules_top_level_has_json",
+    "robust_to_global_inspect",
 ]
 # File names in the bundle's folder: PyInstaller 6.0-6.11 name the compiled file, as the module's __file__ then was.
 FILE_KEYS = ["getsourcefile", "traceback_files"]
@@ -302,15 +321,24 @@ _plain = {}
 def plain_python_scenarios(bundle_root):
     if not _plain:
         script = os.path.join(bundles.APPS, "pyi_rthook_scenarios.py")
-        result = contain.run([sys.executable, script], timeout=60, max_procs=8, cwd=bundles.scratch_dir(bundle_root),
-                             unprivileged=False, watch=True)
+        result = contain.run(
+            [sys.executable, script],
+            timeout=60,
+            max_procs=8,
+            cwd=bundles.scratch_dir(bundle_root),
+            unprivileged=False,
+            watch=True,
+        )
         _plain.update(bundles.only_result(result))
     return _plain
 
 
 @pytest.mark.bundle
-@pytest.mark.parametrize("hooksconfig, onefile", [(None, False), (DEFER_OFF, False), (None, True)],
-                         ids=["deferred", "at-start", "deferred-onefile"])
+@pytest.mark.parametrize(
+    "hooksconfig, onefile",
+    [(None, False), (DEFER_OFF, False), (None, True)],
+    ids=["deferred", "at-start", "deferred-onefile"],
+)
 def test_pyinstallers_functional_tests_pass(builder, run, bundle_root, hooksconfig, onefile):
     bundle = scenarios_bundle(builder, bundle_root, hooksconfig, onefile)
     result = run(bundle)
@@ -324,8 +352,10 @@ def test_pyinstallers_functional_tests_pass(builder, run, bundle_root, hooksconf
 
 @pytest.mark.bundle
 def test_deferred_and_start_up_hooks_give_the_same_answers(builder, run, bundle_root):
-    answers = [bundles.only_result(run(scenarios_bundle(builder, bundle_root, hooksconfig, False)))
-               for hooksconfig in (None, DEFER_OFF)]
+    answers = [
+        bundles.only_result(run(scenarios_bundle(builder, bundle_root, hooksconfig, False)))
+        for hooksconfig in (None, DEFER_OFF)
+    ]
     assert answers[0] == answers[1]
 
 
@@ -345,6 +375,7 @@ def test_the_app_and_its_workers_see_the_same_with_and_without_deferral(builder,
     assert reports["deferred"]["app"] == reports["at start"]["app"]
     assert reports["deferred"]["worker"]["getsourcefile"] == reports["at start"]["worker"]["getsourcefile"]
     assert reports["deferred"]["worker"]["json_modules"] == reports["at start"]["worker"]["json_modules"]
-    assert reports["deferred"]["worker"]["source_file_in_bundle"] == \
-        reports["at start"]["worker"]["source_file_in_bundle"]
+    assert (
+        reports["deferred"]["worker"]["source_file_in_bundle"] == reports["at start"]["worker"]["source_file_in_bundle"]
+    )
     print(json.dumps(reports))  # what a worker sees depends on the order of the runtime hooks: shown with -s

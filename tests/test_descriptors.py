@@ -30,8 +30,15 @@ print(repr(descriptors.{call}))
 def in_child(call, setup="", pass_fds=(), stdin=None, argv_prefix=()):
     env = dict(os.environ, PYTHONPATH=RUNTIME)
     code = CHECK.format(setup=setup, call=call)
-    result = subprocess.run(list(argv_prefix) + [sys.executable, "-c", code], env=env, pass_fds=pass_fds,
-                            stdin=stdin, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        list(argv_prefix) + [sys.executable, "-c", code],
+        env=env,
+        pass_fds=pass_fds,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return eval(result.stdout.strip())  # a repr of None, True, False or a str, from the child this test wrote
 
@@ -75,8 +82,9 @@ def test_two_arguments_naming_one_pipe_are_refused():
     read_end, write_end = os.pipe()
     other_read, other_write = os.pipe()
     try:
-        same = descriptors.first_problem([("pipe_handle", read_end, commands.PIPE_READ),
-                                          ("tracker_fd", write_end, commands.PIPE_WRITE)])
+        same = descriptors.first_problem(
+            [("pipe_handle", read_end, commands.PIPE_READ), ("tracker_fd", write_end, commands.PIPE_WRITE)]
+        )
         assert same is not None and "is the same pipe as pipe_handle=%d" % read_end in same
         # The control: two pipes of their own (in a child, whose starter is this test's Python).
         call = "first_problem([('pipe_handle', %d, commands.PIPE_READ), ('tracker_fd', %d, commands.PIPE_WRITE)])"
@@ -93,8 +101,10 @@ def python_is_shared():
         return "libpython" in maps.read()
 
 
-SHARED_PYTHON = pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not python_is_shared(),
-                                   reason="needs Linux's /proc and a Python with a shared libpython")
+SHARED_PYTHON = pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd") or not python_is_shared(),
+    reason="needs Linux's /proc and a Python with a shared libpython",
+)
 
 
 @SHARED_PYTHON
@@ -102,12 +112,24 @@ def test_a_pipe_made_by_the_same_program_is_accepted():
     # The control: this test's Python made the pipe and starts the same Python, which checks it.
     read_end, write_end = pipe_with_writer_held()
     try:
-        assert in_child("first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end, pass_fds=(read_end,),
-                        stdin=subprocess.DEVNULL) is None
+        assert (
+            in_child(
+                "first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end,
+                pass_fds=(read_end,),
+                stdin=subprocess.DEVNULL,
+            )
+            is None
+        )
         os.close(write_end)  # as billiard and loky close theirs once the task is written
         write_end = None
-        assert in_child("first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end, pass_fds=(read_end,),
-                        stdin=subprocess.DEVNULL) is None
+        assert (
+            in_child(
+                "first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end,
+                pass_fds=(read_end,),
+                stdin=subprocess.DEVNULL,
+            )
+            is None
+        )
     finally:
         os.close(read_end)
         if write_end is not None:
@@ -121,8 +143,11 @@ def test_a_pipe_handed_over_by_another_program_is_refused():
     read_end, write_end = pipe_with_writer_held(b"orders")
     shell = ("sh", "-c", '"$@"; exit $?', "sh")
     try:
-        found = in_child("first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end, pass_fds=(read_end,),
-                         argv_prefix=shell)
+        found = in_child(
+            "first_problem([('pipe_handle', %d, commands.PIPE_READ)])" % read_end,
+            pass_fds=(read_end,),
+            argv_prefix=shell,
+        )
     finally:
         os.close(read_end)
         os.close(write_end)
@@ -169,6 +194,7 @@ def test_a_pipe_opened_for_reading_and_writing_is_refused():
 
 # --- starter_problem() on a /proc of the test's making: what each process runs, and who started whom ---------------
 
+
 @pytest.fixture
 def proc(tmp_path):
     """A /proc with `self` running bin/app, and add(pid, program, ppid, python) for more processes."""
@@ -211,8 +237,10 @@ def test_a_onefile_launcher_is_looked_through(proc):
 
 def test_another_program_or_a_gone_parent_is_refused(proc):
     proc(100, "sh")
-    assert descriptors.starter_problem(proc.root, parent=100) == "the process that started this one (pid 100) is " \
-                                                                   "not this app's"
+    assert (
+        descriptors.starter_problem(proc.root, parent=100) == "the process that started this one (pid 100) is "
+        "not this app's"
+    )
     assert "(pid 4242)" in descriptors.starter_problem(proc.root, parent=4242)  # gone: a reaper has it now
 
 

@@ -22,15 +22,19 @@ def read(*path):
 def test_generated_blocks_are_current(capsys):
     # cog (cogapp) runs each block's code and compares its output with the block's text.
     status = blocks.run_cog("--check", "--diff")
-    assert status == 0, "stale generated blocks (regenerate them with `%s`):\n%s" % (blocks.REGENERATE,
-                                                                                     capsys.readouterr().out)
+    assert status == 0, "stale generated blocks (regenerate them with `%s`):\n%s" % (
+        blocks.REGENERATE,
+        capsys.readouterr().out,
+    )
 
 
 def test_check_of_generated_blocks_can_fail(tmp_path, monkeypatch):
     # A file whose block differs from what its function renders: cog --check says so, and says which file.
     stale = tmp_path / "stale.md"
-    stale.write_text("before\n<!-- [[[cog from docs import blocks; cog.out(blocks.settings_table()) ]]] -->\n"
-                     "| an old table |\n<!-- [[[end]]] -->\nafter\n")
+    stale.write_text(
+        "before\n<!-- [[[cog from docs import blocks; cog.out(blocks.settings_table()) ]]] -->\n"
+        "| an old table |\n<!-- [[[end]]] -->\nafter\n"
+    )
     monkeypatch.setattr(blocks, "FILES", (str(stale),))
     assert blocks.run_cog("--check") != 0
     monkeypatch.setattr(blocks, "FILES", (os.path.join(REPO, "README.md"),))
@@ -38,8 +42,11 @@ def test_check_of_generated_blocks_can_fail(tmp_path, monkeypatch):
 
 
 # A block: cog's markers around the call of one function of docs/blocks.py, then the text it generated.
-BLOCK = re.compile(r"^<!-- \[\[\[cog from docs import blocks; cog\.out\(blocks\.(\w+)\(\)\) \]\]\] -->\n"
-                   r"(.*?)^<!-- \[\[\[end\]\]\] -->", re.MULTILINE | re.DOTALL)
+BLOCK = re.compile(
+    r"^<!-- \[\[\[cog from docs import blocks; cog\.out\(blocks\.(\w+)\(\)\) \]\]\] -->\n"
+    r"(.*?)^<!-- \[\[\[end\]\]\] -->",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def cog_blocks(text):
@@ -126,8 +133,12 @@ def test_supported_pyinstaller_is_the_dependency_and_toxs_oldest():
 
 
 def test_checked_pyinstallers_are_those_of_the_hook_digests():
-    releases = [_pair(release) for digests in deferred.CHECKED.values() for span in digests.values()
-                for release in span.split("-")]
+    releases = [
+        _pair(release)
+        for digests in deferred.CHECKED.values()
+        for span in digests.values()
+        for release in span.split("-")
+    ]
     assert (min(releases), max(releases)) == tuple(_pair(v) for v in versions.CHECKED["PyInstaller"].checked)
 
 
@@ -145,7 +156,8 @@ def test_ci_table_groups_runners_and_spans_consecutive_pythons(tmp_path):
         "jobs:\n  tests:\n    strategy:\n      matrix:\n        os: [linux, mac]\n"
         "        python: ['3.9', '3.10', '3.11']\n        toxenv: [new]\n"
         "        include:\n          - {os: old-linux, python: '3.8', toxenv: old}\n"
-        "          - {os: linux, python: '3.11', toxenv: old}\n")
+        "          - {os: linux, python: '3.11', toxenv: old}\n"
+    )
     (tmp_path / "tox.ini").write_text("[tox]\nenvlist = old, new\n[testenv]\ndeps =\n    old: pyinstaller==6.0.0\n")
     assert blocks.ci_table(str(tmp_path)).splitlines()[2:] == [
         "| `old` | 6.0.0 | the oldest the PyInstaller allows | 3.11 | linux |",
@@ -157,8 +169,9 @@ def test_ci_table_groups_runners_and_spans_consecutive_pythons(tmp_path):
 def test_readme_links_every_document():
     readme = read("README.md")
     linked = re.findall(r"\]\((docs/[\w.-]+\.md)\)", readme.split("## Documentation", 1)[1])
-    assert sorted(linked) == sorted("docs/" + name for name in os.listdir(os.path.join(REPO, "docs"))
-                                    if name.endswith(".md"))
+    assert sorted(linked) == sorted(
+        "docs/" + name for name in os.listdir(os.path.join(REPO, "docs")) if name.endswith(".md")
+    )
 
 
 def test_migration_guide_names_every_setting_and_its_pyoxidizer_name():
@@ -171,7 +184,7 @@ def test_migration_guide_names_every_setting_and_its_pyoxidizer_name():
 
 def guarantees(text):
     start, end = "<!-- security-guarantees:start -->", "<!-- security-guarantees:end -->"
-    return text[text.index(start) + len(start):text.index(end)].strip().splitlines()
+    return text[text.index(start) + len(start) : text.index(end)].strip().splitlines()
 
 
 def test_readme_and_security_doc_state_the_same_guarantees_word_for_word():
@@ -180,8 +193,9 @@ def test_readme_and_security_doc_state_the_same_guarantees_word_for_word():
     assert in_readme == guarantees(read("docs", "security.md"))
 
 
-MARKDOWN = ["README.md"] + [os.path.join("docs", name) for name in sorted(os.listdir(os.path.join(REPO, "docs")))
-                            if name.endswith(".md")]
+MARKDOWN = ["README.md"] + [
+    os.path.join("docs", name) for name in sorted(os.listdir(os.path.join(REPO, "docs"))) if name.endswith(".md")
+]
 
 
 def anchors(text):
@@ -199,7 +213,10 @@ def anchors(text):
 
 def test_anchors_follow_github():
     assert anchors("# A `b`: c\n## Fast start: PyInstaller's x\n## A `b`: c\n") == {
-        "a-b-c", "fast-start-pyinstallers-x", "a-b-c-1"}
+        "a-b-c",
+        "fast-start-pyinstallers-x",
+        "a-b-c-1",
+    }
 
 
 @pytest.mark.parametrize("path", MARKDOWN)

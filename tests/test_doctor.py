@@ -57,10 +57,18 @@ def test_default_bundle_passes(default_bundle, capsys):
     status, text = run_doctor(capsys, default_bundle.exe)
     assert status == 0, text
     layout = "onefile" if default_bundle.onefile else "onedir"
-    for expected in ["layout " + layout, "PyInstaller 6.", "Python %d.%d." % sys.version_info[:2],
-                     "oxmp " + __version__, "start_method auto auto (%s)" % AUTO,
-                     "OXMP_START_METHOD not set", "sys.frozen", "multiprocessing.spawn.get_executable()",
-                     "multiprocessing.get_start_method() %s" % AUTO, "auto_dispatch active"]:
+    for expected in [
+        "layout " + layout,
+        "PyInstaller 6.",
+        "Python %d.%d." % sys.version_info[:2],
+        "oxmp " + __version__,
+        "start_method auto auto (%s)" % AUTO,
+        "OXMP_START_METHOD not set",
+        "sys.frozen",
+        "multiprocessing.spawn.get_executable()",
+        "multiprocessing.get_start_method() %s" % AUTO,
+        "auto_dispatch active",
+    ]:
         assert expected in text, text
     for method in START_METHODS:
         assert "PASS smoke test: %s (round trip in " % method in text
@@ -75,8 +83,13 @@ def test_default_bundle_json(default_bundle, capsys):
     assert report["bundle"]["layout"] == ("onefile" if default_bundle.onefile else "onedir")
     assert report["build"]["python"] == "%d.%d.%d" % sys.version_info[:3]
     assert report["build"]["pyinstaller"].startswith("6.")
-    assert report["settings"]["baked"] == {"start_method": "auto", "auto_dispatch": True, "sys_frozen": True,
-                                           "defer_pyinstaller_hooks": True, "run_modules": []}
+    assert report["settings"]["baked"] == {
+        "start_method": "auto",
+        "auto_dispatch": True,
+        "sys_frozen": True,
+        "defer_pyinstaller_hooks": True,
+        "run_modules": [],
+    }
     assert report["settings"]["effective_start_method"] == AUTO
     runtime = report["runtime"]
     assert runtime["sys.frozen"] is True
@@ -210,7 +223,6 @@ def test_diagnostic_mode_needs_the_doctors_gate(builder, run, bundle_root):
         assert not os.path.exists(os.path.join(cases[case], runtime_doctor.REPORT_FILE)), case
 
 
-
 @pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX's")
 def test_a_fifo_at_the_gate_neither_blocks_nor_opens(builder, run, bundle_root):
     # A FIFO named like the gate, in a folder of the app's user (the worst case) or in the working directory through
@@ -235,8 +247,10 @@ def test_a_fifo_at_the_gate_neither_blocks_nor_opens(builder, run, bundle_root):
             if contain.drops_privileges():
                 os.lchown(gate, *contain.unprivileged_ids())
             named = "/proc/self/cwd" if through_cwd else folder
-            results[through_cwd, genuine] = folder, run(
-                bundle, env={runtime_doctor.DOCTOR_ENV: "%s:%s" % (token, named)}, cwd=folder, timeout=30)
+            results[through_cwd, genuine] = (
+                folder,
+                run(bundle, env={runtime_doctor.DOCTOR_ENV: "%s:%s" % (token, named)}, cwd=folder, timeout=30),
+            )
     assert results
     for (through_cwd, genuine), (folder, result) in results.items():
         assert not result.timed_out and result.returncode == 0, (through_cwd, genuine, result)
@@ -249,6 +263,7 @@ def test_a_fifo_at_the_gate_neither_blocks_nor_opens(builder, run, bundle_root):
 
 
 # --- Bundles the doctor should not trust ----------------------------------------------------------------------------
+
 
 def copy_of(bundle, bundle_root):
     """A copy of a bundle (onedir: its whole folder) that a test may change; returns the copy's executable."""
@@ -279,7 +294,7 @@ def toc_entry_at(exe, name):
     # The table of contents follows the archive's data, the names in it uncompressed: the last copy of the name.
     header = struct.calcsize(bundle_info.TOC_ENTRY_FORMAT)
     at = content.rindex(name.encode("utf-8") + b"\0") - header
-    offset = struct.unpack(bundle_info.TOC_ENTRY_FORMAT, content[at:at + header])[1]
+    offset = struct.unpack(bundle_info.TOC_ENTRY_FORMAT, content[at : at + header])[1]
     assert offset == bundle_info.Archive(exe).entries[name][0], "not the entry of %s" % name
     return at
 
@@ -313,8 +328,10 @@ def test_onefile_with_a_corrupt_settings_entry_is_one_line(builder, bundle_root,
             changed.seek(toc + field)
             changed.write(struct.pack("!I", 0x7FFFFFFF))
     err = one_line_status_2(capsys, exe)
-    assert err.startswith("python -m oxmp_hooks doctor: %s: cannot read the settings oxmp baked into it (%s): "
-                          % (exe, bundle_info.BAKED_PATH)), err
+    assert err.startswith(
+        "python -m oxmp_hooks doctor: %s: cannot read the settings oxmp baked into it (%s): "
+        % (exe, bundle_info.BAKED_PATH)
+    ), err
     assert one_line_status_2(capsys, exe, "--json") == err
     # The control: the same bundle, unchanged, passes.
     status, text = run_doctor(capsys, bundle.exe)
@@ -339,8 +356,9 @@ def test_onedir_with_a_settings_file_that_is_not_text_is_one_line(builder, bundl
 def test_runtime_hook_named_like_oxmps_is_not_run(builder, capsys, onefile):
     # A stock bundle with a custom runtime hook of the same name as oxmp's, whose code even holds the names oxmp's hook
     # uses (tests/apps/pyi_rth_oxmp_multiprocessing.py): without the record oxmp's build writes, it is not oxmp's.
-    bundle = builder.build("escapee", way=bundles.STOCK, onefile=onefile,
-                           runtime_hooks=["pyi_rth_oxmp_multiprocessing"])
+    bundle = builder.build(
+        "escapee", way=bundles.STOCK, onefile=onefile, runtime_hooks=["pyi_rth_oxmp_multiprocessing"]
+    )
     status, report = run_doctor_json(capsys, bundle.exe)
     assert status == 1 and report["oxmp"] is False and report["run"] is None, report
     assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"
@@ -367,13 +385,15 @@ def test_look_alike_with_a_settings_file_is_not_run(builder, bundle_root, capsys
     from oxmp_hooks.tools import bundle_info
 
     genuine = builder.build("probe")
-    exe = copy_of(builder.build("escapee", way=bundles.STOCK, runtime_hooks=["pyi_rth_oxmp_multiprocessing"]),
-                  bundle_root)
+    exe = copy_of(
+        builder.build("escapee", way=bundles.STOCK, runtime_hooks=["pyi_rth_oxmp_multiprocessing"]), bundle_root
+    )
     text = {
         "lenient": "start_method=auto\n",
         "copied": genuine_record(genuine),
         "other Python": re.sub("build.python=[0-9.]+", "build.python=2.7.18", genuine_record(genuine)).replace(
-            "entry_code=_oxmp/entry/probe.code", "entry_code=_oxmp/entry/escapee.code"),
+            "entry_code=_oxmp/entry/probe.code", "entry_code=_oxmp/entry/escapee.code"
+        ),
         "bad value": genuine_record(genuine).replace("start_method=auto", "start_method=threads"),
     }[record]
     contents = bundle_info.inspect(exe).contents_dir
@@ -389,10 +409,12 @@ def test_look_alike_with_a_settings_file_is_not_run(builder, bundle_root, capsys
     assert report["bundle"]["multiprocessing_runtime_hook"] == "named like oxmp's"
     problem = report["bundle"]["settings_record_problem"]
     assert problem.startswith("_oxmp/settings.txt "), problem
-    assert {"lenient": "is not in the format oxmp's build writes: line 2 is the end of the file",
-            "copied": "names '_oxmp/entry/probe.code', which is not the code of an entry script of this bundle",
-            "other Python": "says Python 2.7.18 built it",
-            "bad value": "holds settings oxmp's build refuses"}[record] in problem, problem
+    assert {
+        "lenient": "is not in the format oxmp's build writes: line 2 is the end of the file",
+        "copied": "names '_oxmp/entry/probe.code', which is not the code of an entry script of this bundle",
+        "other Python": "says Python 2.7.18 built it",
+        "bad value": "holds settings oxmp's build refuses",
+    }[record] in problem, problem
     status, report = run_doctor_json(capsys, genuine.exe)  # the control
     assert status == 0 and report["run"] is not None and report["oxmp"] is True, report
 
@@ -422,8 +444,9 @@ def test_stock_bundle_with_oxmps_settings_file_is_not_run(builder, bundle_root, 
     exe = copy_of(builder.build("no_freeze_support", way=bundles.STOCK), bundle_root)
     settings = os.path.join(bundle_info.inspect(exe).contents_dir, *bundle_info.BAKED_PATH.split("/"))
     os.makedirs(os.path.dirname(settings))
-    shutil.copy(os.path.join(bundle_info.inspect(genuine.exe).contents_dir, *bundle_info.BAKED_PATH.split("/")),
-                settings)
+    shutil.copy(
+        os.path.join(bundle_info.inspect(genuine.exe).contents_dir, *bundle_info.BAKED_PATH.split("/")), settings
+    )
     status, report = run_doctor_json(capsys, exe)
     assert status == 1 and report["oxmp"] is False and report["run"] is None, report
     assert report["bundle"]["multiprocessing_runtime_hook"] == "stock"
@@ -475,8 +498,9 @@ def junit_cases(path):
         outcome = [child for child in case if child.tag in ("failure", "error", "skipped")]
         assert len(outcome) <= 1
         found = outcome[0] if outcome else None
-        cases[case.get("name")] = ("passed", None, None) if found is None else (found.tag, found.get("message"),
-                                                                                found.text)
+        cases[case.get("name")] = (
+            ("passed", None, None) if found is None else (found.tag, found.get("message"), found.text)
+        )
     outcomes = [outcome for outcome, _, _ in cases.values()]
     assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
     for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
@@ -503,8 +527,11 @@ def test_json_report_is_versioned_and_matches_its_schema(default_bundle, builder
     # The schema really checks: the same report without a key, or with a wrong type, does not match.
     import jsonschema
 
-    for broken in ({key: value for key, value in report.items() if key != "smoke_tests"},
-                   dict(report, passed="no"), dict(report, schema_version=2)):
+    for broken in (
+        {key: value for key, value in report.items() if key != "smoke_tests"},
+        dict(report, passed="no"),
+        dict(report, schema_version=2),
+    ):
         with pytest.raises(jsonschema.ValidationError):
             assert_matches_the_schema(broken)
 
@@ -515,10 +542,14 @@ def test_junit_xml_of_a_passing_bundle(default_bundle, capsys, tmp_path):
     assert status == 0
     suite, cases = junit_cases(path)
     assert list(cases) == [item["name"] for item in report["checks"]] + [
-        "smoke test: %s" % method for method in START_METHODS]
+        "smoke test: %s" % method for method in START_METHODS
+    ]
     assert set(cases.values()) == {("passed", None, None)}
     assert suite.get("name") == "oxmp doctor: %s (%s, Python %s)" % (
-        os.path.basename(default_bundle.exe), sys.platform, report["build"]["python"])
+        os.path.basename(default_bundle.exe),
+        sys.platform,
+        report["build"]["python"],
+    )
     assert json.loads(suite.find("system-out").text) == report  # the whole report, as --json prints it
 
 
@@ -533,8 +564,9 @@ def test_junit_xml_of_failures_carries_the_hints(builder, capsys, tmp_path, monk
     _, cases = junit_cases(path)
     outcome, message, body = cases["OXMP_START_METHOD is valid"]
     assert outcome == "failure" and "ignoring OXMP_START_METHOD='threads'" in message
-    assert body.endswith("\nhint: unset OXMP_START_METHOD, or set it to one of: auto, none, %s"
-                         % ", ".join(START_METHODS)), body
+    assert body.endswith(
+        "\nhint: unset OXMP_START_METHOD, or set it to one of: auto, none, %s" % ", ".join(START_METHODS)
+    ), body
     assert "hint: unset OXMP_START_METHOD" in text
     assert [cases["smoke test: %s" % method][0] for method in START_METHODS] == ["passed"] * len(START_METHODS)
 
@@ -547,7 +579,10 @@ def test_junit_xml_of_failures_carries_the_hints(builder, capsys, tmp_path, monk
     assert "\nhint: build it with oxmp installed next to PyInstaller" in body
     for method in START_METHODS:
         assert cases["smoke test: %s" % method] == (
-            "skipped", "not run: the doctor stopped at the check 'the bundle contains oxmp'", None)
+            "skipped",
+            "not run: the doctor stopped at the check 'the bundle contains oxmp'",
+            None,
+        )
 
 
 def test_unreadable_bundle_is_status_2_and_one_junit_error(builder, bundle_root, capsys, tmp_path):
@@ -586,8 +621,10 @@ def test_a_bundle_that_relaunches_itself_is_reported_within_the_time_limit(build
     timeout = 30
     status, text = run_doctor(capsys, "--timeout", str(timeout), stock.exe)
     assert status == 1, text
-    assert "FAIL the bundle does not start itself again and again (it started processes until the doctor's " \
-           "process cap of %d stopped it" % doctor.MAX_PROCS in text, text
+    assert (
+        "FAIL the bundle does not start itself again and again (it started processes until the doctor's "
+        "process cap of %d stopped it" % doctor.MAX_PROCS in text
+    ), text
     assert "hint: each process it starts runs the app again" in text
     assert "The doctor ran the bundle (contained): it started itself again and again until it was stopped." in text
     report = doctor.diagnose(stock.exe, timeout)

@@ -46,7 +46,10 @@ def test_the_records_code_files_name_the_scripts():
     meipass = os.path.join(os.sep, "bundle", "_internal")
     (app, tool) = entry.entry_scripts(meipass, ["_oxmp/entry/app.code", "_oxmp/entry/my.tool.code"])
     assert (app.name, app.main_path, app.code_path) == (
-        "app", os.path.join(meipass, "app.py"), os.path.join(meipass, "_oxmp", "entry", "app.code"))
+        "app",
+        os.path.join(meipass, "app.py"),
+        os.path.join(meipass, "_oxmp", "entry", "app.code"),
+    )
     assert (tool.name, tool.main_path) == ("my.tool", os.path.join(meipass, "my.tool.py"))
 
 

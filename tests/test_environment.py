@@ -17,7 +17,8 @@ def test_warning_is_cut():
     assert warning.startswith("ignoring OXMP_START_METHOD='xxx") and "...(102402 characters)" in warning
     # The control: a short value is shown as it is.
     assert settings.start_method_override("threads", sys.platform)[1].startswith(
-        "ignoring OXMP_START_METHOD='threads': allowed values are auto, none, ")
+        "ignoring OXMP_START_METHOD='threads': allowed values are auto, none, "
+    )
 
 
 @pytest.mark.bundle

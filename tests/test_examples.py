@@ -22,15 +22,22 @@ EXAMPLES = {
         ([], ["letters: {'alpha': 5, 'beta': 4, 'delta': 5, 'gamma': 5}", "finished: 4 of 4"]),
     ],
     "argparse_cli": [
-        (["--workers", "2", "--limit", "1000"],
-         ["start method: " + AUTO, "workers: 2, longest below 1000: 871 (178 steps)"]),
+        (
+            ["--workers", "2", "--limit", "1000"],
+            ["start method: " + AUTO, "workers: 2, longest below 1000: 871 (178 steps)"],
+        ),
         # spawn starts each worker as the bundle with multiprocessing's arguments: the app's argparse never sees them.
-        (["--workers", "3", "--limit", "10000", "--method", "spawn"],
-         ["start method: spawn", "workers: 3, longest below 10000: 6171 (261 steps)"]),
+        (
+            ["--workers", "3", "--limit", "10000", "--method", "spawn"],
+            ["start method: spawn", "workers: 3, longest below 10000: 6171 (261 steps)"],
+        ),
     ],
     "progress_queue": [
-        ([], ["progress: [%s%s] %d/20" % ("#" * done, "." * (20 - done), done) for done in range(1, 21)]
-         + ["checksum of checksums: 600093"]),
+        (
+            [],
+            ["progress: [%s%s] %d/20" % ("#" * done, "." * (20 - done), done) for done in range(1, 21)]
+            + ["checksum of checksums: 600093"],
+        ),
     ],
     "spawn_start_method": [
         ([], ["start method: spawn"] + ["%d squared is %d (in __mp_main__)" % (n, n * n) for n in range(3)]),
@@ -66,8 +73,11 @@ def test_spawn_example_is_onefile_and_takes_its_start_method_from_the_spec(build
 
 def test_every_example_is_tested_and_in_the_readme():
     # ci/ holds CI templates, not an app: tests/test_workflow.py runs them.
-    folders = sorted(name for name in os.listdir(bundles.EXAMPLES)
-                     if os.path.isdir(os.path.join(bundles.EXAMPLES, name)) and name != "ci")
+    folders = sorted(
+        name
+        for name in os.listdir(bundles.EXAMPLES)
+        if os.path.isdir(os.path.join(bundles.EXAMPLES, name)) and name != "ci"
+    )
     assert folders == sorted(EXAMPLES)
     for name in folders:
         assert os.path.isfile(spec_path(name)), name

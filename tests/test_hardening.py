@@ -72,8 +72,15 @@ def as_parent(bundle, run, cwd, argv, pipes=(), listener=None, keep_write_ends=F
     with its child's status (tests/apps/as_parent.py)."""
     spec = os.path.join(cwd, "as-parent.json")
     with open(spec, "w") as spec_file:
-        json.dump({"argv": list(argv), "pipes": [base64.b64encode(data).decode() for data in pipes],
-                   "keep_write_ends": keep_write_ends, "listener": listener}, spec_file)
+        json.dump(
+            {
+                "argv": list(argv),
+                "pipes": [base64.b64encode(data).decode() for data in pipes],
+                "keep_write_ends": keep_write_ends,
+                "listener": listener,
+            },
+            spec_file,
+        )
     os.chmod(spec, 0o644)
     env = dict(kwargs.pop("env", {}), OXMP_TEST_AS_PARENT=spec)
     return run(bundle, cwd=cwd, env=env, **kwargs)
@@ -111,9 +118,14 @@ def victim_folder(root):
 
 # --- argv alone -----------------------------------------------------------------------------------------------------
 
+
 def forkserver_code(listener_fd, alive_fd, preload, **kwargs):
     return "from multiprocessing.forkserver import main; main(%r, %r, %r, **%r)" % (
-        listener_fd, alive_fd, preload, kwargs)
+        listener_fd,
+        alive_fd,
+        preload,
+        kwargs,
+    )
 
 
 def test_forkserver_main_path_from_argv_never_runs(app, run, bundle_root):
@@ -170,14 +182,26 @@ def test_a_keyword_this_python_does_not_take_is_refused(app, run, bundle_root):
 
 # --- argv and stdin -------------------------------------------------------------------------------------------------
 
+
 def test_a_pickle_on_stdin_is_never_unpickled(app, joblib_bundle, run, bundle_root):
     cwd = bundles.scratch_dir(bundle_root)
     marker = Marker(cwd)
     payload = pickle.dumps(marker)
     assert_refused(run(app, "--multiprocessing-fork", "pipe_handle=0", stdin=payload, cwd=cwd))
     assert_refused(run(app, "--multiprocessing-fork", "tracker_fd=1", "pipe_handle=0", stdin=payload, cwd=cwd))
-    assert_refused(run(joblib_bundle, "-m", LOKY + ".popen_loky_posix", "--process-name", "x", "--pipe", "0",
-                       stdin=payload, cwd=cwd))
+    assert_refused(
+        run(
+            joblib_bundle,
+            "-m",
+            LOKY + ".popen_loky_posix",
+            "--process-name",
+            "x",
+            "--pipe",
+            "0",
+            stdin=payload,
+            cwd=cwd,
+        )
+    )
     assert not marker.exists
 
 
@@ -216,8 +240,9 @@ def test_stdin_under_another_number_is_never_unpickled(app, joblib_bundle, run, 
 
 
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to see the segment")
-def test_the_resource_tracker_takes_no_orders_from_stdin_under_another_number(app, joblib_bundle, run, bundle_root,
-                                                                             shared_memory_victim):
+def test_the_resource_tracker_takes_no_orders_from_stdin_under_another_number(
+    app, joblib_bundle, run, bundle_root, shared_memory_victim
+):
     name, path = shared_memory_victim
     victim = victim_folder(bundle_root)
     trackers = [
@@ -225,8 +250,9 @@ def test_the_resource_tracker_takes_no_orders_from_stdin_under_another_number(ap
         (joblib_bundle, "7", "from %s.resource_tracker import main; main(7, False)" % LOKY, "%s:folder" % victim),
     ]
     for bundle, fd, code, order in trackers:
-        result = run(bundle, *FLAGS, "-c", code, stdin=("REGISTER:%s\n" % order).encode(),
-                     wrapper=UNDER_ANOTHER_NUMBER + (fd,))
+        result = run(
+            bundle, *FLAGS, "-c", code, stdin=("REGISTER:%s\n" % order).encode(), wrapper=UNDER_ANOTHER_NUMBER + (fd,)
+        )
         assert_refused(result)
         assert "standard input under another number" in result.stderr
     assert os.path.exists(path) and os.path.exists(victim)
@@ -251,16 +277,28 @@ def test_a_worker_pipe_not_made_by_the_app_is_refused(app_layout, run, bundle_ro
     read_end, write_end = os.pipe()
     os.write(write_end, pickle.dumps(marker))
     try:
-        attack = run(app_layout, "--multiprocessing-fork", "pipe_handle=%d" % read_end, cwd=cwd,
-                     pass_fds=(read_end, write_end), wrapper=bundles.SHELL_PARENT)
+        attack = run(
+            app_layout,
+            "--multiprocessing-fork",
+            "pipe_handle=%d" % read_end,
+            cwd=cwd,
+            pass_fds=(read_end, write_end),
+            wrapper=bundles.SHELL_PARENT,
+        )
     finally:
         os.close(read_end)
         os.close(write_end)
     assert_refused(attack)
     assert "pipe_handle=%d was not made by this app: the process that started this one" % read_end in attack.stderr
     assert not marker.exists
-    control = as_parent(app_layout, run, cwd, ["--multiprocessing-fork", "pipe_handle=PIPE0"],
-                        pipes=[pickle.dumps(marker)], keep_write_ends=True)
+    control = as_parent(
+        app_layout,
+        run,
+        cwd,
+        ["--multiprocessing-fork", "pipe_handle=PIPE0"],
+        pipes=[pickle.dumps(marker)],
+        keep_write_ends=True,
+    )
     assert marker.exists, control
     assert "oxmp: refusing" not in control.stderr and "Traceback" in control.stderr, control
 
@@ -279,8 +317,10 @@ def test_a_named_fifo_is_never_a_pipe(app_layout, joblib_bundle, run, bundle_roo
     with open(payload, "wb") as payload_file:
         payload_file.write(pickle.dumps(marker))
     os.chmod(payload, 0o644)
-    for bundle, args in ((app_layout, ["--multiprocessing-fork", "pipe_handle=3"]),
-                         (joblib_bundle, ["-m", LOKY + ".popen_loky_posix", "--process-name", "x", "--pipe", "3"])):
+    for bundle, args in (
+        (app_layout, ["--multiprocessing-fork", "pipe_handle=3"]),
+        (joblib_bundle, ["-m", LOKY + ".popen_loky_posix", "--process-name", "x", "--pipe", "3"]),
+    ):
         result = run(bundle, *args, cwd=cwd, wrapper=FIFO_WRAPPER + (fifo, payload))
         assert_refused(result)
         assert "=3 is a named FIFO, not a pipe" in result.stderr or "--pipe=3 is a named FIFO" in result.stderr
@@ -290,8 +330,13 @@ def test_a_named_fifo_is_never_a_pipe(app_layout, joblib_bundle, run, bundle_roo
 # A wrapper whose background child outlives it: the bundle starts as an orphan, adopted by a reaper, with a pipe that
 # `cat` writes PAYLOAD into (`( app ... 5< <(cat payload) & )`). It waits for the orphan, so that its line is read.
 # Arguments: PAYLOAD COMMAND...
-ORPHAN_WRAPPER = ("/bin/bash", "-c", 'payload=$1; shift; ( "$@" 5< <(cat "$payload") & echo $! > orphan.pid ); '
-                                     'while kill -0 "$(cat orphan.pid)" 2>/dev/null; do sleep 0.05; done', "bash")
+ORPHAN_WRAPPER = (
+    "/bin/bash",
+    "-c",
+    'payload=$1; shift; ( "$@" 5< <(cat "$payload") & echo $! > orphan.pid ); '
+    'while kill -0 "$(cat orphan.pid)" 2>/dev/null; do sleep 0.05; done',
+    "bash",
+)
 
 
 @LINUX_PROC
@@ -302,10 +347,16 @@ def test_an_orphan_worker_or_tracker_is_refused(app_layout, joblib_bundle, run, 
     victim = victim_folder(bundle_root)
     orders = [
         (app_layout, ["--multiprocessing-fork", "pipe_handle=5"], pickle.dumps(marker, protocol=0)),
-        (app_layout, FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)"],
-         ("REGISTER:%s:shared_memory\n" % name).encode()),
-        (joblib_bundle, FLAGS + ["-c", "from %s.resource_tracker import main; main(5, False)" % LOKY],
-         ("REGISTER:%s:folder\n" % victim).encode()),
+        (
+            app_layout,
+            FLAGS + ["-c", "from multiprocessing.resource_tracker import main;main(5)"],
+            ("REGISTER:%s:shared_memory\n" % name).encode(),
+        ),
+        (
+            joblib_bundle,
+            FLAGS + ["-c", "from %s.resource_tracker import main; main(5, False)" % LOKY],
+            ("REGISTER:%s:folder\n" % victim).encode(),
+        ),
     ]
     for bundle, args, data in orders:
         payload = os.path.join(cwd, "payload")
@@ -316,8 +367,12 @@ def test_an_orphan_worker_or_tracker_is_refused(app_layout, joblib_bundle, run, 
         assert result.returncode == 0 and not result.timed_out, result  # the wrapper's status
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result
-        assert lines[0].startswith(("oxmp: refusing to start: argument 1=5 was not made by this app",
-                                    "oxmp: refusing to start: pipe_handle=5 was not made by this app")), result
+        assert lines[0].startswith(
+            (
+                "oxmp: refusing to start: argument 1=5 was not made by this app",
+                "oxmp: refusing to start: pipe_handle=5 was not made by this app",
+            )
+        ), result
     assert not marker.exists and os.path.exists(path) and os.path.exists(victim)
 
 
@@ -350,16 +405,26 @@ def assert_tracker_obeys_only_a_genuine_pipe(bundle, run, cwd, code, order, vict
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to see the segment")
 def test_the_resource_tracker_never_takes_orders_from_stdin(app, run, bundle_root, shared_memory_victim):
     name, path = shared_memory_victim
-    assert_tracker_obeys_only_a_genuine_pipe(app, run, bundles.scratch_dir(bundle_root),
-                                             "from multiprocessing.resource_tracker import main;main(%s)",
-                                             ("REGISTER:%s:shared_memory\n" % name).encode(), path)
+    assert_tracker_obeys_only_a_genuine_pipe(
+        app,
+        run,
+        bundles.scratch_dir(bundle_root),
+        "from multiprocessing.resource_tracker import main;main(%s)",
+        ("REGISTER:%s:shared_memory\n" % name).encode(),
+        path,
+    )
 
 
 def test_lokys_resource_tracker_never_takes_orders_from_stdin(joblib_bundle, run, bundle_root):
     victim = victim_folder(bundle_root)
-    assert_tracker_obeys_only_a_genuine_pipe(joblib_bundle, run, bundles.scratch_dir(bundle_root),
-                                             "from %s.resource_tracker import main; main(%%s, False)" % LOKY,
-                                             ("REGISTER:%s:folder\n" % victim).encode(), victim)
+    assert_tracker_obeys_only_a_genuine_pipe(
+        joblib_bundle,
+        run,
+        bundles.scratch_dir(bundle_root),
+        "from %s.resource_tracker import main; main(%%s, False)" % LOKY,
+        ("REGISTER:%s:folder\n" % victim).encode(),
+        victim,
+    )
 
 
 # --- Odd input: one line, exit status 2 ------------------------------------------------------------------------------
@@ -392,6 +457,7 @@ def test_a_helper_that_is_not_in_the_bundle_is_refused_in_one_line(app, run, bun
 
 # --- No stderr ------------------------------------------------------------------------------------------------------
 
+
 def test_with_stderr_closed_a_refusal_still_exits_2(app, run):
     result = run(app, "--multiprocessing-fork", "pipe_handle=abc", stderr_closed=True)
     assert result.returncode == 2 and not result.timed_out, result
@@ -404,4 +470,3 @@ def test_with_stderr_closed_a_bad_override_is_ignored_silently(builder, run):
     assert result.returncode == 0, result
     # Ignored: the bundle keeps `auto`, what plain python uses here (fork only on Linux up to Python 3.13).
     assert bundles.only_result(result)["start_method"] == bundles.interpreter_start_method()
-

@@ -82,11 +82,17 @@ def test_a_runtime_module_is_one_object_however_it_is_imported():
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    child = subprocess.run([sys.executable, "-I", "-c", ONE_MODULE_OBJECT, root], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", ONE_MODULE_OBJECT, root],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
     assert child.returncode == 0, child.stderr
     got = json.loads(child.stdout)
     assert got["same"] is True
-    assert got["other"].startswith("oxmp's runtime package is imported as _oxmp_runtime, not as "
-                                   "runtime_hooks._oxmp_runtime"), got
+    assert got["other"].startswith(
+        "oxmp's runtime package is imported as _oxmp_runtime, not as runtime_hooks._oxmp_runtime"
+    ), got
     assert got["copies"] == ["_oxmp_runtime.settings"]

@@ -56,8 +56,9 @@ def test_only_oxmp_defines_hooks_for_multiprocessing():
     for distribution, dirs in hook_dirs.items():
         for hook_dir in dirs:
             # hooks-contrib keeps its hooks in subfolders (stdhooks/, rthooks/) named by its own get_hook_dirs().
-            defines = "multiprocessing" in runtime_hook_modules(hook_dir) or \
-                os.path.isfile(os.path.join(hook_dir, "hook-multiprocessing.py"))
+            defines = "multiprocessing" in runtime_hook_modules(hook_dir) or os.path.isfile(
+                os.path.join(hook_dir, "hook-multiprocessing.py")
+            )
             assert defines == (distribution == "oxmp"), (distribution, hook_dir)
 
 

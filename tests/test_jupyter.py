@@ -24,8 +24,11 @@ HOOKSCONFIG = {"multiprocessing": {"run_modules": ["ipykernel_launcher"]}}
 
 # A "python3" kernel spec as another installation leaves it in Jupyter's folders, with its own interpreter: here a
 # shell that says it started, and exits.
-FOREIGN_SPEC = {"argv": ["/bin/sh", "-c", "echo FOREIGN-KERNEL-STARTED >&2; exit 3", "{connection_file}"],
-                "display_name": "Python 3 (another installation)", "language": "python"}
+FOREIGN_SPEC = {
+    "argv": ["/bin/sh", "-c", "echo FOREIGN-KERNEL-STARTED >&2; exit 3", "{connection_file}"],
+    "display_name": "Python 3 (another installation)",
+    "language": "python",
+}
 
 
 def build(builder, hooksconfig, onefile=False):
@@ -33,8 +36,14 @@ def build(builder, hooksconfig, onefile=False):
     # its entry points (its metadata goes in the bundle); debugpy (the kernel's debugger) runs its vendored pydevd from
     # files that PyInstaller does not collect, and pydevd imports xmlrpc.server, which the analysis cannot see there
     # (without either, the kernel runs with no debugger).
-    return builder.build("jupyter_app", hooksconfig, onefile=onefile, metadata=["jupyter_client"],
-                         data_files=["debugpy"], submodules=["xmlrpc.server"])
+    return builder.build(
+        "jupyter_app",
+        hooksconfig,
+        onefile=onefile,
+        metadata=["jupyter_client"],
+        data_files=["debugpy"],
+        submodules=["xmlrpc.server"],
+    )
 
 
 @pytest.fixture(scope="module", params=["onedir", "onefile"])
@@ -44,8 +53,15 @@ def jupyter_app(builder, request):
 
 def under_python(cwd, env=None):
     """The control: tests/apps/jupyter_app.py under plain python, in ``cwd``, with ``env`` added."""
-    return contain.run([sys.executable, os.path.join(bundles.APPS, "jupyter_app.py")], timeout=240, max_procs=64,
-                       env=dict(os.environ, **(env or {})), cwd=cwd, unprivileged=False, watch=True)
+    return contain.run(
+        [sys.executable, os.path.join(bundles.APPS, "jupyter_app.py")],
+        timeout=240,
+        max_procs=64,
+        env=dict(os.environ, **(env or {})),
+        cwd=cwd,
+        unprivileged=False,
+        watch=True,
+    )
 
 
 def the_kernel_was_this_program(found):
@@ -64,7 +80,8 @@ def test_a_kernel_runs_a_cell(jupyter_app, run, bundle_root):
     assert "Traceback" not in result.stderr and "oxmp: refusing" not in result.stderr, result
     plain = bundles.only_result(under_python(bundles.scratch_dir(bundle_root)))
     assert {key: found[key] for key in ("status", "outputs", "debugger")} == {
-        key: plain[key] for key in ("status", "outputs", "debugger")}, plain
+        key: plain[key] for key in ("status", "outputs", "debugger")
+    }, plain
 
 
 def test_an_installed_python3_spec_wins_unless_the_app_keeps_to_its_own(jupyter_app, run, bundle_root):

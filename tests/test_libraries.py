@@ -20,14 +20,23 @@ METHODS = bundles.START_METHODS
 def library_params(*cases):
     """Cases of one library or another, skipped where that library is not installed (the test extra installs
     billiard on Python 3.10+ only: the release with the fix for spawn workers needs it)."""
-    return [pytest.param(*case, id="-".join(case),
-                         marks=pytest.mark.skipif(importlib.util.find_spec(case[0]) is None,
-                                                  reason="%s is not installed" % case[0]))
-            for case in cases]
+    return [
+        pytest.param(
+            *case,
+            id="-".join(case),
+            marks=pytest.mark.skipif(importlib.util.find_spec(case[0]) is None, reason="%s is not installed" % case[0]),
+        )
+        for case in cases
+    ]
 
 
-CASES = library_params(("multiprocess", "pool_map"), ("multiprocess", "lambda"), ("multiprocess", "process"),
-                       ("billiard", "pool_map"), ("billiard", "process"))
+CASES = library_params(
+    ("multiprocess", "pool_map"),
+    ("multiprocess", "lambda"),
+    ("multiprocess", "process"),
+    ("billiard", "pool_map"),
+    ("billiard", "process"),
+)
 
 
 @pytest.fixture(scope="module", params=["onedir", "onefile"])

@@ -22,8 +22,9 @@ def quick_exit(builder):
     return builder.build("quick_exit", onefile=True)
 
 
-@pytest.mark.parametrize("args", [["spawn"], ["spawn", "lock-only"], ["forkserver"], ["forkserver", "lock-only"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "args", [["spawn"], ["spawn", "lock-only"], ["forkserver"], ["forkserver", "lock-only"]], ids=" ".join
+)
 def test_clean_exit_every_time(quick_exit, run, args):
     with ThreadPoolExecutor(AT_ONCE) as pool:
         results = list(pool.map(lambda attempt: run(quick_exit, *args, linger=0.5), range(RUNS)))

@@ -73,8 +73,14 @@ class Other:
         machine's Python may not be readable by an unprivileged user), in the chroot as the unprivileged user."""
         cwd = bundles.scratch_dir(self.root)
         if self.chroot is not None:
-            return newer_pythons.run(self.chroot, argv, timeout=timeout, max_procs=48, cwd=cwd,
-                                     env=self.chroot.environment(HOME=cwd, TMPDIR=cwd))
+            return newer_pythons.run(
+                self.chroot,
+                argv,
+                timeout=timeout,
+                max_procs=48,
+                cwd=cwd,
+                env=self.chroot.environment(HOME=cwd, TMPDIR=cwd),
+            )
         return contain.run(argv, timeout=timeout, max_procs=48, cwd=cwd, unprivileged=False, watch=True)
 
     def plain(self, app, *args, folder=None):
@@ -87,8 +93,10 @@ class Other:
 
     def has(self, module):
         """Whether this Python's virtualenv has ``module``."""
-        found = self.contained([self.python, "-c", "import importlib.util, sys; "
-                                "sys.exit(importlib.util.find_spec(%r) is None)" % module], timeout=60)
+        found = self.contained(
+            [self.python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % module],
+            timeout=60,
+        )
         return found.returncode == 0
 
 
@@ -96,9 +104,15 @@ class Other:
 def found():
     pythons_found = pythons.find_pythons()
     if not pythons_found and os.environ.get(pythons.REQUIRE_ENV) == "1":
-        pytest.fail("no other CPython %s-%s found (pyenv, PATH, %s), and %s=1 requires one" % (
-            pythons.version_name(pythons.OLDEST), pythons.version_name(pythons.NEWEST), pythons.NAMES_ENV,
-            pythons.REQUIRE_ENV))
+        pytest.fail(
+            "no other CPython %s-%s found (pyenv, PATH, %s), and %s=1 requires one"
+            % (
+                pythons.version_name(pythons.OLDEST),
+                pythons.version_name(pythons.NEWEST),
+                pythons.NAMES_ENV,
+                pythons.REQUIRE_ENV,
+            )
+        )
     return pythons_found
 
 
@@ -117,13 +131,18 @@ def chroot(bundle_root, request):
     problem = newer_pythons.unavailable()
     if problem:
         if os.environ.get(newer_pythons.REQUIRE_ENV) == "1":
-            pytest.fail("cannot make the chroot of CPython %s (%s), and %s=1 requires it" % (
-                ", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), problem, newer_pythons.REQUIRE_ENV))
+            pytest.fail(
+                "cannot make the chroot of CPython %s (%s), and %s=1 requires it"
+                % (", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), problem, newer_pythons.REQUIRE_ENV)
+            )
         yield None
         return
     with newer_pythons.Chroot().session(shared=[bundle_root]) as entered, newer_pythons.terminated_as_interrupted():
-        report(request.config, "Other Pythons: the chroot of CPython %s: made in %.0f s (0: cached)" % (
-            ", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), entered.make_seconds))
+        report(
+            request.config,
+            "Other Pythons: the chroot of CPython %s: made in %.0f s (0: cached)"
+            % (", ".join(map(pythons.version_name, newer_pythons.VERSIONS)), entered.make_seconds),
+        )
         yield entered
     assert not newer_pythons.mounts_under(entered.root)
 
@@ -142,9 +161,14 @@ def other(request, found, cache, bundle_root):
         assert described is not None, "the chroot has no python%s" % pythons.version_name(request.param)
         executable, version = described
     else:
-        pytest.skip("Python %s: not found on this machine (pyenv, PATH or %s)%s" % (
-            pythons.version_name(request.param), pythons.NAMES_ENV,
-            ", and no chroot: %s" % newer_pythons.unavailable() if request.param in newer_pythons.VERSIONS else ""))
+        pytest.skip(
+            "Python %s: not found on this machine (pyenv, PATH or %s)%s"
+            % (
+                pythons.version_name(request.param),
+                pythons.NAMES_ENV,
+                ", and no chroot: %s" % newer_pythons.unavailable() if request.param in newer_pythons.VERSIONS else "",
+            )
+        )
     cache.lock()
     root = tempfile.mkdtemp(dir=bundle_root, prefix="python-%s-" % pythons.version_name(version))
     os.chmod(root, 0o755)
@@ -160,10 +184,21 @@ def other(request, found, cache, bundle_root):
     set_up = time.monotonic() - started
     builder = bundles.Builder(root, stock_python=lambda: stock, python=builder_python, share_analysis=True)
     yield Other(version, python, builder, root, entered)
-    report(request.config, "Other Pythons: %s%s: %.0f s in all (set-up %.0f s; builds %s)" % (
-        ".".join(map(str, version)), " (chroot)" if entered else "", time.monotonic() - started, set_up,
-        ", ".join("%s %s %.0f s" % (bundle.name, "onefile" if bundle.onefile else "onedir", bundle.build_seconds)
-                  for bundle in builder._built.values() if isinstance(bundle, bundles.Bundle))))
+    report(
+        request.config,
+        "Other Pythons: %s%s: %.0f s in all (set-up %.0f s; builds %s)"
+        % (
+            ".".join(map(str, version)),
+            " (chroot)" if entered else "",
+            time.monotonic() - started,
+            set_up,
+            ", ".join(
+                "%s %s %.0f s" % (bundle.name, "onefile" if bundle.onefile else "onedir", bundle.build_seconds)
+                for bundle in builder._built.values()
+                if isinstance(bundle, bundles.Bundle)
+            ),
+        ),
+    )
 
 
 def test_lane_finds_the_other_pythons(found):
@@ -185,6 +220,7 @@ def test_a_python_named_explicitly_is_found(found, monkeypatch):
 
 
 # --- Start methods, onedir and onefile, an argparse-first app -------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("method", bundles.START_METHODS)
@@ -215,6 +251,7 @@ def test_executor_with_the_default_start_method(other, layout):
 
 # --- joblib's loky workers ------------------------------------------------------------------------------------------
 
+
 def test_joblib_loky_workers(other):
     bundle = other.builder.build("joblib_app")
     result = other.run(bundle, timeout=120)
@@ -228,6 +265,7 @@ def test_joblib_loky_workers(other):
 
 
 # --- Refusals: one line on stderr, exit status 2, nothing of the app run --------------------------------------------
+
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_malformed_worker_command_line_is_refused(other, layout):
@@ -253,6 +291,7 @@ def test_helper_code_with_an_invalid_escape_is_refused_in_one_line(other):
 
 # --- The doctor -----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_doctor_passes_the_bundle(other, layout):
     bundle = other.matrix(layout)
@@ -270,7 +309,7 @@ def test_doctor_passes_the_bundle(other, layout):
 # Run by the other Python, unfrozen, with oxmp installed: records the command lines its multiprocessing starts the
 # resource tracker and the forkserver with (the tracker really starts; the forkserver is stopped at its spawn), and
 # classifies each with oxmp's commands.classify(), as a bundle would at start-up.
-HELPER_FORMS = r'''
+HELPER_FORMS = r"""
 import json, os, sys
 import multiprocessing
 from multiprocessing import forkserver, resource_tracker, util
@@ -307,7 +346,7 @@ for argv, passfds in seen:
                   "kwargs": sorted(command.kwargs), "sys_argv": command.kwargs.get("sys_argv"),
                   "descriptors": [list(item) for item in command.descriptors], "reason": command.reason})
 print("RESULT " + json.dumps(found))
-'''
+"""
 
 
 def test_helper_command_lines_of_this_version_are_accepted(other):
@@ -338,6 +377,7 @@ def test_helper_command_lines_of_this_version_are_accepted(other):
 
 # --- multiprocess and billiard, where they install ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("library", ["multiprocess", "billiard"])
 @pytest.mark.parametrize("method", bundles.START_METHODS)
 def test_library_pool_under_each_start_method(other, library, method):
@@ -350,9 +390,11 @@ def test_library_pool_under_each_start_method(other, library, method):
         # Where the library does not support the version (multiprocess 0.70.19 on 3.15: dill reads co_lnotab, which
         # 3.15 removed), python fails as well: nothing for a bundle to match.
         errors = [line for line in plain.stderr.splitlines() if "Error: " in line] or [
-            "exit status %d" % plain.returncode]
-        pytest.skip("%s fails under python %s too: %s" % (library, pythons.version_name(other.version),
-                                                         errors[-1][:200]))
+            "exit status %d" % plain.returncode
+        ]
+        pytest.skip(
+            "%s fails under python %s too: %s" % (library, pythons.version_name(other.version), errors[-1][:200])
+        )
     result = other.run(other.builder.build("lib_matrix"), library, "pool_map", "--method", method, timeout=120)
     assert result.returncode == 0, result
     assert not result.bombed and not result.timed_out, result
@@ -364,6 +406,7 @@ def test_library_pool_under_each_start_method(other, library, method):
 
 
 # --- run_modules ----------------------------------------------------------------------------------------------------
+
 
 def chroot_only(other):
     if other.chroot is None:
@@ -390,6 +433,7 @@ def test_a_listed_module_runs_as_under_python(other):
 
 # --- Stock PyInstaller on 3.14: what breaks without oxmp ------------------------------------------------------------
 
+
 def stock_on_3_14(other):
     if other.version[:2] != (3, 14) or other.chroot is None:
         pytest.skip("the stock baseline runs on the chroot's CPython 3.14")
@@ -415,8 +459,9 @@ def test_stock_baseline_default_start_method_without_freeze_support_runs_the_mai
     stock_on_3_14(other)
     with open(os.path.join(other.apps, "new_user_pool.py"), "w") as script:
         script.write(NEW_USER_POOL)
-    builder = bundles.Builder(other.root, stock_python=other.builder.stock_python, apps_dir=other.apps,
-                              python=other.builder.python)
+    builder = bundles.Builder(
+        other.root, stock_python=other.builder.stock_python, apps_dir=other.apps, python=other.builder.python
+    )
     result = other.run(builder.build("new_user_pool", way=bundles.STOCK), timeout=20, max_procs=16)
     assert result.stdout.count("MAIN-BLOCK") >= 2, result
     assert result.returncode != 0 or result.bombed or result.timed_out, result
@@ -433,6 +478,7 @@ def test_stock_baseline_spawn_without_freeze_support_relaunches_until_stopped(ot
     stock_on_3_14(other)
     bundle = other.builder.build("no_freeze_support", way=bundles.STOCK)
     result = other.run(bundle, timeout=10, max_procs=16)
-    assert result.bombed or result.timed_out or result.peak_procs >= 16 or "Resource temporarily" in result.stderr, \
+    assert result.bombed or result.timed_out or result.peak_procs >= 16 or "Resource temporarily" in result.stderr, (
         result
+    )
     assert result.stdout.count("MAIN-BLOCK") >= 3, result

@@ -51,22 +51,29 @@ def tracked_files():
 
 def expected_wheel_files():
     # The source tree is the installed tree (no package-dir): the wheel holds the folders' tracked files as they are.
-    return sorted(name for name in tracked_files()
-                  if name.split("/")[0] in PACKAGE_FOLDERS
-                  and not any(fnmatch.fnmatch(os.path.basename(name), pattern) for pattern in NOT_INSTALLED))
+    return sorted(
+        name
+        for name in tracked_files()
+        if name.split("/")[0] in PACKAGE_FOLDERS
+        and not any(fnmatch.fnmatch(os.path.basename(name), pattern) for pattern in NOT_INSTALLED)
+    )
 
 
 def build_sdist(source, outdir, scratch):
     """Build the sdist of ``source`` with pyproject.toml's build backend, installed apart into ``scratch``."""
     system = pyproject()["build-system"]
     backend = os.path.join(scratch, "backend")
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--target", backend]
-                          + system["requires"])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--target", backend] + system["requires"])
     module, _, attribute = system["build-backend"].partition(":")
-    call = ("import importlib, sys; sys.path.insert(0, %r); backend = importlib.import_module(%r)%s; "
-            "print(backend.build_sdist(%r))" % (backend, module, "." + attribute if attribute else "", outdir))
-    name = subprocess.check_output([sys.executable, "-I", "-c", call], cwd=source,
-                                   universal_newlines=True).strip().splitlines()[-1]
+    call = (
+        "import importlib, sys; sys.path.insert(0, %r); backend = importlib.import_module(%r)%s; "
+        "print(backend.build_sdist(%r))" % (backend, module, "." + attribute if attribute else "", outdir)
+    )
+    name = (
+        subprocess.check_output([sys.executable, "-I", "-c", call], cwd=source, universal_newlines=True)
+        .strip()
+        .splitlines()[-1]
+    )
     return os.path.join(outdir, name)
 
 
@@ -86,8 +93,9 @@ def built(tmp_path_factory):
         # Python 3.12+ (and 3.8.17+) take a filter, and warn without one.
         archive.extractall(unpacked, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     (top,) = os.listdir(unpacked)
-    subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", dist,
-                           os.path.join(unpacked, top)])
+    subprocess.check_call(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", dist, os.path.join(unpacked, top)]
+    )
     (wheel,) = glob.glob(os.path.join(dist, "*.whl"))
     return sdist, wheel
 
@@ -124,17 +132,60 @@ def test_wheel_holds_exactly_the_package_folders_tracked_files(wheel):
 
 # Every file the wheel installs, by name: what users run. A new file is added here on purpose; a tool that only the
 # test suite or the maintainers use belongs in tests/ or docs/ instead.
-WHEEL_FILES = sorted(["oxmp_hooks/%s" % name for name in (
-    "__init__.py", "__main__.py", "baked.py", "build.py", "collect.py", "config.py", "deferred.py", "selfcheck.py",
-    "hooks/_this_package.py", "hooks/hook-inspect.py", "hooks/hook-multiprocessing.py", "hooks/hook-pkgutil.py",
-    "tools/__init__.py", "tools/bundle_info.py", "tools/cgroup.py", "tools/cli.py", "tools/contain.py",
-    "tools/doctor.py", "tools/junit.py", "tools/keeper.py")]
-    + ["runtime_hooks/%s" % name for name in (
-        "rthooks.dat", "rthooks/pyi_rth_oxmp_deferred.py", "rthooks/pyi_rth_oxmp_multiprocessing.py",
-        "pre_find_module_path/hook-_oxmp_runtime.py")]
-    + ["runtime_hooks/_oxmp_runtime/%s.py" % name for name in (
-        "__init__", "after_import", "boot", "commands", "cpython", "deferred", "descriptors", "doctor", "entry",
-        "libraries", "messages", "pyinstaller", "settings")])
+WHEEL_FILES = sorted(
+    [
+        "oxmp_hooks/%s" % name
+        for name in (
+            "__init__.py",
+            "__main__.py",
+            "baked.py",
+            "build.py",
+            "collect.py",
+            "config.py",
+            "deferred.py",
+            "selfcheck.py",
+            "hooks/_this_package.py",
+            "hooks/hook-inspect.py",
+            "hooks/hook-multiprocessing.py",
+            "hooks/hook-pkgutil.py",
+            "tools/__init__.py",
+            "tools/bundle_info.py",
+            "tools/cgroup.py",
+            "tools/cli.py",
+            "tools/contain.py",
+            "tools/doctor.py",
+            "tools/junit.py",
+            "tools/keeper.py",
+        )
+    ]
+    + [
+        "runtime_hooks/%s" % name
+        for name in (
+            "rthooks.dat",
+            "rthooks/pyi_rth_oxmp_deferred.py",
+            "rthooks/pyi_rth_oxmp_multiprocessing.py",
+            "pre_find_module_path/hook-_oxmp_runtime.py",
+        )
+    ]
+    + [
+        "runtime_hooks/_oxmp_runtime/%s.py" % name
+        for name in (
+            "__init__",
+            "after_import",
+            "boot",
+            "commands",
+            "cpython",
+            "deferred",
+            "descriptors",
+            "doctor",
+            "entry",
+            "libraries",
+            "messages",
+            "pyinstaller",
+            "settings",
+        )
+    ]
+)
 
 
 def test_the_wheels_files_are_the_listed_ones():
@@ -197,8 +248,11 @@ def test_sdist_holds_what_builds_the_wheel_and_the_same_metadata(built, wheel):
     sdist, _ = built
     with tarfile.open(sdist) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
-        (pkg_info,) = [member for member in archive.getmembers() if member.name.count("/") == 1
-                       and member.name.endswith("/PKG-INFO")]
+        (pkg_info,) = [
+            member
+            for member in archive.getmembers()
+            if member.name.count("/") == 1 and member.name.endswith("/PKG-INFO")
+        ]
         metadata = check_metadata(archive.extractfile(pkg_info).read().decode("utf-8"))
     assert os.path.basename(sdist) == "oxmp-%s.tar.gz" % metadata["Version"]
     for name in SDIST_BUILD_FILES:
@@ -236,8 +290,10 @@ def test_the_source_tree_is_the_installed_tree():
     assert "package-dir" not in pyproject().get("tool", {}).get("setuptools", {})
     import oxmp_hooks
 
-    assert [os.path.relpath(folder, bundles.REPO).replace(os.sep, "/") for folder in oxmp_hooks.get_hook_dirs()] == \
-        ["oxmp_hooks/hooks", "runtime_hooks"]
+    assert [os.path.relpath(folder, bundles.REPO).replace(os.sep, "/") for folder in oxmp_hooks.get_hook_dirs()] == [
+        "oxmp_hooks/hooks",
+        "runtime_hooks",
+    ]
 
 
 def test_code_parses_as_python_3_8():

@@ -62,8 +62,11 @@ def unpacked_folders(folder):
 
 # --- ASGI servers with worker processes: uvicorn, Hypercorn -----------------------------------------------------------
 
-SERVERS = [pytest.param((server, layout), id="%s-%s" % (server, layout), marks=needs(server))
-           for server in ("uvicorn", "hypercorn") for layout in ("onedir", "onefile")]
+SERVERS = [
+    pytest.param((server, layout), id="%s-%s" % (server, layout), marks=needs(server))
+    for server in ("uvicorn", "hypercorn")
+    for layout in ("onedir", "onefile")
+]
 
 
 @pytest.fixture(scope="module", params=SERVERS)
@@ -117,8 +120,9 @@ DASK_CLI_SUBMODULES = ["distributed.cli"]
 
 @pytest.fixture(scope="module", params=["onedir", "onefile"])
 def dask_subprocess_app(builder, request):
-    return builder.build("dask_subprocess_app", DASK_RUN_MODULES, onefile=request.param == "onefile",
-                         submodules=DASK_CLI_SUBMODULES)
+    return builder.build(
+        "dask_subprocess_app", DASK_RUN_MODULES, onefile=request.param == "onefile", submodules=DASK_CLI_SUBMODULES
+    )
 
 
 @needs("distributed")
@@ -135,6 +139,7 @@ def test_dask_subprocess_cluster(dask_subprocess_app, run, bundle_root):
 
 
 # --- PyTorch --------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.torch
 @needs("torch")

@@ -24,39 +24,54 @@ LISTED = (PROBE, "pkg.tool")
 
 # --- classify() -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, module, module_args", [
-    (["-m", PROBE], PROBE, []),
-    (["-m", PROBE, "-f", "/tmp/kernel.json"], PROBE, ["-f", "/tmp/kernel.json"]),
-    # Everything after the name is the module's, as under python, even what looks like oxmp's business.
-    (["-m", PROBE, "-c", "import os", "-m", "x"], PROBE, ["-c", "import os", "-m", "x"]),
-    (["-m", PROBE, "--multiprocessing-fork", "pipe_handle=5"], PROBE, ["--multiprocessing-fork", "pipe_handle=5"]),
-    (["-m", "pkg.tool", "spec"], "pkg.tool", ["spec"]),
-    # The interpreter flags subprocess._args_from_interpreter_flags() puts first, as data.
-    (["-B", "-s", "-I", "-X", "utf8", "-W", "ignore", "-Xdev", "-OO", "-m", PROBE, "a"], PROBE, ["a"]),
-])
+
+@pytest.mark.parametrize(
+    "args, module, module_args",
+    [
+        (["-m", PROBE], PROBE, []),
+        (["-m", PROBE, "-f", "/tmp/kernel.json"], PROBE, ["-f", "/tmp/kernel.json"]),
+        # Everything after the name is the module's, as under python, even what looks like oxmp's business.
+        (["-m", PROBE, "-c", "import os", "-m", "x"], PROBE, ["-c", "import os", "-m", "x"]),
+        (["-m", PROBE, "--multiprocessing-fork", "pipe_handle=5"], PROBE, ["--multiprocessing-fork", "pipe_handle=5"]),
+        (["-m", "pkg.tool", "spec"], "pkg.tool", ["spec"]),
+        # The interpreter flags subprocess._args_from_interpreter_flags() puts first, as data.
+        (["-B", "-s", "-I", "-X", "utf8", "-W", "ignore", "-Xdev", "-OO", "-m", PROBE, "a"], PROBE, ["a"]),
+    ],
+)
 def test_a_listed_module(args, module, module_args):
     command = commands.classify([EXE] + args, "linux", run_modules=LISTED)
     assert (command.kind, command.module, list(command.args), command.descriptors) == (
-        "module", module, module_args, ())
+        "module",
+        module,
+        module_args,
+        (),
+    )
     assert commands.module_named([EXE] + args) == module
     # The same on Windows: no descriptors are involved.
     assert commands.classify([EXE] + args, "win32", run_modules=LISTED).kind == "module"
 
 
-@pytest.mark.parametrize("args", [
-    ["-m", "json.tool"],  # not listed
-    ["-m", "run_module_prob"], ["-m", "run_module_probe.x"], ["-m", "pkg"], ["-m", "PKG.tool"],
-    ["-mrun_module_probe"],  # python reads it so; tools write two arguments, and only those are matched
-    ["-m"], ["-B", "-m"],  # no name
-    ["--verbose", "-m", PROBE],  # an app option before it: the app's command line
-    ["run.py", "-m", PROBE],  # a script path first
-    ["-c", "x", "-m", PROBE],  # -c's text first
-    ["-X", "-m", PROBE],  # python takes `-m` as -X's option, and PROBE as a script
-    ["-W", "-m", PROBE],
-    ["-u", "-m", PROBE],  # not a flag multiprocessing or subprocess passes: the app's
-    ["-c", "print('hello')"],  # never executed
-    [],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-m", "json.tool"],  # not listed
+        ["-m", "run_module_prob"],
+        ["-m", "run_module_probe.x"],
+        ["-m", "pkg"],
+        ["-m", "PKG.tool"],
+        ["-mrun_module_probe"],  # python reads it so; tools write two arguments, and only those are matched
+        ["-m"],
+        ["-B", "-m"],  # no name
+        ["--verbose", "-m", PROBE],  # an app option before it: the app's command line
+        ["run.py", "-m", PROBE],  # a script path first
+        ["-c", "x", "-m", PROBE],  # -c's text first
+        ["-X", "-m", PROBE],  # python takes `-m` as -X's option, and PROBE as a script
+        ["-W", "-m", PROBE],
+        ["-u", "-m", PROBE],  # not a flag multiprocessing or subprocess passes: the app's
+        ["-c", "print('hello')"],  # never executed
+        [],
+    ],
+)
 def test_anything_else_is_the_apps(args):
     assert commands.classify([EXE] + args, "linux", run_modules=LISTED).kind == "app"
 
@@ -74,9 +89,18 @@ def test_lokys_worker_stays_lokys_strict_form():
     assert commands.classify([EXE, "-m", worker, "--evil", "1"], "linux", run_modules=(worker,)).kind == "refused"
 
 
-@pytest.mark.parametrize("argv", [
-    [EXE], [EXE, "-m"], [EXE, "-X"], [EXE, "-X", "-m"], [EXE, "-m", "-m"], [EXE, "-B", "-W"], [EXE, "\udcff", "-m", "x"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [EXE],
+        [EXE, "-m"],
+        [EXE, "-X"],
+        [EXE, "-X", "-m"],
+        [EXE, "-m", "-m"],
+        [EXE, "-B", "-W"],
+        [EXE, "\udcff", "-m", "x"],
+    ],
+)
 def test_module_named_is_total(argv):
     assert commands.module_named(argv) in (None, "-m")
     commands.classify(argv, "linux", run_modules=("-m", "x"))
@@ -100,25 +124,34 @@ def test_the_runtime_reads_the_setting_only_for_a_module_command(monkeypatch):
 
 # --- The setting --------------------------------------------------------------------------------------------------------
 
+
 def test_valid_run_modules():
     values, errors = config.validate({"run_modules": ["ipykernel_launcher", "dask", "a.b_c.d"]}, "linux")
     assert errors == [] and values["run_modules"] == ("ipykernel_launcher", "dask", "a.b_c.d")
     assert config.validate({"run_modules": []}, "linux") == (settings.DEFAULTS, [])
     assert settings.DEFAULTS["run_modules"] == ()
-    assert "run_modules=ipykernel_launcher, dask" in config.describe(dict(settings.DEFAULTS, run_modules=(
-        "ipykernel_launcher", "dask")), "linux", (3, 11))
+    assert "run_modules=ipykernel_launcher, dask" in config.describe(
+        dict(settings.DEFAULTS, run_modules=("ipykernel_launcher", "dask")), "linux", (3, 11)
+    )
     assert config.describe(settings.DEFAULTS, "linux", (3, 11)).endswith(", run_modules=none")
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("ipykernel_launcher", "is str"),  # one name is still a list
-    ([1], "holds int (1)"),
-    (["ipykernel launcher"], "not a module name"), (["a..b"], "not a module name"), ([""], "not a module name"),
-    (["../x"], "not a module name"), (["a,b"], "not a module name"), (["-c"], "not a module name"),
-    (["a\nb"], "not a module name"),
-    (["x", "x"], "names 'x' twice"),
-    (["loky.backend.popen_loky_posix"], "already runs"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("ipykernel_launcher", "is str"),  # one name is still a list
+        ([1], "holds int (1)"),
+        (["ipykernel launcher"], "not a module name"),
+        (["a..b"], "not a module name"),
+        ([""], "not a module name"),
+        (["../x"], "not a module name"),
+        (["a,b"], "not a module name"),
+        (["-c"], "not a module name"),
+        (["a\nb"], "not a module name"),
+        (["x", "x"], "names 'x' twice"),
+        (["loky.backend.popen_loky_posix"], "already runs"),
+    ],
+)
 def test_invalid_run_modules(value, fragment):
     _, errors = config.validate({"run_modules": value}, "linux")
     assert len(errors) == 1 and fragment in errors[0] and '["run_modules"]' in errors[0], errors
@@ -139,19 +172,26 @@ APPS = os.path.join(bundles.REPO, "tests", "apps")
 
 def under_python(*args, stdin=None):
     """The control: ``python -m run_module_probe ARGS`` (the probe beside it, as in the bundle)."""
-    process = subprocess.run([sys.executable] + list(args), cwd=APPS, input=stdin, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    process = subprocess.run(
+        [sys.executable] + list(args),
+        cwd=APPS,
+        input=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
     return process
 
 
 def probe_result(stdout):
-    found = [json.loads(line[len("RESULT "):]) for line in stdout.splitlines() if line.startswith("RESULT ")]
+    found = [json.loads(line[len("RESULT ") :]) for line in stdout.splitlines() if line.startswith("RESULT ")]
     assert len(found) == 1, stdout
     return found[0]
 
 
 def app_result(result):
-    found = [json.loads(line[len("APP "):]) for line in result.stdout.splitlines() if line.startswith("APP ")]
+    found = [json.loads(line[len("APP ") :]) for line in result.stdout.splitlines() if line.startswith("APP ")]
     assert len(found) == 1, result
     return found[0]
 
@@ -177,12 +217,15 @@ def test_the_module_runs_as_under_python(listed, run):
 
 
 @pytest.mark.bundle
-@pytest.mark.parametrize("args, status, stderr", [
-    (["--exit", "3"], 3, ""),
-    (["--raise"], 1, "ValueError: probe raised"),
-    (["--interrupt"], -2, "KeyboardInterrupt"),  # python dies of SIGINT, once its exit handlers have run
-    (["--signal"], -15, ""),
-])
+@pytest.mark.parametrize(
+    "args, status, stderr",
+    [
+        (["--exit", "3"], 3, ""),
+        (["--raise"], 1, "ValueError: probe raised"),
+        (["--interrupt"], -2, "KeyboardInterrupt"),  # python dies of SIGINT, once its exit handlers have run
+        (["--signal"], -15, ""),
+    ],
+)
 def test_exit_status_is_the_modules(listed, run, args, status, stderr):
     from tests.test_who_failed import assert_reported_as_python_does
 
@@ -201,19 +244,23 @@ def test_the_app_starts_the_module_as_tools_do(listed, run):
     assert result.returncode == 0, result
     helper = app_result(result)["helper"]
     assert helper["returncode"] == 7, helper
-    assert [(found["name"], found["args"]) for found in helper["results"]] == [("__main__", ["helper-arg", "--exit",
-                                                                                             "7"])], helper
+    assert [(found["name"], found["args"]) for found in helper["results"]] == [
+        ("__main__", ["helper-arg", "--exit", "7"])
+    ], helper
     assert helper["stderr"] == ""
 
 
 @pytest.mark.bundle
-@pytest.mark.parametrize("args", [
-    ["-m", "json.tool"],  # not listed
-    ["-c", "print('PWNED')"],  # never executed
-    ["-c", "import run_module_probe"],
-    ["--flag", "-m", PROBE],
-    ["-X", "-m", PROBE],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-m", "json.tool"],  # not listed
+        ["-c", "print('PWNED')"],  # never executed
+        ["-c", "import run_module_probe"],
+        ["--flag", "-m", PROBE],
+        ["-X", "-m", PROBE],
+    ],
+)
 def test_anything_else_reaches_the_app(listed, run, args):
     result = run(listed, *args)
     assert result.returncode == 0, result
@@ -232,11 +279,14 @@ def test_without_the_setting_the_module_is_the_apps_argument(builder, run):
 
 
 @pytest.mark.bundle
-@pytest.mark.parametrize("run_modules, fragments", [
-    (["no_such_module_for_oxmp"], ["'no_such_module_for_oxmp' cannot be collected", "hiddenimports"]),
-    (["email"], ["'email' is a package without a __main__ module"]),
-    ([PROBE, PROBE], ["names 'run_module_probe' twice"]),
-])
+@pytest.mark.parametrize(
+    "run_modules, fragments",
+    [
+        (["no_such_module_for_oxmp"], ["'no_such_module_for_oxmp' cannot be collected", "hiddenimports"]),
+        (["email"], ["'email' is a package without a __main__ module"]),
+        ([PROBE, PROBE], ["names 'run_module_probe' twice"]),
+    ],
+)
 def test_the_build_fails_for_a_module_it_cannot_run(builder, run_modules, fragments):
     with pytest.raises(bundles.BuildFailed) as failed:
         builder.build("run_modules_app", {"multiprocessing": {"run_modules": run_modules}}, modules=[PROBE])
@@ -260,8 +310,12 @@ def test_the_build_names_what_a_modules_entry_points_need():
     from oxmp_hooks import collect
 
     # dask's command line runs distributed's commands (entry points "dask_cli") from modules imported by name.
-    commands_modules = ["distributed.cli.dask_scheduler", "distributed.cli.dask_spec", "distributed.cli.dask_ssh",
-                        "distributed.cli.dask_worker"]
+    commands_modules = [
+        "distributed.cli.dask_scheduler",
+        "distributed.cli.dask_spec",
+        "distributed.cli.dask_ssh",
+        "distributed.cli.dask_worker",
+    ]
     (warning,) = collect.entry_point_warnings(FakeGraph(["dask", "dask.__main__"]), ["dask", PROBE])
     assert "`-m dask` runs the commands of the entry points 'dask_cli'" in warning, warning
     assert ", ".join(commands_modules) in warning
@@ -279,10 +333,15 @@ def test_the_build_warns_when_a_modules_commands_are_missing(builder, run):
     # no warning, and SubprocessCluster works.
     pytest.importorskip("distributed")
     # Left out, to keep the build short: large optional imports of dask's and distributed's that `-m dask` never makes.
-    bundle = builder.build("run_modules_app", {"multiprocessing": {"run_modules": [PROBE, "dask"]}}, modules=[PROBE],
-                           excludes=["IPython", "jedi", "tkinter", "zmq"])
-    assert ("WARNING: oxmp: run_modules: `-m dask` runs the commands of the entry points 'dask_cli'"
-            in bundle.log), bundle.log[-3000:]
+    bundle = builder.build(
+        "run_modules_app",
+        {"multiprocessing": {"run_modules": [PROBE, "dask"]}},
+        modules=[PROBE],
+        excludes=["IPython", "jedi", "tkinter", "zmq"],
+    )
+    assert "WARNING: oxmp: run_modules: `-m dask` runs the commands of the entry points 'dask_cli'" in bundle.log, (
+        bundle.log[-3000:]
+    )
     assert 'hiddenimports=collect_submodules("distributed.cli")' in bundle.log
     result = run(bundle, "-m", "dask", "spec", "--help")
     control = under_python("-m", "dask", "spec", "--help")
@@ -307,6 +366,7 @@ def test_the_doctor_shows_the_list(listed, capsys):
 
 # --- Property: a listed module only, and only as python would read the command line ---------------------------------
 
+
 def python_reads_module(argv):
     """Independent of commands.py: (NAME, its arguments) that python runs for ``argv[1:]`` when options before `-m` are
     only the flags classify() reads as data, or (None, None). Each `-X`/`-W` takes the next token as its option."""
@@ -314,7 +374,7 @@ def python_reads_module(argv):
     while index < len(argv):
         token = argv[index]
         if token == "-m":
-            return (argv[index + 1], argv[index + 2:]) if index + 1 < len(argv) else (None, None)
+            return (argv[index + 1], argv[index + 2 :]) if index + 1 < len(argv) else (None, None)
         if token in ("-X", "-W"):
             index += 2
         elif commands.is_interpreter_flag(token):

@@ -40,8 +40,14 @@ def run_plain_script(bundle_root, app, *args):
     key = (app,) + args
     if key not in _plain_cache:
         script = os.path.join(bundles.APPS, app + ".py")
-        _plain_cache[key] = contain.run([sys.executable, script] + list(args), timeout=120, max_procs=48,
-                                        cwd=bundles.scratch_dir(bundle_root), unprivileged=False, watch=True)
+        _plain_cache[key] = contain.run(
+            [sys.executable, script] + list(args),
+            timeout=120,
+            max_procs=48,
+            cwd=bundles.scratch_dir(bundle_root),
+            unprivileged=False,
+            watch=True,
+        )
     return _plain_cache[key]
 
 
@@ -121,4 +127,3 @@ def test_workers_find_the_bundle_however_it_was_started(matrix, run, bundle_root
         assert result.returncode == 0, result
         assert bundles.only_result(result)["squares"] == SCENARIOS["pool_map"]["squares"]
         assert result.stdout.count("MAIN-BLOCK") == 1
-

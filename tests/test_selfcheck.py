@@ -23,8 +23,9 @@ def test_this_pythons_command_lines_are_captured_and_accepted():
     if sys.platform == "win32":
         assert names == [library + " spawn worker" for library in LIBRARIES]
     else:
-        assert names == ["%s %s" % (library, what) for library in LIBRARIES
-                         for what in ("spawn worker", "tracker", "forkserver")] + ["loky tracker"]
+        assert names == [
+            "%s %s" % (library, what) for library in LIBRARIES for what in ("spawn worker", "tracker", "forkserver")
+        ] + ["loky tracker"]
         assert any("from multiprocessing.forkserver import main; main(" in arg for arg in lines[2][2][1:])
         if "billiard" in LIBRARIES:
             assert any("from billiard.semaphore_tracker import main;main(" in arg for arg in lines[7][2][1:])
@@ -36,8 +37,11 @@ def test_this_pythons_command_lines_are_captured_and_accepted():
 def test_a_form_oxmp_does_not_know_fails_the_build(monkeypatch):
     # As if a new CPython release had changed the resource tracker's form: oxmp's table no longer knows it.
     commands = runtime_module("commands")
-    monkeypatch.setattr(commands, "HELPERS", {key: value for key, value in commands.HELPERS.items()
-                                              if key[0] != "multiprocessing.resource_tracker"})
+    monkeypatch.setattr(
+        commands,
+        "HELPERS",
+        {key: value for key, value in commands.HELPERS.items() if key[0] != "multiprocessing.resource_tracker"},
+    )
     found = selfcheck.problems()
     assert len(found) == 1 and found[0].startswith("multiprocessing tracker: ") and "unknown helper" in found[0]
     with pytest.raises(SystemExit) as failure:
@@ -60,5 +64,6 @@ def test_only_libraries_the_bundle_collects_are_checked():
     class Graph:
         find_node = staticmethod(nodes.get)
 
-    assert [name for name in ("multiprocess", "billiard", "loky", "multiprocessing")
-            if collect.collected(Graph, name)] == ["multiprocess"]
+    assert [
+        name for name in ("multiprocess", "billiard", "loky", "multiprocessing") if collect.collected(Graph, name)
+    ] == ["multiprocess"]

@@ -74,8 +74,9 @@ def test_bad_environment_override_warns_once_and_is_ignored(builder, run):
 def test_sys_frozen(builder, run, setting):
     # PyInstaller sets sys.frozen itself; a runtime hook of the app's, run before oxmp's, takes it away (as another
     # freezer might not set it). On, oxmp makes it truthy again; off, oxmp leaves it as it found it.
-    bundle = builder.build("probe", hooksconfig={"multiprocessing": {"sys_frozen": setting}},
-                           runtime_hooks=["rth_unfreeze"])
+    bundle = builder.build(
+        "probe", hooksconfig={"multiprocessing": {"sys_frozen": setting}}, runtime_hooks=["rth_unfreeze"]
+    )
     result = run(bundle)
     assert result.returncode == 0, result
     report = bundles.only_result(result)
@@ -93,8 +94,9 @@ def test_multiprocessing_is_not_imported_at_start_up(builder, run):
 def test_auto_dispatch_off_without_freeze_support_fails_instead_of_relaunching(builder, run, onefile):
     # The worker runs the app's main block (auto_dispatch is off), which starts a worker again: oxmp stops that
     # second start and says why, where stock PyInstaller relaunches without end (see test_stock_baseline.py).
-    bundle = builder.build("no_freeze_support", hooksconfig={"multiprocessing": {"auto_dispatch": False}},
-                           onefile=onefile)
+    bundle = builder.build(
+        "no_freeze_support", hooksconfig={"multiprocessing": {"auto_dispatch": False}}, onefile=onefile
+    )
     result = run(bundle, timeout=30)
     assert not result.bombed and not result.timed_out, result
     assert result.returncode == 0, result

@@ -15,8 +15,12 @@ from hypothesis import given, settings, strategies as st
 from _oxmp_runtime import boot, commands, doctor, libraries
 from tests import bundles
 
-RTHOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime_hooks", "rthooks",
-                      "pyi_rth_oxmp_multiprocessing.py")
+RTHOOK = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "runtime_hooks",
+    "rthooks",
+    "pyi_rth_oxmp_multiprocessing.py",
+)
 
 
 def rthook_names():
@@ -33,6 +37,7 @@ HOOK = rthook_names()
 
 
 # --- The copies -----------------------------------------------------------------------------------------------------
+
 
 def test_the_markers_are_every_token_classify_looks_at():
     # -m: loky's workers (commands.MODULE_WORKERS) and the modules a build lists in run_modules.
@@ -59,22 +64,33 @@ def test_the_entry_script_folder_is_the_runtimes(tmp_path):
 surely_app = HOOK["surely_app"]
 
 
-@pytest.mark.parametrize("argv", [["app"], ["app", "--verbose", "input.txt"], [], ["app", "-mhttp.server"],
-                                  ["app", "-cc", "--multiprocessing-fork=1", "x-c"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["app"],
+        ["app", "--verbose", "input.txt"],
+        [],
+        ["app", "-mhttp.server"],
+        ["app", "-cc", "--multiprocessing-fork=1", "x-c"],
+    ],
+)
 def test_the_app_is_surely_the_app(argv):
     assert surely_app(argv, {"HOME": "/"}, {"sys": sys})
     assert commands.classify(argv).kind == "app"  # the control: classify() agrees
 
 
-@pytest.mark.parametrize("argv", [
-    ["app", "--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8"],
-    ["app", "--billiard-fork", "pipe_handle=8"],
-    ["app", "-m", "loky.backend.popen_loky_posix", "--pipe", "7"],
-    ["app", "-m", "ipykernel_launcher", "-f", "kernel.json"],  # a run_modules helper, if the build lists it
-    ["app", "-B", "-c", "from multiprocessing.resource_tracker import main;main(5)"],
-    ["app", "-c", "settings.toml"],  # the app's own -c: classify() says so, on the full path
-    ["app", "input.txt", "--multiprocessing-fork"],  # anywhere: the quick look does not parse
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["app", "--multiprocessing-fork", "tracker_fd=6", "pipe_handle=8"],
+        ["app", "--billiard-fork", "pipe_handle=8"],
+        ["app", "-m", "loky.backend.popen_loky_posix", "--pipe", "7"],
+        ["app", "-m", "ipykernel_launcher", "-f", "kernel.json"],  # a run_modules helper, if the build lists it
+        ["app", "-B", "-c", "from multiprocessing.resource_tracker import main;main(5)"],
+        ["app", "-c", "settings.toml"],  # the app's own -c: classify() says so, on the full path
+        ["app", "input.txt", "--multiprocessing-fork"],  # anywhere: the quick look does not parse
+    ],
+)
 def test_anything_like_a_worker_or_helper_takes_the_full_path(argv):
     assert not surely_app(argv, {}, {})
 
@@ -89,10 +105,16 @@ def test_argv_that_is_not_strings_takes_the_full_path():
     assert not surely_app(["app", ["-c"]], {}, {})
 
 
-ARGV = st.lists(st.one_of(st.sampled_from(sorted(HOOK["markers"]) + ["-m", "-B", "-I", "pipe_handle=8", "--pipe",
-                                                                     "7", "from multiprocessing.", "main(5)",
-                                                                     "listed"]),
-                          st.text(max_size=20)), max_size=8)
+ARGV = st.lists(
+    st.one_of(
+        st.sampled_from(
+            sorted(HOOK["markers"])
+            + ["-m", "-B", "-I", "pipe_handle=8", "--pipe", "7", "from multiprocessing.", "main(5)", "listed"]
+        ),
+        st.text(max_size=20),
+    ),
+    max_size=8,
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -105,24 +127,34 @@ def test_the_quick_look_never_contradicts_classify(argv, platform):
 
 # --- What every process gets first ----------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(os.name != "posix", reason="descriptors and SIGPIPE are POSIX")
 def test_start_like_python_opens_closed_descriptors_and_ignores_sigpipe():
     # In a child started with descriptor 0 closed and SIGPIPE at its default, as PyInstaller 6.0-6.2 leave it.
-    code = ("import ast, json, os, signal\n"
-            "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
-            "before = [os.path.exists('/proc/self/fd/0'), signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL]\n"
-            "module = ast.parse(open(%r).read())\n"
-            "namespace = {}\n"
-            "exec(compile(ast.Module(body=module.body[:1], type_ignores=[]), 'hook', 'exec'), namespace)\n"
-            "namespace['_pyi_rthook']()['start_like_python']()\n"
-            "print(json.dumps(before + [os.readlink('/proc/self/fd/0'), "
-            "signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN]))\n" % RTHOOK)
-    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            universal_newlines=True, preexec_fn=lambda: os.close(0), check=True)
+    code = (
+        "import ast, json, os, signal\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+        "before = [os.path.exists('/proc/self/fd/0'), signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL]\n"
+        "module = ast.parse(open(%r).read())\n"
+        "namespace = {}\n"
+        "exec(compile(ast.Module(body=module.body[:1], type_ignores=[]), 'hook', 'exec'), namespace)\n"
+        "namespace['_pyi_rthook']()['start_like_python']()\n"
+        "print(json.dumps(before + [os.readlink('/proc/self/fd/0'), "
+        "signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN]))\n" % RTHOOK
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+        preexec_fn=lambda: os.close(0),
+        check=True,
+    )
     assert result.stdout.strip() == '[false, true, "/dev/null", true]'
 
 
 # --- The watcher ----------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def watcher(monkeypatch):
@@ -154,6 +186,7 @@ def test_the_watcher_sets_up_once_at_the_first_library_then_leaves(watcher):
 
 # --- after_import: a find_spec() that imports nothing does not use up the hook --------------------------------------
 
+
 def test_a_find_spec_alone_does_not_use_up_the_hook(tmp_path, monkeypatch):
     import importlib.util
 
@@ -176,6 +209,7 @@ def test_a_find_spec_alone_does_not_use_up_the_hook(tmp_path, monkeypatch):
 
 
 # --- Real bundles ---------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.bundle
 def test_the_app_loads_nothing_of_oxmps_multiprocessing_runtime_until_it_imports_multiprocessing(builder, run):
@@ -218,7 +252,8 @@ def test_one_runtime_hook_file_serves_inspect_and_pkgutil():
     with open(os.path.join(RUNTIME_HOOKS_DIR, "rthooks.dat")) as dat:
         rthooks = ast.literal_eval(dat.read())
     assert {name: rthooks[name] for name in build_side.MODULES} == {
-        name: [os.path.basename(DEFERRED_RTHOOK)] for name in build_side.MODULES}
+        name: [os.path.basename(DEFERRED_RTHOOK)] for name in build_side.MODULES
+    }
 
 
 # Runs the inspect hook in a new interpreter (where nothing has imported inspect yet), in a fake bundle folder whose
@@ -247,18 +282,35 @@ def test_the_inspect_hook_waits_for_the_first_import_with_nothing_loaded(tmp_pat
     if when is not None:
         assert when in (deferred.AT_FIRST_IMPORT, deferred.AT_START)
         build_side.write_code("inspect", when, [str(hook)], str(meipass / "_oxmp"))
-        assert os.path.isfile(os.path.join(str(meipass), *deferred.CODE_DIR.split("/"),
-                                           deferred.code_name("inspect", when)))
-    child = subprocess.run([sys.executable, "-I", "-c", DEFERRED_RTHOOK_PROBE, str(meipass), DEFERRED_RTHOOK,
-                            os.path.dirname(os.path.dirname(deferred.__file__))],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert os.path.isfile(
+            os.path.join(str(meipass), *deferred.CODE_DIR.split("/"), deferred.code_name("inspect", when))
+        )
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            DEFERRED_RTHOOK_PROBE,
+            str(meipass),
+            DEFERRED_RTHOOK,
+            os.path.dirname(os.path.dirname(deferred.__file__)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
     assert child.returncode == 0, child.stderr
     report = json.loads(child.stdout)
     assert report["finders_left"] == []
     if when == "first-import":
         assert report["at_start"] == []
-        assert report["after_import"] == ["_oxmp_runtime", "_oxmp_runtime.after_import", "_oxmp_runtime.deferred",
-                                          "inspect"]
+        assert report["after_import"] == [
+            "_oxmp_runtime",
+            "_oxmp_runtime.after_import",
+            "_oxmp_runtime.deferred",
+            "inspect",
+        ]
         assert report["patched"] is True
     elif when == "start-up":
         assert report["at_start"] == ["_oxmp_runtime", "_oxmp_runtime.deferred", "inspect"]

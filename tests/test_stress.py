@@ -47,10 +47,17 @@ def loaded_machine():
 def test_no_genuine_worker_or_helper_is_refused_under_load(matrix, run, loaded_machine, method):
     layout = "onefile" if matrix.onefile else "onedir"
     for _ in range(RUNS):
-        result = run(matrix, "thread_storm", "--method", method, wrapper=bundles.SHELL_PARENT, timeout=300,
-                     # A cap on tasks (RLIMIT_NPROC counts threads): each worker has its queue's feeder thread too.
-                     max_procs=4 * THREADS * PER_THREAD,
-                     env={"STORM_THREADS": str(THREADS), "STORM_PER_THREAD": str(PER_THREAD)})
+        result = run(
+            matrix,
+            "thread_storm",
+            "--method",
+            method,
+            wrapper=bundles.SHELL_PARENT,
+            timeout=300,
+            # A cap on tasks (RLIMIT_NPROC counts threads): each worker has its queue's feeder thread too.
+            max_procs=4 * THREADS * PER_THREAD,
+            env={"STORM_THREADS": str(THREADS), "STORM_PER_THREAD": str(PER_THREAD)},
+        )
         assert result.returncode == 0 and not result.timed_out and not result.bombed, result
         assert "oxmp: refusing" not in result.stderr, result
         assert "died unexpectedly" not in result.stderr and "Traceback" not in result.stderr, result

@@ -39,8 +39,13 @@ def test_installed_plain_command_line(builder, run):
 def test_installed_spec_hooksconfig(builder, run):
     bundle = builder.build("probe", hooksconfig={"multiprocessing": {"start_method": "spawn"}})
     report = assert_oxmp_runtime(bundle, run, "spawn")
-    assert report["baked"] == {"start_method": "spawn", "auto_dispatch": True, "sys_frozen": True,
-                               "defer_pyinstaller_hooks": True, "run_modules": []}
+    assert report["baked"] == {
+        "start_method": "spawn",
+        "auto_dispatch": True,
+        "sys_frozen": True,
+        "defer_pyinstaller_hooks": True,
+        "run_modules": [],
+    }
 
 
 def test_additional_hooks_dir_without_installing(builder, run):
@@ -50,11 +55,19 @@ def test_additional_hooks_dir_without_installing(builder, run):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows offers only spawn")
 def test_spec_hookspath_without_installing(builder, run):
-    bundle = builder.build("probe", way=bundles.SPEC_HOOKSPATH,
-                           hooksconfig={"multiprocessing": {"start_method": "forkserver", "sys_frozen": False}})
+    bundle = builder.build(
+        "probe",
+        way=bundles.SPEC_HOOKSPATH,
+        hooksconfig={"multiprocessing": {"start_method": "forkserver", "sys_frozen": False}},
+    )
     report = assert_oxmp_runtime(bundle, run, "forkserver")
-    assert report["baked"] == {"start_method": "forkserver", "auto_dispatch": True, "sys_frozen": False,
-                               "defer_pyinstaller_hooks": True, "run_modules": []}
+    assert report["baked"] == {
+        "start_method": "forkserver",
+        "auto_dispatch": True,
+        "sys_frozen": False,
+        "defer_pyinstaller_hooks": True,
+        "run_modules": [],
+    }
 
 
 def test_stock_pyinstaller_really_differs(builder, run):

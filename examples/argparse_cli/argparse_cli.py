@@ -21,8 +21,9 @@ def main():
     parser = argparse.ArgumentParser(description="Find the number below LIMIT with the longest Collatz sequence.")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--limit", type=int, default=10000, help="look at 1 .. LIMIT-1 (default 10000)")
-    parser.add_argument("--method", choices=multiprocessing.get_all_start_methods(),
-                        help="start method (default: the bundle's)")
+    parser.add_argument(
+        "--method", choices=multiprocessing.get_all_start_methods(), help="start method (default: the bundle's)"
+    )
     args = parser.parse_args()
     if args.method:
         multiprocessing.set_start_method(args.method)

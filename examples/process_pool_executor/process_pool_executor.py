@@ -7,7 +7,7 @@ import multiprocessing
 def is_prime(n):
     if n < 2:
         return False
-    return all(n % divisor for divisor in range(2, int(n ** 0.5) + 1))
+    return all(n % divisor for divisor in range(2, int(n**0.5) + 1))
 
 
 if __name__ == "__main__":

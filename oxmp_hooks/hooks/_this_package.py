@@ -17,7 +17,8 @@ def load():
         for name in [name for name in sys.modules if name.startswith(("oxmp_hooks.", "_oxmp_runtime"))]:
             del sys.modules[name]  # the other copy's modules, which the imports below must not reuse
         spec = importlib.util.spec_from_file_location(
-            "oxmp_hooks", os.path.join(package_dir, "__init__.py"), submodule_search_locations=[package_dir])
+            "oxmp_hooks", os.path.join(package_dir, "__init__.py"), submodule_search_locations=[package_dir]
+        )
         package = importlib.util.module_from_spec(spec)
         sys.modules["oxmp_hooks"] = package
         spec.loader.exec_module(package)

@@ -81,7 +81,7 @@ class Archive:
     def contents_directory(self):
         for option in self.options:
             if option.startswith(CONTENTS_OPTION):
-                return option[len(CONTENTS_OPTION):]
+                return option[len(CONTENTS_OPTION) :]
         return None  # PyInstaller 5: the files are beside the executable
 
     def read(self, name, limit=None):
@@ -136,11 +136,17 @@ class BundleInfo:
 
     def as_dict(self):
         return {
-            "layout": self.layout, "layout_evidence": self.layout_evidence, "contents_dir": self.contents_dir,
-            "archive_error": self.archive_error, "python_version": self.python_version,
-            "python_library": self.python_library, "runtime_hooks": self.runtime_hooks,
-            "entry_scripts": self.entry_scripts, "multiprocessing_runtime_hook": self.multiprocessing_hook,
-            "settings_error": self.settings_error, "settings_record_problem": self.record_problem,
+            "layout": self.layout,
+            "layout_evidence": self.layout_evidence,
+            "contents_dir": self.contents_dir,
+            "archive_error": self.archive_error,
+            "python_version": self.python_version,
+            "python_library": self.python_library,
+            "runtime_hooks": self.runtime_hooks,
+            "entry_scripts": self.entry_scripts,
+            "multiprocessing_runtime_hook": self.multiprocessing_hook,
+            "settings_error": self.settings_error,
+            "settings_record_problem": self.record_problem,
         }
 
 
@@ -158,15 +164,17 @@ def inspect(executable):
         info.python_library = archive.python_library
         scripts = archive.scripts()
         info.runtime_hooks = [name for name in scripts if name.startswith(RUNTIME_HOOK_PREFIX)]
-        info.entry_scripts = [name for name in scripts
-                              if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))]
+        info.entry_scripts = [
+            name for name in scripts if not name.startswith((RUNTIME_HOOK_PREFIX, BOOTSTRAP_SCRIPT_PREFIX))
+        ]
         info.multiprocessing_hook = _multiprocessing_hook(info.runtime_hooks)
         info.has_oxmp = info.multiprocessing_hook == "oxmp"
 
     if archive is not None and STDLIB_ARCHIVE in archive.entries:
         info.layout = "onefile"
-        info.layout_evidence = "%s is inside the executable, unpacked to a temporary folder at each start" \
-            % STDLIB_ARCHIVE
+        info.layout_evidence = (
+            "%s is inside the executable, unpacked to a temporary folder at each start" % STDLIB_ARCHIVE
+        )
         read_settings = lambda: archive.read(BAKED_PATH, MAX_SETTINGS_BYTES)  # noqa: E731
         has_file = lambda path: path in archive.entries or path.replace("/", "\\") in archive.entries  # noqa: E731
     else:
@@ -176,17 +184,21 @@ def inspect(executable):
             info.layout = "onedir"
             info.layout_evidence = "%s beside the executable holds %s" % (
                 _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
-                STDLIB_ARCHIVE)
+                STDLIB_ARCHIVE,
+            )
             read_settings = lambda: _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))  # noqa: E731
             has_file = lambda path: os.path.isfile(os.path.join(info.contents_dir, *path.split("/")))  # noqa: E731
         elif archive is not None:
             info.layout = "onedir"
-            info.layout_evidence = "%s is neither inside the executable nor in %s beside it: the executable was " \
-                "moved away from its folder, or the folder is incomplete" % (
-                    STDLIB_ARCHIVE, _shown(archive.contents_directory() or "."))
+            info.layout_evidence = (
+                "%s is neither inside the executable nor in %s beside it: the executable was "
+                "moved away from its folder, or the folder is incomplete"
+                % (STDLIB_ARCHIVE, _shown(archive.contents_directory() or "."))
+            )
         else:
-            info.layout_evidence = "the executable has no readable PyInstaller archive, and no %s is beside it" \
-                % STDLIB_ARCHIVE
+            info.layout_evidence = (
+                "the executable has no readable PyInstaller archive, and no %s is beside it" % STDLIB_ARCHIVE
+            )
 
     # The settings are read only from a bundle whose runtime hook has oxmp's name: beside another hook, a file of that
     # name is one of the app's. A runtime hook's name and code can be anyone's; the record below is what tells oxmp's
@@ -199,8 +211,11 @@ def inspect(executable):
         except (OSError, ArchiveError, UnicodeDecodeError) as error:
             info.settings_error = str(error) or type(error).__name__
         else:
-            info.record_problem = "there is no %s" % BAKED_PATH if text is None else \
-                record_problem(text, archive.python_version, info.entry_scripts, has_file)
+            info.record_problem = (
+                "there is no %s" % BAKED_PATH
+                if text is None
+                else record_problem(text, archive.python_version, info.entry_scripts, has_file)
+            )
             if info.record_problem is None:
                 info.record_text = text
             else:
@@ -227,35 +242,52 @@ def record_problem(text, python_version, entry_scripts, has_file):
     text = text.replace("\r\n", "\n")  # written in text mode: on Windows, each line ends in CRLF
     baked = settings.Baked.decode(text)
     built_by = baked.facts.get("oxmp")
-    other_version = "" if built_by in (None, __version__) else (
-        " (it says oxmp %s built it; this doctor is oxmp %s: use the doctor of that version)"
-        % (settings.shown(built_by, 40), __version__))
+    other_version = (
+        ""
+        if built_by in (None, __version__)
+        else (
+            " (it says oxmp %s built it; this doctor is oxmp %s: use the doctor of that version)"
+            % (settings.shown(built_by, 40), __version__)
+        )
+    )
     written = baked.encode()
     if written != text:
         lines, expected = text.splitlines(), written.splitlines()
-        at = next((n for n, (line, wanted) in enumerate(zip(lines, expected)) if line != wanted),
-                  min(len(lines), len(expected)))
+        at = next(
+            (n for n, (line, wanted) in enumerate(zip(lines, expected)) if line != wanted),
+            min(len(lines), len(expected)),
+        )
         found = settings.shown(lines[at], 60) if at < len(lines) else "the end of the file"
-        return "%s is not in the format oxmp's build writes: line %d is %s%s" % (BAKED_PATH, at + 1, found,
-                                                                                 other_version)
+        return "%s is not in the format oxmp's build writes: line %d is %s%s" % (
+            BAKED_PATH,
+            at + 1,
+            found,
+            other_version,
+        )
     missing = [fact for fact in BUILD_FACTS if fact not in baked.facts]
     if missing:
         return "%s lacks the build facts %s that oxmp's build writes" % (BAKED_PATH, ", ".join(missing))
-    _, errors = config.validate(dict(baked.settings, run_modules=list(baked.settings["run_modules"])),
-                                baked.facts["platform"])
+    _, errors = config.validate(
+        dict(baked.settings, run_modules=list(baked.settings["run_modules"])), baked.facts["platform"]
+    )
     if errors:
         return "%s holds settings oxmp's build refuses (%s)%s" % (BAKED_PATH, "; ".join(errors), other_version)
     if baked.facts["python"].split(".")[:2] != python_version.split("."):
         return "%s says Python %s built it, the bundle's archive is for Python %s" % (
-            BAKED_PATH, baked.facts["python"][:40], python_version)
+            BAKED_PATH,
+            baked.facts["python"][:40],
+            python_version,
+        )
     if not baked.entry_code:
         return "%s names no entry script's code" % BAKED_PATH
     for path in baked.entry_code:
         folder, _, name = path.rpartition("/")
-        script = name[:-len(ENTRY_CODE_SUFFIX)]
+        script = name[: -len(ENTRY_CODE_SUFFIX)]
         if folder != ENTRY_CODE_DIR or not name.endswith(ENTRY_CODE_SUFFIX) or script not in entry_scripts:
             return "%s names %s, which is not the code of an entry script of this bundle" % (
-                BAKED_PATH, settings.shown(path, 80))
+                BAKED_PATH,
+                settings.shown(path, 80),
+            )
         if not has_file(path):
             return "%s names %s, which is not in the bundle" % (BAKED_PATH, path)
     return None
@@ -305,10 +337,10 @@ def _parse_toc(data):
     entries, options, at = {}, [], 0
     header = struct.calcsize(TOC_ENTRY_FORMAT)
     while at < len(data):
-        length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at:at + header])
+        length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at : at + header])
         if length <= header:
             raise ArchiveError("corrupt archive table of contents")
-        name = data[at + header:at + length].rstrip(b"\0").decode("utf-8")
+        name = data[at + header : at + length].rstrip(b"\0").decode("utf-8")
         at += length
         code = code.decode("ascii")
         if code == OPTION:

@@ -130,7 +130,7 @@ def _remove_stale(parent):
     for name in names:
         if not name.startswith(PREFIX):
             continue
-        runner = name[len(PREFIX):].split("-")[0]
+        runner = name[len(PREFIX) :].split("-")[0]
         if runner.isdigit() and not os.path.exists("/proc/" + runner):
             try:
                 os.rmdir(os.path.join(parent, name))

@@ -45,8 +45,9 @@ LINGER = 1.0
 class Result:
     """What a contained run did: its status, output, and what the containment saw."""
 
-    def __init__(self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None, peak_procs=0,
-                 leftovers=()):
+    def __init__(
+        self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None, peak_procs=0, leftovers=()
+    ):
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -61,10 +62,20 @@ class Result:
         self.leftovers = list(leftovers)  # the run's processes still running ``linger`` s after the app had exited
 
     def __repr__(self):
-        return ("Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
-                " stdout=%r,\n stderr=%r)" % (self.returncode, self.timed_out, self.bombed, self.peak_procs,
-                                              self.leftovers, self.lost_keeper, self.stdout[-3000:],
-                                              self.stderr[-3000:]))
+        return (
+            "Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
+            " stdout=%r,\n stderr=%r)"
+            % (
+                self.returncode,
+                self.timed_out,
+                self.bombed,
+                self.peak_procs,
+                self.leftovers,
+                self.lost_keeper,
+                self.stdout[-3000:],
+                self.stderr[-3000:],
+            )
+        )
 
 
 def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
@@ -87,16 +98,27 @@ class Runner:
         if os.name != "posix":
             return _run_windows(argv, timeout, env, cwd)
         prctl = keeper.linux_prctl()  # loaded here: the child, between fork and exec, should only call
-        tree = (_KeptTree(argv, self.keeper_command()) if prctl is not None and os.path.isdir("/proc/self") else
-                _GroupTree(argv, self.app_setup()))
+        tree = (
+            _KeptTree(argv, self.keeper_command())
+            if prctl is not None and os.path.isdir("/proc/self")
+            else _GroupTree(argv, self.app_setup())
+        )
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
             # RLIMIT_NPROC counts every process (on Linux, every thread) of the user: leave room for those it has
             # already, and for the keeper when it runs as that user too.
             uid = self.app_uid()
             keepers = 1 if isinstance(tree, _KeptTree) and uid == os.getuid() else 0
-            tree.start(max_procs + count_tasks_of(uid) + keepers, max_procs, prctl, stdout=out, stderr=err, env=env,
-                       cwd=cwd, **self.start_options())
+            tree.start(
+                max_procs + count_tasks_of(uid) + keepers,
+                max_procs,
+                prctl,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=cwd,
+                **self.start_options(),
+            )
             watchdog = self.start_watchdog(lambda: len(tree.members()), tree.stop, max_procs)
             try:
                 returncode, timed_out = tree.wait(timeout)
@@ -109,15 +131,27 @@ class Runner:
             lost_keeper = None
             if tree.lost is not None:  # also when the app's other processes did it after the app had exited
                 returncode = KEEPER_LOST_STATUS
-                lost_keeper = tree.lost + (": the run was ended there, and every process of it killed"
-                                           if tree.held_all else
-                                           ": the run was ended there; those of its processes that had left its "
-                                           "session may still run (no cgroup of its own)")
+                lost_keeper = tree.lost + (
+                    ": the run was ended there, and every process of it killed"
+                    if tree.held_all
+                    else ": the run was ended there; those of its processes that had left its "
+                    "session may still run (no cgroup of its own)"
+                )
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-            return Result(argv, returncode, stdout, stderr, seconds, timed_out, watchdog.bombed, lost_keeper,
-                          watchdog.peak, leftovers)
+            return Result(
+                argv,
+                returncode,
+                stdout,
+                stderr,
+                seconds,
+                timed_out,
+                watchdog.bombed,
+                lost_keeper,
+                watchdog.peak,
+                leftovers,
+            )
 
     # --- What the test suite's runner changes (tests/contain.py) ------------------------------------------------------
 
@@ -157,8 +191,7 @@ def time_limit(value):
     except (ValueError, OverflowError):  # not a number; an int too large for a float
         seconds = math.nan
     if not 0 < seconds <= MAX_TIMEOUT:
-        raise ValueError("%s is not a number of seconds above 0 and at most %d (a week)" % (_shown(value),
-                                                                                            MAX_TIMEOUT))
+        raise ValueError("%s is not a number of seconds above 0 and at most %d (a week)" % (_shown(value), MAX_TIMEOUT))
     return seconds
 
 
@@ -212,8 +245,11 @@ class _KeptTree:
         try:
             self.keeper = subprocess.Popen(
                 self.keeper_command + [str(status_write), str(go_read), str(cap)] + self.argv,
-                start_new_session=True, pass_fds=tuple(pass_fds) + (status_write, go_read),
-                preexec_fn=lambda: prctl(keeper.PR_SET_PDEATHSIG, signal.SIGKILL), **options)
+                start_new_session=True,
+                pass_fds=tuple(pass_fds) + (status_write, go_read),
+                preexec_fn=lambda: prctl(keeper.PR_SET_PDEATHSIG, signal.SIGKILL),
+                **options,
+            )
         except BaseException:
             os.close(self.status_pipe)
             self.status_pipe = None
@@ -386,8 +422,9 @@ class _GroupTree:
         self.process = None
 
     def start(self, cap, max_procs, prctl, **options):
-        self.process = subprocess.Popen(self.argv, start_new_session=True,
-                                        preexec_fn=lambda: _limit(cap, self.setup, prctl), **options)
+        self.process = subprocess.Popen(
+            self.argv, start_new_session=True, preexec_fn=lambda: _limit(cap, self.setup, prctl), **options
+        )
         self.pid = self.process.pid
 
     def wait(self, timeout):
@@ -461,8 +498,9 @@ def count_tasks_of(uid):
             except OSError:
                 pass  # gone meanwhile
         return tasks
-    listing = subprocess.run(["ps", "-U", str(uid), "-o", "pid="], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             universal_newlines=True)
+    listing = subprocess.run(
+        ["ps", "-U", str(uid), "-o", "pid="], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True
+    )
     return len(listing.stdout.split())
 
 
@@ -522,17 +560,31 @@ class Watchdog(threading.Thread):
 def _run_windows(argv, timeout, env, cwd):
     # No sessions or RLIMIT_NPROC on Windows: a new process group, the time limit, and a kill of the whole tree.
     start = time.monotonic()
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, cwd=cwd, creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP,
+    )
     timed_out = False
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        subprocess.call(["taskkill", "/F", "/T", "/PID", str(process.pid)], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
+        subprocess.call(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         stdout, stderr = process.communicate()
     seconds = time.monotonic() - start
-    return Result(argv, TIMEOUT_STATUS if timed_out else process.returncode, stdout.decode("utf-8", "replace"),
-                  stderr.decode("utf-8", "replace"), seconds, timed_out, False)
-
+    return Result(
+        argv,
+        TIMEOUT_STATUS if timed_out else process.returncode,
+        stdout.decode("utf-8", "replace"),
+        stderr.decode("utf-8", "replace"),
+        seconds,
+        timed_out,
+        False,
+    )

@@ -46,14 +46,18 @@ EXIT_PASSED, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, cli.BAD_ARGUMENTS
 # keys may come within a version; a key removed, renamed or changed in meaning makes the next one.
 SCHEMA_VERSION = 1
 
-EXECUTES = ("The doctor EXECUTES the bundle (contained: own session, process cap, time limit, all its processes "
-            "killed afterwards) if its files show what oxmp's build writes (its runtime hook, and its settings "
-            "record); that hook then runs the checks instead of the app's entry script. Code in the bundle that runs "
-            "before the hook still runs: use the doctor only on bundles you would run yourself.")
+EXECUTES = (
+    "The doctor EXECUTES the bundle (contained: own session, process cap, time limit, all its processes "
+    "killed afterwards) if its files show what oxmp's build writes (its runtime hook, and its settings "
+    "record); that hook then runs the checks instead of the app's entry script. Code in the bundle that runs "
+    "before the hook still runs: use the doctor only on bundles you would run yourself."
+)
 
-BUILD_WITH_OXMP = ("build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name both of oxmp's hook "
-                   "folders, oxmp_hooks/hooks and runtime_hooks, with --additional-hooks-dir or hookspath=[...] in the "
-                   "spec file")
+BUILD_WITH_OXMP = (
+    "build it with oxmp installed next to PyInstaller (`pip install oxmp`), or name both of oxmp's hook "
+    "folders, oxmp_hooks/hooks and runtime_hooks, with --additional-hooks-dir or hookspath=[...] in the "
+    "spec file"
+)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -61,14 +65,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = cli.Parser(
         prog="python -m oxmp_hooks doctor" if argv is not None else None,
         description="Check how multiprocessing works in a PyInstaller bundle, without running the app's entry "
-                    "script. " + EXECUTES)
+        "script. " + EXECUTES,
+    )
     parser.add_argument("executable", help="the bundle's executable (onedir: dist/APP/APP; onefile: dist/APP)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--junit-xml", metavar="PATH",
-                        help="also write the report as JUnit XML to PATH, for a CI system's test page: one test case "
-                             "per check and per start method")
-    parser.add_argument("--timeout", type=cli.seconds, default=DEFAULT_TIMEOUT,
-                        help="seconds the diagnostic run may take (default %g)" % DEFAULT_TIMEOUT)
+    parser.add_argument(
+        "--junit-xml",
+        metavar="PATH",
+        help="also write the report as JUnit XML to PATH, for a CI system's test page: one test case "
+        "per check and per start method",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=cli.seconds,
+        default=DEFAULT_TIMEOUT,
+        help="seconds the diagnostic run may take (default %g)" % DEFAULT_TIMEOUT,
+    )
     options = parser.parse_args(argv)
     if not os.path.isfile(options.executable):
         parser.error("%s is not a file" % options.executable)
@@ -104,6 +116,7 @@ def start_methods(report):
 
 # --- Diagnosis ------------------------------------------------------------------------------------------------------
 
+
 class Unreadable(Exception):
     """A bundle with oxmp's runtime hook whose settings file cannot be read: the doctor stops, in one line."""
 
@@ -113,8 +126,10 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
     executable = os.path.abspath(executable)
     info = bundle_info.inspect(executable)
     if info.settings_error is not None:
-        raise Unreadable("%s: cannot read the settings oxmp baked into it (%s): %s"
-                         % (executable, bundle_info.BAKED_PATH, " ".join(info.settings_error.split())))
+        raise Unreadable(
+            "%s: cannot read the settings oxmp baked into it (%s): %s"
+            % (executable, bundle_info.BAKED_PATH, " ".join(info.settings_error.split()))
+        )
     report = {
         "schema_version": SCHEMA_VERSION,
         "executable": executable,
@@ -137,46 +152,82 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
     # Each of these stops the doctor before it runs anything: without oxmp's diagnostic mode a bundle runs the app,
     # and a onedir executable without its folder cannot start.
     if info.has_oxmp is None:
-        checks.append(check("the file is a PyInstaller bundle", False, info.layout_evidence,
-                            "name the executable PyInstaller built: dist/APP/APP (onedir) or dist/APP (onefile)"))
+        checks.append(
+            check(
+                "the file is a PyInstaller bundle",
+                False,
+                info.layout_evidence,
+                "name the executable PyInstaller built: dist/APP/APP (onedir) or dist/APP (onefile)",
+            )
+        )
         return report
     if not info.has_oxmp:
         checks.append(check("the bundle contains oxmp", False, _why_no_oxmp(info), _hint_no_oxmp(info)))
         return report
     if info.layout == "onedir" and info.contents_dir is None:
-        checks.append(check("the bundle's files are beside its executable", False, info.layout_evidence,
-                            "run the executable from the folder PyInstaller made (dist/APP/), or copy the whole "
-                            "folder, not the executable alone"))
+        checks.append(
+            check(
+                "the bundle's files are beside its executable",
+                False,
+                info.layout_evidence,
+                "run the executable from the folder PyInstaller made (dist/APP/), or copy the whole "
+                "folder, not the executable alone",
+            )
+        )
         return report
 
     answer, run = run_diagnostic(executable, timeout)
     relaunched = relaunches(run)
-    report["run"] = {"exit_status": run.returncode, "seconds": round(run.seconds, 3), "timed_out": run.timed_out,
-                     "stopped_at_process_cap": run.bombed, "relaunched": relaunched,
-                     "stdout": _tail(run.stdout), "stderr": _tail(run.stderr)}
+    report["run"] = {
+        "exit_status": run.returncode,
+        "seconds": round(run.seconds, 3),
+        "timed_out": run.timed_out,
+        "stopped_at_process_cap": run.bombed,
+        "relaunched": relaunched,
+        "stdout": _tail(run.stdout),
+        "stderr": _tail(run.stderr),
+    }
     if answer is None and relaunched:
-        checks.append(check("the bundle does not start itself again and again", False,
-                            "it started processes until the doctor's process cap of %d stopped it (%s)"
-                            % (MAX_PROCS, _how_it_ended(run)), HINT_RELAUNCH))
+        checks.append(
+            check(
+                "the bundle does not start itself again and again",
+                False,
+                "it started processes until the doctor's process cap of %d stopped it (%s)"
+                % (MAX_PROCS, _how_it_ended(run)),
+                HINT_RELAUNCH,
+            )
+        )
         return report
     if answer is None:
-        checks.append(check("oxmp's runtime answered", False,
-                            "the bundle wrote no diagnostic report (%s)" % _how_it_ended(run),
-                            _hint_no_answer(run, timeout)))
+        checks.append(
+            check(
+                "oxmp's runtime answered",
+                False,
+                "the bundle wrote no diagnostic report (%s)" % _how_it_ended(run),
+                _hint_no_answer(run, timeout),
+            )
+        )
         return report
     if answer.get("format") != runtime.REPORT_FORMAT:
-        checks.append(check("the doctor reads the bundle's report", False,
-                            "report format %r, this doctor reads %d" % (answer.get("format"), runtime.REPORT_FORMAT),
-                            "use the doctor of the oxmp version the bundle was built with (%s)"
-                            % report["build"].get("oxmp", "unknown")))
+        checks.append(
+            check(
+                "the doctor reads the bundle's report",
+                False,
+                "report format %r, this doctor reads %d" % (answer.get("format"), runtime.REPORT_FORMAT),
+                "use the doctor of the oxmp version the bundle was built with (%s)"
+                % report["build"].get("oxmp", "unknown"),
+            )
+        )
         return report
 
     try:
         return _with_answer(report, answer, run)
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         # Written by the bundle: one that says it is of this format, but is not, ends the doctor in one line.
-        raise Unreadable("%s: its diagnostic report is not what report format %d holds (%s: %s)" % (
-            executable, runtime.REPORT_FORMAT, type(error).__name__, " ".join(str(error).split())[:200]))
+        raise Unreadable(
+            "%s: its diagnostic report is not what report format %d holds (%s: %s)"
+            % (executable, runtime.REPORT_FORMAT, type(error).__name__, " ".join(str(error).split())[:200])
+        )
 
 
 def _with_answer(report, answer, run):
@@ -258,43 +309,65 @@ def runtime_checks(answer, run):
     wanted = answer["effective_start_method"]
     if wanted is not None and answer["start_method"] != wanted:
         problems.append("the default start method is %s, not %s" % (answer["start_method"], wanted))
-    checks.append(check(
-        "oxmp configured multiprocessing", not problems, "; ".join(problems) or None,
-        "another runtime hook or a module imported at start-up changed multiprocessing after oxmp: look in the "
-        "build log for a second runtime hook for multiprocessing"))
+    checks.append(
+        check(
+            "oxmp configured multiprocessing",
+            not problems,
+            "; ".join(problems) or None,
+            "another runtime hook or a module imported at start-up changed multiprocessing after oxmp: look in the "
+            "build log for a second runtime hook for multiprocessing",
+        )
+    )
 
     spawn_exe, exe = answer["spawn_executable"], answer["sys_executable"]
-    checks.append(check(
-        "workers start the bundle's own executable", spawn_exe == exe,
-        None if spawn_exe == exe else "multiprocessing.spawn.get_executable() is %r, sys.executable is %r"
-        % (spawn_exe, exe),
-        "something calls multiprocessing.set_executable() at start-up; workers must start the bundle itself"))
+    checks.append(
+        check(
+            "workers start the bundle's own executable",
+            spawn_exe == exe,
+            None
+            if spawn_exe == exe
+            else "multiprocessing.spawn.get_executable() is %r, sys.executable is %r" % (spawn_exe, exe),
+            "something calls multiprocessing.set_executable() at start-up; workers must start the bundle itself",
+        )
+    )
 
     if answer["start_method_env"] is not None:
         warning = answer["start_method_env_warning"]
-        checks.append(check(
-            "%s is valid" % settings.START_METHOD_ENV, warning is None, warning,
-            "unset %s, or set it to one of: auto, none, %s"
-            % (settings.START_METHOD_ENV, ", ".join(settings.platform_start_methods(answer["platform"])))))
+        checks.append(
+            check(
+                "%s is valid" % settings.START_METHOD_ENV,
+                warning is None,
+                warning,
+                "unset %s, or set it to one of: auto, none, %s"
+                % (settings.START_METHOD_ENV, ", ".join(settings.platform_start_methods(answer["platform"]))),
+            )
+        )
     return checks
 
 
 # --- Hints ----------------------------------------------------------------------------------------------------------
+
 
 def smoke_hint(test, answer):
     """What to change when the smoke test of one start method failed: the likely cause, then a way around it."""
     method = test["start_method"]
     if method != "fork" and not answer["auto_dispatch"]:
         # Only fork starts no new executable; the runtime refuses the others' workers and helpers in diagnostic mode.
-        return ("auto_dispatch is off, so a process started from the executable runs the app's code first: turn "
-                "auto_dispatch on, or make sure the app calls multiprocessing.freeze_support() first thing (the doctor "
-                "cannot see whether it does)")
+        return (
+            "auto_dispatch is off, so a process started from the executable runs the app's code first: turn "
+            "auto_dispatch on, or make sure the app calls multiprocessing.freeze_support() first thing (the doctor "
+            "cannot see whether it does)"
+        )
     if test["exitcode"] == answer["refused_exit_status"]:
-        cause = ("oxmp refused the command line of a %s worker or helper (see `oxmp: refusing` below): please report "
-                 "it with the output of --json" % method)
+        cause = (
+            "oxmp refused the command line of a %s worker or helper (see `oxmp: refusing` below): please report "
+            "it with the output of --json" % method
+        )
     elif "TimeoutError" in (test["error"] or ""):
-        cause = ("the worker did not answer: something blocks its start-up (a virus scanner checking a onefile "
-                 "bundle's unpacked files, or a very busy machine); run the doctor again to compare")
+        cause = (
+            "the worker did not answer: something blocks its start-up (a virus scanner checking a onefile "
+            "bundle's unpacked files, or a very busy machine); run the doctor again to compare"
+        )
     elif method == "fork" and answer["platform"] == "darwin":
         cause = "fork is unreliable on macOS once system frameworks are loaded"
     elif method == "forkserver":
@@ -303,9 +376,10 @@ def smoke_hint(test, answer):
         cause = "run the doctor with --json for the whole error and the bundle's output, and report it"
     passed = [other["start_method"] for other in answer["smoke_tests"] if other["passed"]]
     if method == answer["effective_start_method"] and passed:
-        cause += ("; %s is the start method the app gets unless it chooses one: set \"start_method\": %r in the spec "
-                  "file's hooksconfig, or %s=%s at run time"
-                  % (method, passed[-1], settings.START_METHOD_ENV, passed[-1]))
+        cause += (
+            '; %s is the start method the app gets unless it chooses one: set "start_method": %r in the spec '
+            "file's hooksconfig, or %s=%s at run time" % (method, passed[-1], settings.START_METHOD_ENV, passed[-1])
+        )
     return cause
 
 
@@ -316,28 +390,36 @@ def _why_no_oxmp(info):
         return "it has no runtime hook for multiprocessing: PyInstaller found no import of multiprocessing in the app"
     if info.multiprocessing_hook == "named like oxmp's":
         return "it has a runtime hook named like oxmp's (%s), but not the settings record oxmp's build writes: %s" % (
-            bundle_info.oxmp_runtime_hook(), info.record_problem)
+            bundle_info.oxmp_runtime_hook(),
+            info.record_problem,
+        )
     return "unknown"
 
 
 def _hint_no_oxmp(info):
     if info.multiprocessing_hook == "none":
-        return ("oxmp's hook runs only for apps that import multiprocessing (or concurrent.futures' process pool, or "
-                "joblib); if the app imports it in a way PyInstaller cannot see, add hiddenimports=['multiprocessing']")
+        return (
+            "oxmp's hook runs only for apps that import multiprocessing (or concurrent.futures' process pool, or "
+            "joblib); if the app imports it in a way PyInstaller cannot see, add hiddenimports=['multiprocessing']"
+        )
     return BUILD_WITH_OXMP
 
 
-HINT_RELAUNCH = ("each process it starts runs the app again instead of multiprocessing's worker, as in a bundle "
-                 "without oxmp and without freeze_support(): " + BUILD_WITH_OXMP + "; if it is built with oxmp, a "
-                 "runtime hook that runs before oxmp's starts processes (look for custom runtime hooks in the spec "
-                 "file)")
+HINT_RELAUNCH = (
+    "each process it starts runs the app again instead of multiprocessing's worker, as in a bundle "
+    "without oxmp and without freeze_support(): " + BUILD_WITH_OXMP + "; if it is built with oxmp, a "
+    "runtime hook that runs before oxmp's starts processes (look for custom runtime hooks in the spec "
+    "file)"
+)
 
 
 def _hint_no_answer(run, timeout):
     if run.timed_out:
         return "the diagnostic run took more than %g s: run the doctor again with a longer --timeout" % timeout
-    return ("the bundle's oxmp may be older than the doctor's, or the bundle fails at start-up (its output is in "
-            "--json): rebuild it with this oxmp")
+    return (
+        "the bundle's oxmp may be older than the doctor's, or the bundle fails at start-up (its output is in "
+        "--json): rebuild it with this oxmp"
+    )
 
 
 def _tail(output):
@@ -354,20 +436,26 @@ def _how_it_ended(run):
 
 # --- Text output ----------------------------------------------------------------------------------------------------
 
+
 def render(report):
     """The report as text, as `doctor` prints it without --json."""
     lines = ["oxmp doctor: %s" % report["executable"], ""]
     bundle, build = report["bundle"], report["build"]
     lines.append("Bundle")
-    lines += _rows([
-        ("layout", "%s (%s)" % (bundle["layout"] or "unknown", bundle["layout_evidence"])),
-        ("oxmp", {True: build.get("oxmp", "yes"), False: "NOT IN THIS BUNDLE", None: "unknown"}[report["oxmp"]]),
-        ("built with", _built_with(build, bundle)),
-        ("entry script", _entry_scripts(report["entry_code"], bundle)),
-    ])
+    lines += _rows(
+        [
+            ("layout", "%s (%s)" % (bundle["layout"] or "unknown", bundle["layout_evidence"])),
+            ("oxmp", {True: build.get("oxmp", "yes"), False: "NOT IN THIS BUNDLE", None: "unknown"}[report["oxmp"]]),
+            ("built with", _built_with(build, bundle)),
+            ("entry script", _entry_scripts(report["entry_code"], bundle)),
+        ]
+    )
     if report["oxmp"] is False:
-        lines += ["", "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
-                  "The doctor did not run it (it would have run the app)."]
+        lines += [
+            "",
+            "This bundle does not contain oxmp: multiprocessing in it works as PyInstaller alone makes it.",
+            "The doctor did not run it (it would have run the app).",
+        ]
     elif report["run"] is not None and report["run"].get("relaunched") and report["runtime"] is None:
         lines += ["", "The doctor ran the bundle (contained): it started itself again and again until it was stopped."]
     elif report["run"] is not None:
@@ -386,8 +474,9 @@ def render(report):
                 baked, value = _names(baked), _names(value)
             lines.append("  %-*s%-12s %s" % (_SETTING_WIDTH, setting.key, baked, value))
         env = reported[settings.START_METHOD_ENV]
-        lines.append("  %-*s%s" % (_SETTING_WIDTH, settings.START_METHOD_ENV,
-                                   "not set" if env is None else settings.shown(env)))
+        lines.append(
+            "  %-*s%s" % (_SETTING_WIDTH, settings.START_METHOD_ENV, "not set" if env is None else settings.shown(env))
+        )
     elif reported is not None:
         lines += ["", "Settings (baked)"]
         lines += _rows([(key, value) for key, value in reported["baked"].items()])
@@ -397,21 +486,29 @@ def render(report):
         lines += _rows(list(report["runtime"].items()))
 
     lines += ["", "Checks"]
-    items = report["checks"] + [dict(test, name="smoke test: %s" % test["start_method"],
-                                     detail=_smoke_detail(test)) for test in report["smoke_tests"]]
+    items = report["checks"] + [
+        dict(test, name="smoke test: %s" % test["start_method"], detail=_smoke_detail(test))
+        for test in report["smoke_tests"]
+    ]
     for item in items:
-        lines.append("  %s  %s%s" % ("PASS" if item["passed"] else "FAIL", item["name"],
-                                     " (%s)" % item["detail"] if item["detail"] else ""))
+        lines.append(
+            "  %s  %s%s"
+            % ("PASS" if item["passed"] else "FAIL", item["name"], " (%s)" % item["detail"] if item["detail"] else "")
+        )
         if item["hint"]:
             lines.append("        hint: %s" % item["hint"])
     failed = sum(not item["passed"] for item in items)
     said = [line for line in (report["run"] or {}).get("stderr", []) if line.startswith("oxmp:")]
     if said:
         lines += ["", "oxmp said, on stderr:"]
-        lines += ["  %s%s" % (line, " (%d times)" % said.count(line) if said.count(line) > 1 else "")
-                  for line in sorted(set(said), key=said.index)]
-    lines += ["", "All %d checks passed." % len(items) if not failed
-              else "%d of %d checks failed." % (failed, len(items))]
+        lines += [
+            "  %s%s" % (line, " (%d times)" % said.count(line) if said.count(line) > 1 else "")
+            for line in sorted(set(said), key=said.index)
+        ]
+    lines += [
+        "",
+        "All %d checks passed." % len(items) if not failed else "%d of %d checks failed." % (failed, len(items)),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -437,8 +534,11 @@ def _rows(pairs):
 
 def _built_with(build, bundle):
     if build:
-        return "PyInstaller %s, Python %s, for %s" % (build.get("pyinstaller", "?"), build.get("python", "?"),
-                                                       build.get("platform", "?"))
+        return "PyInstaller %s, Python %s, for %s" % (
+            build.get("pyinstaller", "?"),
+            build.get("python", "?"),
+            build.get("platform", "?"),
+        )
     if bundle["python_version"]:
         return "Python %s (%s)" % (bundle["python_version"], bundle["python_library"])
     return None

@@ -47,27 +47,38 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
             test = tried.get(method)
             case = _case("smoke test: %s" % method, (test or {}).get("seconds") or 0.0)
             if test is None:
-                reason = "not run: the doctor stopped at the check %r" % stopped_at if stopped_at else \
-                    "not run: the bundle's Python does not offer %s" % method
+                reason = (
+                    "not run: the doctor stopped at the check %r" % stopped_at
+                    if stopped_at
+                    else "not run: the bundle's Python does not offer %s" % method
+                )
                 ElementTree.SubElement(case, "skipped", message=_xml(reason))
             elif not test["passed"]:
                 _failure(case, test["error"] or "failed", test["hint"])
             cases.append(case)
         ElementTree.SubElement(suite, "system-out").text = _xml(json.dumps(report, indent=2))
-    suite.attrib.update({
-        "name": suite_name(report, executable),
-        "tests": str(len(cases)),
-        "failures": str(sum(case.find("failure") is not None for case in cases)),
-        "errors": str(sum(case.find("error") is not None for case in cases)),
-        "skipped": str(sum(case.find("skipped") is not None for case in cases)),
-        "time": "%.3f" % seconds,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "hostname": _xml(socket.gethostname()),
-    })
+    suite.attrib.update(
+        {
+            "name": suite_name(report, executable),
+            "tests": str(len(cases)),
+            "failures": str(sum(case.find("failure") is not None for case in cases)),
+            "errors": str(sum(case.find("error") is not None for case in cases)),
+            "skipped": str(sum(case.find("skipped") is not None for case in cases)),
+            "time": "%.3f" % seconds,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "hostname": _xml(socket.gethostname()),
+        }
+    )
     for position, case in enumerate(cases):
         suite.insert(position, case)
-    root = ElementTree.Element("testsuites", name="oxmp doctor", tests=suite.get("tests"),
-                               failures=suite.get("failures"), errors=suite.get("errors"), time=suite.get("time"))
+    root = ElementTree.Element(
+        "testsuites",
+        name="oxmp doctor",
+        tests=suite.get("tests"),
+        failures=suite.get("failures"),
+        errors=suite.get("errors"),
+        time=suite.get("time"),
+    )
     root.append(suite)
     _indent(root)
     with open(path, "wb") as out:

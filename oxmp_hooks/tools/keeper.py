@@ -182,6 +182,7 @@ def _stop(signum, frame):
 
 # --- The primitives, which the runner (contain.py) uses too ----------------------------------------------------------
 
+
 def linux_prctl():
     """Linux's prctl() from the C library the interpreter is linked with; None elsewhere, or where it is not found."""
     if not sys.platform.startswith("linux"):

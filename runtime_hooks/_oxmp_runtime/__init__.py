@@ -20,5 +20,7 @@ here import only the standard library, and only what they need.
 # package is `_oxmp_runtime`. Reached another way (`runtime_hooks._oxmp_runtime`, with the folder above it on
 # sys.path), it would be a second copy whose constants and state are not the ones the runtime and the build use.
 if __name__ != "_oxmp_runtime":
-    raise ImportError("oxmp's runtime package is imported as _oxmp_runtime, not as %s: at build time, call "
-                      "oxmp_hooks.runtime_module(NAME) for _oxmp_runtime.NAME" % __name__)
+    raise ImportError(
+        "oxmp's runtime package is imported as _oxmp_runtime, not as %s: at build time, call "
+        "oxmp_hooks.runtime_module(NAME) for _oxmp_runtime.NAME" % __name__
+    )

@@ -278,8 +278,9 @@ def checked_function(modules, name, kwargs):
     ``kwargs`` as the command line gives them; refuses otherwise."""
     module = import_first(modules)
     function = getattr(module, name)
-    problem = (unexpected_keywords(function, kwargs)
-               or commands.main_path_problem(kwargs.get("main_path"), entry_script_paths()))
+    problem = unexpected_keywords(function, kwargs) or commands.main_path_problem(
+        kwargs.get("main_path"), entry_script_paths()
+    )
     if problem:
         refuse("%s.%s: %s" % (module.__name__, name, problem))
     return function
@@ -311,7 +312,7 @@ def unexpected_keywords(function, kwargs):
     if code is None or code.co_flags & 0x08:  # CO_VARKEYWORDS: takes **kwargs
         return None
     positional_only = getattr(code, "co_posonlyargcount", 0)
-    accepted = code.co_varnames[positional_only:code.co_argcount + code.co_kwonlyargcount]
+    accepted = code.co_varnames[positional_only : code.co_argcount + code.co_kwonlyargcount]
     unexpected = sorted(set(kwargs) - set(accepted))
     if unexpected:
         return "this Python's %s() takes no keyword %s" % (function.__name__, ", ".join(unexpected))
@@ -332,9 +333,11 @@ def import_first(names):
 
 def report_undispatched():
     if not _dispatched:
-        say("this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the app "
+        say(
+            "this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the app "
             "exited without calling multiprocessing.freeze_support(): call it first thing in the main block, or turn "
-            "auto_dispatch on")
+            "auto_dispatch on"
+        )
 
 
 def refuse(reason):
@@ -344,6 +347,7 @@ def refuse(reason):
 
 
 # --- The app: configure multiprocessing when it is imported ---------------------------------------------------------
+
 
 def configure_library(library, command):
     """Apply oxmp's settings to a freshly imported multiprocessing library, in the app's process."""
@@ -364,9 +368,9 @@ def start_method():
     if not _start_method:
         from _oxmp_runtime import settings
 
-        found = settings.effective_start_method(baked().settings["start_method"],
-                                                os.environ.get(settings.START_METHOD_ENV), sys.platform,
-                                                sys.version_info)
+        found = settings.effective_start_method(
+            baked().settings["start_method"], os.environ.get(settings.START_METHOD_ENV), sys.platform, sys.version_info
+        )
         if found.warning:
             say(found.warning)
         _start_method.append(found)
@@ -396,6 +400,7 @@ def configure_spawn(spawn, library, guard=False):
 def mark_workers(get_command_line, name):
     """A library whose frozen workers' command line is multiprocessing's (multiprocess) names itself on it, so that
     the worker's classify() sends it to that library's spawn_main()."""
+
     def get_command_line_marked(**kwds):
         line = get_command_line(**kwds)
         if len(line) >= 2 and line[1] == commands.WORKER_FLAG:  # the frozen form; the other names its module
@@ -443,7 +448,8 @@ def refuse_relaunch_unless_dispatched(start):
         if not _dispatched:
             raise RuntimeError(
                 "oxmp: this process was started as a multiprocessing worker, but auto_dispatch is off and the app did "
-                "not call multiprocessing.freeze_support() before starting processes of its own")
+                "not call multiprocessing.freeze_support() before starting processes of its own"
+            )
         return start(*args, **kwargs)
 
     return start_unless_relaunch

@@ -80,8 +80,13 @@ WORKER_DESCRIPTORS = {"pipe_handle": PIPE_READ, "tracker_fd": PIPE_WRITE}
 # sys_argv (3.13.12/3.14.3 in the dict, 3.13.13/3.14.4 as `sys_argv=sys.argv[1:]`), authkey_r (3.14), on_error (3.15).
 # The runtime also checks them against what this Python's main() accepts, and main_path against the bundle's own
 # entry-script code (forkserver.main() runs that file before it looks at its descriptors).
-FORKSERVER_KEYWORDS = {"main_path": OPT_STR, "sys_path": OPT_STR_LIST, "sys_argv": OPT_STR_LIST,
-                       "authkey_r": OPT_PIPE_READ, "on_error": STR}
+FORKSERVER_KEYWORDS = {
+    "main_path": OPT_STR,
+    "sys_path": OPT_STR_LIST,
+    "sys_argv": OPT_STR_LIST,
+    "authkey_r": OPT_PIPE_READ,
+    "on_error": STR,
+}
 
 # The helper commands built for sys.executable, as (module, function) -> (positional argument types, keyword
 # argument types). Checked against CPython 3.8-3.15 and loky 3.x:
@@ -101,13 +106,18 @@ CPYTHON_LIKE = ("multiprocessing", "multiprocess")
 
 HELPERS = dict(
     [((package + ".resource_tracker", "main"), ((PIPE_READ,), {})) for package in CPYTHON_LIKE]
-    + [((package + ".forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS))
-       for package in CPYTHON_LIKE]
-    + [(("billiard.semaphore_tracker", "main"), ((PIPE_READ,), {})),
-       (("billiard.forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST),
-                                          {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}))]
-    + [((package + ".backend.resource_tracker", "main"), ((PIPE_READ, BOOL_OR_INT), {}))
-       for package in LOKY_PACKAGES]
+    + [
+        ((package + ".forkserver", "main"), ((LISTENER, PIPE_READ, MODULE_LIST), FORKSERVER_KEYWORDS))
+        for package in CPYTHON_LIKE
+    ]
+    + [
+        (("billiard.semaphore_tracker", "main"), ((PIPE_READ,), {})),
+        (
+            ("billiard.forkserver", "main"),
+            ((LISTENER, PIPE_READ, MODULE_LIST), {"main_path": OPT_STR, "sys_path": OPT_STR_LIST}),
+        ),
+    ]
+    + [((package + ".backend.resource_tracker", "main"), ((PIPE_READ, BOOL_OR_INT), {})) for package in LOKY_PACKAGES]
 )
 
 # The worker form used when sys.frozen is false: spawn_main(**kwds) passed as code, then the library's worker flag.
@@ -131,7 +141,9 @@ LOKY_WINDOWS_MAINS = tuple(package + ".backend.popen_loky_win32" for package in 
 # exactly. Anything else after `-c` is the app's own business (`app -c settings.toml`).
 HELPER_PREFIXES = tuple(
     [prefix + package + "." for package in CPYTHON_LIKE for prefix in ("from ", "import sys; from ")]
-    + ["from billiard."] + ["from %s." % package for package in LOKY_PACKAGES])
+    + ["from billiard."]
+    + ["from %s." % package for package in LOKY_PACKAGES]
+)
 
 
 # What a command line can ask for (Command.kind); the runtime prepares each kind of worker and helper its own way
@@ -173,8 +185,12 @@ class Command:
         if self.kind == "refused":
             return "Command('refused', %r)" % self.reason
         named = [name for name in (self.module, self.function) if name is not None]
-        return "Command(%r, %sargs=%r, kwargs=%r)" % (self.kind, ".".join(named) + ", " if named else "", self.args,
-                                                      self.kwargs)
+        return "Command(%r, %sargs=%r, kwargs=%r)" % (
+            self.kind,
+            ".".join(named) + ", " if named else "",
+            self.args,
+            self.kwargs,
+        )
 
 
 APP = Command("app")
@@ -204,7 +220,7 @@ def classify(argv, platform=None, run_modules=()):
         index = _module_flag_index(argv)
         if index is not None and argv[index + 1] in run_modules and argv[index + 1] not in MODULE_WORKERS:
             # As `python -m NAME ARGS...`: everything after the name is the module's, whatever it looks like.
-            return Command("module", argv[index + 1], args=argv[index + 2:])
+            return Command("module", argv[index + 1], args=argv[index + 2 :])
     if "-c" not in argv[1:]:
         return APP
     index = argv.index("-c", 1)
@@ -212,7 +228,7 @@ def classify(argv, platform=None, run_modules=()):
         return APP
     if index + 1 >= len(argv):
         return APP
-    code, rest = argv[index + 1], argv[index + 2:]
+    code, rest = argv[index + 1], argv[index + 2 :]
     if not code.startswith(HELPER_PREFIXES):
         return APP
     return parse_helper_code(code, rest, posix)
@@ -269,8 +285,9 @@ def parse_worker_args(args, posix=True, library="multiprocessing"):
         return refused("worker command has no parent_pid=")
     descriptors = []
     if posix:
-        descriptors = [(key, kwargs[key], kind) for key, kind in WORKER_DESCRIPTORS.items()
-                       if kwargs.get(key) is not None]
+        descriptors = [
+            (key, kwargs[key], kind) for key, kind in WORKER_DESCRIPTORS.items() if kwargs.get(key) is not None
+        ]
     return _with_descriptors(Command("worker", library + ".spawn", "spawn_main", kwargs=kwargs), descriptors)
 
 
@@ -362,8 +379,9 @@ def _parse_helper_code(code, rest, posix):
         if args or imports_sys or list(rest) != [SPAWN_MAINS[module, function]]:
             return refused("spawn_main command in an unexpected form: %s" % show(code))
         if not all(value is None or (type(value) is int and _fits(value)) for value in kwargs.values()):
-            return refused("spawn_main arguments are not integers of at most %d digits: %s"
-                           % (MAX_INT_DIGITS, show(code)))
+            return refused(
+                "spawn_main arguments are not integers of at most %d digits: %s" % (MAX_INT_DIGITS, show(code))
+            )
         return parse_worker_args(("%s=%r" % item for item in kwargs.items()), posix, module.partition(".")[0])
     if rest and not takes_argv:
         return refused("unexpected arguments after a helper command: %s" % show(list(rest)))
@@ -374,10 +392,16 @@ def _parse_helper_code(code, rest, posix):
     if problem:
         return refused("%s.%s: %s" % (module, function, problem))
     positional, keywords = signature
-    descriptors = [("argument %d" % (index + 1), value, _descriptor_kind(wanted))
-                   for index, (value, wanted) in enumerate(zip(args, positional)) if _descriptor_kind(wanted)]
-    descriptors += [(key, value, _descriptor_kind(keywords[key])) for key, value in kwargs.items()
-                    if _descriptor_kind(keywords[key]) and value is not None]
+    descriptors = [
+        ("argument %d" % (index + 1), value, _descriptor_kind(wanted))
+        for index, (value, wanted) in enumerate(zip(args, positional))
+        if _descriptor_kind(wanted)
+    ]
+    descriptors += [
+        (key, value, _descriptor_kind(keywords[key]))
+        for key, value in kwargs.items()
+        if _descriptor_kind(keywords[key]) and value is not None
+    ]
     return _with_descriptors(Command("helper", module, function, args, kwargs), descriptors if posix else ())
 
 
@@ -404,7 +428,7 @@ def _with_descriptors(command, descriptors):
     # A genuine parent never hands over a standard stream: with one, data from whoever runs the app (a pickle on
     # stdin, a tracker's REGISTER lines) would be taken for the parent's.
     for name, fd, kind in descriptors:
-        if not 3 <= fd < 2 ** 31:
+        if not 3 <= fd < 2**31:
             return refused("%s=%s is not a descriptor a parent hands over (%s)" % (name, show(fd), kind))
     command.descriptors = tuple(descriptors)
     return command
@@ -434,8 +458,9 @@ def _shape_problem(code):
                     double_stars += 1
                     if double_stars > MAX_HELPER_DOUBLE_STARS:
                         return "uses ** more than %d times" % MAX_HELPER_DOUBLE_STARS
-            elif token.type == tokenize.NAME and keyword.iskeyword(token.string) \
-                    and token.string not in HELPER_KEYWORDS:
+            elif (
+                token.type == tokenize.NAME and keyword.iskeyword(token.string) and token.string not in HELPER_KEYWORDS
+            ):
                 return "uses the keyword %r" % token.string
             elif token.type == tokenize.ERRORTOKEN:
                 return "is not valid Python"
@@ -463,16 +488,25 @@ def _flag_tokens(tokens):
 def _is_import_sys(node):
     import ast
 
-    return (isinstance(node, ast.Import) and len(node.names) == 1 and node.names[0].name == "sys"
-            and node.names[0].asname is None)
+    return (
+        isinstance(node, ast.Import)
+        and len(node.names) == 1
+        and node.names[0].name == "sys"
+        and node.names[0].asname is None
+    )
 
 
 def _is_sys_argv_tail(node):
     import ast
 
-    return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
-            and isinstance(node.value.value, ast.Name) and node.value.value.id == "sys" and node.value.attr == "argv"
-            and ast.dump(node.slice) == ast.dump(ast.parse("x[1:]", mode="eval").body.slice))
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == "sys"
+        and node.value.attr == "argv"
+        and ast.dump(node.slice) == ast.dump(ast.parse("x[1:]", mode="eval").body.slice)
+    )
 
 
 def _check_arguments(signature, args, kwargs):
@@ -491,14 +525,14 @@ def _check_arguments(signature, args, kwargs):
 
 
 def _descriptor_kind(wanted):
-    base = wanted[:-len(" or None")] if wanted.endswith(" or None") else wanted
+    base = wanted[: -len(" or None")] if wanted.endswith(" or None") else wanted
     return base if base in DESCRIPTOR_KINDS else None
 
 
 def _has_type(value, wanted):
     if wanted.endswith(" or None") and value is None:
         return True
-    base = wanted[:-len(" or None")] if wanted.endswith(" or None") else wanted
+    base = wanted[: -len(" or None")] if wanted.endswith(" or None") else wanted
     if base == INT or base in DESCRIPTOR_KINDS:
         return type(value) is int
     if base == BOOL_OR_INT:
@@ -519,7 +553,7 @@ def is_module_name(text):
 
 def _fits(number):
     # What _parse_int() would take: at most MAX_INT_DIGITS digits.
-    return -10 ** MAX_INT_DIGITS < number < 10 ** MAX_INT_DIGITS
+    return -(10**MAX_INT_DIGITS) < number < 10**MAX_INT_DIGITS
 
 
 def _parse_int(text):

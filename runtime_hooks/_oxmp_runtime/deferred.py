@@ -71,8 +71,10 @@ def say_missing(module_names):
     """
     from _oxmp_runtime.messages import say
 
-    say("PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than oxmp's "
-        "was used to build it)" % (" or ".join(module_names), ".py or hook-".join(module_names)))
+    say(
+        "PyInstaller's runtime hook for %s is missing from this bundle (a hook-%s.py of higher priority than oxmp's "
+        "was used to build it)" % (" or ".join(module_names), ".py or hook-".join(module_names))
+    )
 
 
 def run_codes(codes):

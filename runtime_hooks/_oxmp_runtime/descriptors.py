@@ -184,7 +184,7 @@ def _what_runs(proc, pid, executable):
         return OTHER  # gone, a zombie, or hidden (hidepid): not a parent that is still there to be this app
     if theirs[0] != executable[0]:
         # The app's file replaced while it ran (an update): its link reads "PATH (deleted)". Cannot tell.
-        replaced = theirs[1].endswith(" (deleted)") and theirs[1][:-len(" (deleted)")] == executable[1]
+        replaced = theirs[1].endswith(" (deleted)") and theirs[1][: -len(" (deleted)")] == executable[1]
         return UNKNOWN if replaced else OTHER
     try:
         return THIS_APP if _has_python_loaded(proc, pid) else LAUNCHER
@@ -265,8 +265,9 @@ def windows_pipe_problem(parent_pid, handle):
         return "parent_pid=%d is not a process this one may take a pipe from" % parent_pid
     try:
         try:
-            duplicate = _winapi.DuplicateHandle(process, handle, _winapi.GetCurrentProcess(), 0, False,
-                                                _winapi.DUPLICATE_SAME_ACCESS)
+            duplicate = _winapi.DuplicateHandle(
+                process, handle, _winapi.GetCurrentProcess(), 0, False, _winapi.DUPLICATE_SAME_ACCESS
+            )
         except (OSError, OverflowError, ValueError):
             return "pipe_handle=%d is not a handle of process %d" % (handle, parent_pid)
         try:

@@ -73,8 +73,9 @@ def gate_opens(path, token):
         if not stat.S_ISREG(info.st_mode):
             return False  # on Windows too: a named pipe there is S_IFIFO
         # Owner: the user the process runs as and acts as (a set-uid bundle never opens it).
-        if os.name == "posix" and (info.st_uid != os.getuid() or info.st_uid != os.geteuid()
-                                   or info.st_mode & 0o022 or info.st_nlink != 1):
+        if os.name == "posix" and (
+            info.st_uid != os.getuid() or info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_nlink != 1
+        ):
             return False
         return os.read(gate, DOCTOR_TOKEN_LENGTH + 1) == token.encode("ascii", "replace")
     except OSError:
@@ -122,8 +123,8 @@ def run(folder, baked, start_method, oxmp_freeze_support):
         "start_method": multiprocessing.get_start_method(),
         "start_methods_offered": offered,
         "auto_dispatch": values["auto_dispatch"],
-        "freeze_support": "%s.%s" % (multiprocessing.freeze_support.__module__,
-                                     multiprocessing.freeze_support.__qualname__),
+        "freeze_support": "%s.%s"
+        % (multiprocessing.freeze_support.__module__, multiprocessing.freeze_support.__qualname__),
         "freeze_support_is_oxmps": multiprocessing.freeze_support is oxmp_freeze_support,
         "main_script_hidden_from_workers": main_script,
         "refused_exit_status": messages.REFUSED_EXIT,

@@ -46,7 +46,7 @@ def entry_scripts(meipass, code_files):
     found = []
     for path in code_files:
         base = path.rsplit("/", 1)[-1]
-        name = base[:-len(CODE_SUFFIX)] if base.endswith(CODE_SUFFIX) else os.path.splitext(base)[0]
+        name = base[: -len(CODE_SUFFIX)] if base.endswith(CODE_SUFFIX) else os.path.splitext(base)[0]
         found.append(EntryScript(name, os.path.join(meipass, name + ".py"), os.path.join(meipass, *path.split("/"))))
     return found
 
@@ -67,8 +67,7 @@ def run_path(main_path, code, run_name):
     """
     import runpy
 
-    return runpy._run_module_code(code, None, run_name,
-                                  pkg_name=run_name.rpartition(".")[0], script_name=main_path)
+    return runpy._run_module_code(code, None, run_name, pkg_name=run_name.rpartition(".")[0], script_name=main_path)
 
 
 def find_spec(meipass, fullname):
@@ -82,8 +81,9 @@ def find_spec(meipass, fullname):
     import importlib.util
 
     # __file__ is the path the bootloader gives the script, as under python it is the script's.
-    return importlib.util.spec_from_file_location(fullname, os.path.join(meipass, fullname + ".py"),
-                                                  loader=EntryScriptLoader(code_path))
+    return importlib.util.spec_from_file_location(
+        fullname, os.path.join(meipass, fullname + ".py"), loader=EntryScriptLoader(code_path)
+    )
 
 
 class EntryScriptLoader:

@@ -29,19 +29,27 @@ class Library:
 
 
 def _cpython_helpers(package):
-    return ((package + ".forkserver", "_forkserver", "_forkserver_alive_fd", "_forkserver_pid"),
-            (package + ".resource_tracker", "_resource_tracker", "_fd", "_pid"))
+    return (
+        (package + ".forkserver", "_forkserver", "_forkserver_alive_fd", "_forkserver_pid"),
+        (package + ".resource_tracker", "_resource_tracker", "_fd", "_pid"),
+    )
 
 
 LIBRARIES = (
     Library("multiprocessing", ("multiprocessing.util", "spawnv_passfds"), _cpython_helpers("multiprocessing")),
-    Library("multiprocess", ("multiprocess.util", "spawnv_passfds"), _cpython_helpers("multiprocess"),
-            marks_workers=True),
+    Library(
+        "multiprocess", ("multiprocess.util", "spawnv_passfds"), _cpython_helpers("multiprocess"), marks_workers=True
+    ),
     # billiard's forkserver, semaphore tracker and workers import spawnv_passfds by name from billiard.compat, after
     # billiard.spawn has imported it (4.0-4.3.2): replacing it there when billiard.spawn is imported reaches them all.
-    Library("billiard", ("billiard.compat", "spawnv_passfds"),
-            (("billiard.forkserver", "_forkserver", "_forkserver_alive_fd", None),
-             ("billiard.semaphore_tracker", "_semaphore_tracker", "_fd", None))),
+    Library(
+        "billiard",
+        ("billiard.compat", "spawnv_passfds"),
+        (
+            ("billiard.forkserver", "_forkserver", "_forkserver_alive_fd", None),
+            ("billiard.semaphore_tracker", "_semaphore_tracker", "_fd", None),
+        ),
+    ),
 )
 
 BY_NAME = {library.name: library for library in LIBRARIES}

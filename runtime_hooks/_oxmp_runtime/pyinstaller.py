@@ -70,8 +70,6 @@ class _shared_folder_in_environment:
             _environment_lock.release()
 
 
-
-
 class FreezeSupportReached(BaseException):
     """freeze_support() called while a worker runs the entry script to find its targets (see
     run_entry_script_like_stock_workers)."""

@@ -33,32 +33,52 @@ class Setting:
 
 SETTINGS = (
     Setting(
-        "start_method", str, "auto", START_METHODS, "multiprocessing_start_method",
+        "start_method",
+        str,
+        "auto",
+        START_METHODS,
+        "multiprocessing_start_method",
         "Start method that multiprocessing (and multiprocess, billiard) report and use unless the app sets one: "
         "`auto` is what `python app.py` uses (`spawn` on Windows and macOS, `fork` on Linux up to Python 3.13, "
         "`forkserver` from 3.14); `none` leaves the interpreter's default.",
     ),
     Setting(
-        "auto_dispatch", bool, True, None, "multiprocessing_auto_dispatch",
+        "auto_dispatch",
+        bool,
+        True,
+        None,
+        "multiprocessing_auto_dispatch",
         "Send a process started as a multiprocessing worker or helper straight to multiprocessing, before the app's "
         "code; off, the app must call `multiprocessing.freeze_support()` first thing in its main block.",
     ),
     Setting(
-        "sys_frozen", bool, True, None, "sys_frozen",
+        "sys_frozen",
+        bool,
+        True,
+        None,
+        "sys_frozen",
         "Make sure `sys.frozen` is truthy when the app's code starts; off, it is left as the freezer set it.",
     ),
     Setting(
-        "defer_pyinstaller_hooks", bool, True, None, None,
+        "defer_pyinstaller_hooks",
+        bool,
+        True,
+        None,
+        None,
         "Run PyInstaller's runtime hooks for `inspect` and `pkgutil` right after the app (or a worker) first imports "
         "that module, instead of at every start-up; only hook versions checked to patch nothing but that module are "
         "deferred. Applies to every bundle built with oxmp, with or without multiprocessing; off, they run at "
         "start-up as without oxmp.",
     ),
     Setting(
-        "run_modules", list, (), None, None,
+        "run_modules",
+        list,
+        (),
+        None,
+        None,
         "Modules that the bundle runs as `python -m NAME ARGS` would when started as `APP -m NAME ARGS` (after the "
         "interpreter flags tools put first), for helpers that tools start as `sys.executable -m NAME`: "
-        "`[\"ipykernel_launcher\"]` for Jupyter kernels. A list of dotted module names that the build collects and "
+        '`["ipykernel_launcher"]` for Jupyter kernels. A list of dotted module names that the build collects and '
         "checks; whoever can start the bundle can run them with any arguments (docs/security.md). Empty: no `-m` is "
         "run.",
     ),
@@ -88,7 +108,10 @@ class Baked:
 
     def __eq__(self, other):
         return isinstance(other, Baked) and (self.settings, self.entry_code, self.facts) == (
-            other.settings, other.entry_code, other.facts)
+            other.settings,
+            other.entry_code,
+            other.facts,
+        )
 
     def __repr__(self):
         return "Baked(%r, %r, %r)" % (self.settings, self.entry_code, self.facts)
@@ -110,7 +133,7 @@ class Baked:
             if not sep:
                 continue
             if key.startswith("build."):
-                baked.facts[key[len("build."):]] = value
+                baked.facts[key[len("build.") :]] = value
             elif key == ENTRY_CODE_KEY:
                 baked.entry_code.append(value)
             elif key in BY_KEY:
@@ -130,6 +153,7 @@ def read_baked(meipass):
 
 
 # --- What start_method comes to ---------------------------------------------------------------------------------------
+
 
 class StartMethod:
     """What ``start_method`` comes to in one process: ``value``, the setting after ``OXMP_START_METHOD``; ``method``,

@@ -29,8 +29,7 @@ def make_app(module_name):
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = json.dumps({"pid": os.getpid(), "module": module_name}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -61,11 +60,17 @@ def ask_then_stop(port, stop, seconds):
         answers += 1
         pids.add(answer["pid"])
         modules.add(answer["module"])
-    print("RESULT " + json.dumps({
-        "workers_answered": len(pids),
-        "modules": sorted(modules),
-        "served_by_workers": bool(pids) and os.getpid() not in pids,
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "workers_answered": len(pids),
+                "modules": sorted(modules),
+                "served_by_workers": bool(pids) and os.getpid() not in pids,
+            }
+        ),
+        flush=True,
+    )
     if stop == "INT":
         os.killpg(os.getpgid(0), signal.SIGINT)
     else:

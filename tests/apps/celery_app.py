@@ -29,10 +29,12 @@ for folder in ("queue", "processed", "results", "writing"):
     os.makedirs(os.path.join(DATA, folder), exist_ok=True)
 
 app = Celery("celery_app", broker="filesystem://", backend="file://" + os.path.join(DATA, "results"))
-app.conf.broker_transport_options = {"data_folder_in": os.path.join(DATA, "queue"),
-                                     "data_folder_out": os.path.join(DATA, "queue"),
-                                     "processed_folder": os.path.join(DATA, "processed"),
-                                     "polling_interval": 0.1}
+app.conf.broker_transport_options = {
+    "data_folder_in": os.path.join(DATA, "queue"),
+    "data_folder_out": os.path.join(DATA, "queue"),
+    "processed_folder": os.path.join(DATA, "processed"),
+    "polling_interval": 0.1,
+}
 
 
 def put_whole(channel, queue, payload, **kwargs):
@@ -72,8 +74,16 @@ if __name__ == "__main__":
     print("MAIN-BLOCK", os.getpid(), flush=True)
     billiard.set_start_method(sys.argv[1], force=True)
     report = {}
-    worker = app.Worker(pool="prefork", concurrency=2, hostname="oxmp@localhost", loglevel="WARNING", quiet=True,
-                        without_heartbeat=True, without_mingle=True, without_gossip=True)
+    worker = app.Worker(
+        pool="prefork",
+        concurrency=2,
+        hostname="oxmp@localhost",
+        loglevel="WARNING",
+        quiet=True,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
 
     # The sending thread starts once the pool's processes are running: under fork, a thread already running while
     # the pool forks may hold a lock (logging's, kombu's) that the forked process then waits on for ever, under plain

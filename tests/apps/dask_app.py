@@ -25,12 +25,19 @@ if __name__ == "__main__":
     method = sys.argv[1]
     print("MAIN-BLOCK", os.getpid(), flush=True)
     dask.config.set({"distributed.worker.multiprocessing-method": method})
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster, Client(cluster) as client:
         squares = client.gather(client.map(square, range(10)))
         worker_pids = client.run(os.getpid)
-    print("RESULT " + json.dumps({
-        "squares": squares,
-        "workers": len(worker_pids),
-        "in_other_processes": all(pid != os.getpid() for pid in worker_pids.values()),
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "squares": squares,
+                "workers": len(worker_pids),
+                "in_other_processes": all(pid != os.getpid() for pid in worker_pids.values()),
+            }
+        ),
+        flush=True,
+    )

@@ -23,14 +23,21 @@ def square(x):
 
 if __name__ == "__main__":
     print("MAIN-BLOCK", os.getpid(), flush=True)
-    with SubprocessCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with SubprocessCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(
+        cluster
+    ) as client:
         squares = client.gather(client.map(square, range(10)))
         client.wait_for_workers(2)
         worker_pids = client.run(os.getpid)
         scheduler_pid = client.run_on_scheduler(os.getpid)
-    print("RESULT " + json.dumps({
-        "squares": squares,
-        "workers": len(worker_pids),
-        "in_other_processes": all(pid != os.getpid() for pid in list(worker_pids.values()) + [scheduler_pid]),
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "squares": squares,
+                "workers": len(worker_pids),
+                "in_other_processes": all(pid != os.getpid() for pid in list(worker_pids.values()) + [scheduler_pid]),
+            }
+        ),
+        flush=True,
+    )

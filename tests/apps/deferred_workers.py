@@ -32,5 +32,9 @@ if __name__ == "__main__":
     worker.start()
     in_worker = queue.get(timeout=60)
     worker.join()
-    print("RESULT " + json.dumps({"imported_at_start": imported_at_start, "app": observe(), "worker": in_worker,
-                                  "exitcode": worker.exitcode}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {"imported_at_start": imported_at_start, "app": observe(), "worker": in_worker, "exitcode": worker.exitcode}
+        )
+    )

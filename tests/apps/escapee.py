@@ -12,8 +12,11 @@ import signal
 import sys
 import time
 
-THEN = {"kill-keeper": (os.getppid, signal.SIGKILL), "stop-keeper": (os.getppid, signal.SIGSTOP),
-        "kill-group": (lambda: 0, signal.SIGKILL)}
+THEN = {
+    "kill-keeper": (os.getppid, signal.SIGKILL),
+    "stop-keeper": (os.getppid, signal.SIGSTOP),
+    "kill-group": (lambda: 0, signal.SIGKILL),
+}
 
 
 def child(how):

@@ -24,7 +24,13 @@ def f(i):
 if __name__ == "__main__":
     print("MAIN-BLOCK", os.getpid(), flush=True)
     results = Parallel(n_jobs=2)(delayed(f)(i) for i in range(10))
-    print("RESULT " + json.dumps({
-        "squares": [square for square, _ in results],
-        "ran_in_main_process": any(pid == os.getpid() for _, pid in results),
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "squares": [square for square, _ in results],
+                "ran_in_main_process": any(pid == os.getpid() for _, pid in results),
+            }
+        ),
+        flush=True,
+    )

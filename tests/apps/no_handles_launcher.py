@@ -15,8 +15,9 @@ def main():
     seconds, argv = float(sys.argv[1]), sys.argv[2:]
     # No standard handles named (no STARTF_USESTDHANDLES), none inherited, and no console: the program's standard
     # handles are invalid, and Python sets sys.stdin, sys.stdout and sys.stderr to None.
-    process = subprocess.Popen(argv, stdin=None, stdout=None, stderr=None, close_fds=True,
-                               creationflags=subprocess.DETACHED_PROCESS)
+    process = subprocess.Popen(
+        argv, stdin=None, stdout=None, stderr=None, close_fds=True, creationflags=subprocess.DETACHED_PROCESS
+    )
     try:
         result = {"exit": process.wait(seconds)}
     except subprocess.TimeoutExpired:

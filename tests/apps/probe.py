@@ -22,8 +22,8 @@ report = {
     "frozen": getattr(sys, "frozen", None),
     "start_method": multiprocessing.get_start_method(),
     "all_start_methods": multiprocessing.get_all_start_methods(),
-    "freeze_support": "%s.%s" % (multiprocessing.freeze_support.__module__,
-                                 multiprocessing.freeze_support.__qualname__),
+    "freeze_support": "%s.%s"
+    % (multiprocessing.freeze_support.__module__, multiprocessing.freeze_support.__qualname__),
     "original_dir_is_none": multiprocessing.process.ORIGINAL_DIR is None,
     "contexts": {m: multiprocessing.get_context(m).get_start_method() for m in multiprocessing.get_all_start_methods()},
 }

@@ -81,8 +81,11 @@ try:
 except ValueError:
     frames = inspect.getinnerframes(sys.exc_info()[2])
     report["traceback_modules"] = names(inspect.getmodule(frame_info.frame) for frame_info in frames)
-    report["traceback_files"] = [where(frame_info.filename) for frame_info in frames
-                                 if not frame_info.filename.endswith(os.path.basename(__file__))]
+    report["traceback_files"] = [
+        where(frame_info.filename)
+        for frame_info in frames
+        if not frame_info.filename.endswith(os.path.basename(__file__))
+    ]
 
 # --- pkgutil -------------------------------------------------------------------------------------------------------
 
@@ -103,6 +106,7 @@ report["iter_modules_top_level_has_json"] = "json" in {module.name for module in
 
 
 # --- Robustness (#7642): the app rebinds the global name `inspect`; the hook must not use the app's globals. ----------
+
 
 def inspect(something):  # noqa: F811
     return "inspected %s" % something

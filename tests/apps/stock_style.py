@@ -6,7 +6,7 @@ import os
 
 
 def cube(x):
-    return x ** 3
+    return x**3
 
 
 if __name__ == "__main__":
@@ -17,4 +17,4 @@ if __name__ == "__main__":
     print("MAIN-BLOCK", os.getpid(), flush=True)
     multiprocessing.set_start_method(args.method)
     with multiprocessing.Pool(2) as pool:
-        print("RESULT {\"cubes\": %s}" % pool.map(cube, range(5)), flush=True)
+        print('RESULT {"cubes": %s}' % pool.map(cube, range(5)), flush=True)

@@ -29,8 +29,14 @@ if __name__ == "__main__":
     print("MAIN-BLOCK", os.getpid(), flush=True)
     loader = DataLoader(Squares(), batch_size=2, num_workers=2, multiprocessing_context=method)
     rows = [row for batch in loader for row in batch.tolist()]
-    print("RESULT " + json.dumps({
-        "squares": [square for square, _ in rows],
-        "in_other_processes": all(pid != os.getpid() for _, pid in rows),
-        "workers": len(set(pid for _, pid in rows)),
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "squares": [square for square, _ in rows],
+                "in_other_processes": all(pid != os.getpid() for _, pid in rows),
+                "workers": len(set(pid for _, pid in rows)),
+            }
+        ),
+        flush=True,
+    )

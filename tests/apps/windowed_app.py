@@ -44,8 +44,10 @@ def scenario(name):
         with multiprocessing.Pool(2) as pool:
             return {"squares": pool.map(square, range(6)), "worker_streams": pool.map(streams, range(1))[0]}
     if name == "raise":
-        return {"raise_exitcode": run_process(target=raise_error),
-                "unpickle_exitcode": run_process(target=square, args=(FailsInTheWorker(),))}
+        return {
+            "raise_exitcode": run_process(target=raise_error),
+            "unpickle_exitcode": run_process(target=square, args=(FailsInTheWorker(),)),
+        }
     raise SystemExit("unknown scenario %r" % name)
 
 

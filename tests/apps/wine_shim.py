@@ -24,14 +24,18 @@ def _install_wine_shims():
         return  # real Windows
 
     class ProcessBasicInformation(ctypes.Structure):
-        _fields_ = [("ExitStatus", ctypes.c_ssize_t), ("PebBaseAddress", ctypes.c_void_p),
-                    ("AffinityMask", ctypes.c_size_t), ("BasePriority", ctypes.c_long),
-                    ("UniqueProcessId", ctypes.c_size_t), ("InheritedFromUniqueProcessId", ctypes.c_size_t)]
+        _fields_ = [
+            ("ExitStatus", ctypes.c_ssize_t),
+            ("PebBaseAddress", ctypes.c_void_p),
+            ("AffinityMask", ctypes.c_size_t),
+            ("BasePriority", ctypes.c_long),
+            ("UniqueProcessId", ctypes.c_size_t),
+            ("InheritedFromUniqueProcessId", ctypes.c_size_t),
+        ]
 
     def getppid():
         info = ProcessBasicInformation()
-        status = ntdll.NtQueryInformationProcess(ctypes.c_void_p(-1), 0, ctypes.byref(info), ctypes.sizeof(info),
-                                                 None)
+        status = ntdll.NtQueryInformationProcess(ctypes.c_void_p(-1), 0, ctypes.byref(info), ctypes.sizeof(info), None)
         if status != 0:
             raise OSError("NtQueryInformationProcess failed: 0x%08x" % (status & 0xFFFFFFFF))
         return info.InheritedFromUniqueProcessId
