@@ -1,11 +1,12 @@
 """Build side of running PyInstaller's runtime hooks for ``inspect`` and ``pkgutil`` at first import, not at start-up.
 
-oxmp's ``rthooks.dat`` names its own runtime hook for ``inspect`` and ``pkgutil`` (one file for both); PyInstaller reads it before its
-own, so PyInstaller's ``pyi_rth_inspect.py`` and ``pyi_rth_pkgutil.py`` are left out of the bundle's start-up. oxmp's
-build hooks for the same modules, ``hook-inspect.py`` and ``hook-pkgutil.py``, call ``hook()`` here. They run exactly
-when the runtime hooks apply (the module is in the app), with or without multiprocessing. (A hook for ``_oxmp_runtime``
-would never run: PyInstaller analyses what runtime hooks import after it has run the build hooks. Neither PyInstaller
-nor hooks-contrib has a build hook for either module, which oxmp's would replace: a test checks.) ``hook()``:
+oxmp's ``rthooks.dat`` names its own runtime hook for ``inspect`` and ``pkgutil`` (one file for both); PyInstaller
+reads it before its own, so PyInstaller's ``pyi_rth_inspect.py`` and ``pyi_rth_pkgutil.py`` are left out of the
+bundle's start-up. oxmp's build hooks for the same modules, ``hook-inspect.py`` and ``hook-pkgutil.py``, call
+``hook()`` here. They run exactly when the runtime hooks apply (the module is in the app), with or without
+multiprocessing. (A hook for ``_oxmp_runtime`` would never run: PyInstaller analyses what runtime hooks import after it
+has run the build hooks. Neither PyInstaller nor hooks-contrib has a build hook for either module, which oxmp's would
+replace: a test checks.) ``hook()``:
 
 - compiles the hook files that the building PyInstaller's own ``rthooks.dat`` lists for the module, unchanged, into
   the bundle (``_oxmp_runtime/deferred.py`` runs them), and lets PyInstaller analyse those files' imports as it

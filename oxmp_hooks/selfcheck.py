@@ -7,6 +7,7 @@ kept. Nothing is started. If oxmp's ``classify()`` would refuse one of them, a n
 does not know yet: the build fails now, instead of the bundle refusing its own helpers at run time.
 """
 
+import functools
 import importlib
 import sys
 
@@ -74,11 +75,15 @@ def emitted_command_lines(platform=sys.platform, libraries=("multiprocessing",),
                 (
                     library + " tracker",
                     "helper",
-                    _capture(lambda: getattr(tracker, tracker_class)().ensure_running(), launchers),
+                    _capture(functools.partial(_ensure_running, getattr(tracker, tracker_class)), launchers),
                 )
             )
             lines.append(
-                (library + " forkserver", "helper", _capture(lambda: _start_forkserver(forkserver, tracker), launchers))
+                (
+                    library + " forkserver",
+                    "helper",
+                    _capture(functools.partial(_start_forkserver, forkserver, tracker), launchers),
+                )
             )
         if loky is not None and platform != "win32":
             module = importlib.import_module(loky)
@@ -102,6 +107,11 @@ class _frozen:
         elif "frozen" in sys.__dict__:
             del sys.frozen
         return False
+
+
+def _ensure_running(tracker_class):
+    # A new resource tracker of the library's own class.
+    tracker_class().ensure_running()
 
 
 def _capture(start, launchers):

@@ -30,7 +30,7 @@ class CacheLock:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("another test session has held %s for %d s" % (self.folder, LOCK_WAIT))
+                    raise RuntimeError("another test session has held %s for %d s" % (self.folder, LOCK_WAIT)) from None
                 time.sleep(1)
 
     def release(self):

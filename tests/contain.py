@@ -17,8 +17,7 @@ import os
 import subprocess
 import sys
 
-from oxmp_hooks.tools import contain as shipped
-from oxmp_hooks.tools import keeper
+from oxmp_hooks.tools import contain as shipped, keeper
 from oxmp_hooks.tools.contain import TIMEOUT_STATUS, Result, Watchdog, wait_at_most
 from tests.keeper_with_setup import set_up_app
 

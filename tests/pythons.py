@@ -24,10 +24,8 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
-from tests import cache_lock
-from tests import wine
+from tests import cache_lock, wine
 
 NAMES_ENV = "OXMP_OTHER_PYTHONS"
 CACHE_ENV = "OXMP_PYTHONS_CACHE"

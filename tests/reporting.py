@@ -30,6 +30,6 @@ def _write_line(config, line):
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:
         return
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.suppress():
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
         reporter.ensure_newline()
         reporter.write_line(line)

@@ -171,7 +171,8 @@ def test_interpreter_flags_of_every_version_are_accepted():
         "from multiprocessing.util import spawnv_passfds; spawnv_passfds('/bin/sh', ['sh'], [])",
         "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], **{'evil': 1})",
         "from multiprocessing.forkserver import main; main(5, 7, [1], **{})",
-        "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], sys_argv=sys.argv[1:], **{})",  # no import
+        # no import of sys:
+        "from multiprocessing.forkserver import main; main(5, 7, ['__main__'], sys_argv=sys.argv[1:], **{})",
         "import sys; from multiprocessing.forkserver import main; main(5, 7, [], sys_argv=sys.argv[2:], **{})",
         "import sys; from multiprocessing.forkserver import main; main(5, 7, [], sys_argv=sys.modules, **{})",
         "import sys; from multiprocessing.forkserver import main; main(5, 7, [], **sys.modules)",

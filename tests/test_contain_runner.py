@@ -18,8 +18,7 @@ import uuid
 
 import pytest
 
-from oxmp_hooks.tools import cgroup
-from oxmp_hooks.tools import contain as shipped
+from oxmp_hooks.tools import cgroup, contain as shipped
 from tests import bundles, contain
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux's")

@@ -16,8 +16,7 @@ import pytest
 
 from _oxmp_runtime import deferred as runtime
 from oxmp_hooks import deferred
-from tests import contain
-from tests import bundles
+from tests import bundles, contain
 from tests.test_hooks_contrib import pyinstaller40_hook_dirs, runtime_hook_modules
 
 HOOK_DIRS = bundles.HOOK_DIRS  # oxmp's build hooks, and its runtime hooks

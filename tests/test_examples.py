@@ -2,6 +2,7 @@
 
 import os
 import re
+
 import pytest
 
 from tests import bundles

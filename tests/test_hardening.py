@@ -16,8 +16,7 @@ import sys
 
 import pytest
 
-from tests import contain
-from tests import bundles
+from tests import bundles, contain
 from tests.test_refusals import FLAGS, assert_refused
 
 pytestmark = [pytest.mark.bundle, pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors")]
@@ -168,8 +167,9 @@ def test_a_listening_socket_of_someone_else_is_not_the_forkservers(app, run, bun
 
 
 def test_a_keyword_this_python_does_not_take_is_refused(app, run, bundle_root):
-    from _oxmp_runtime import commands
     from multiprocessing import forkserver
+
+    from _oxmp_runtime import commands
 
     unknown = sorted(set(commands.FORKSERVER_KEYWORDS) - set(inspect.signature(forkserver.main).parameters))
     if not unknown:

@@ -29,9 +29,9 @@ import pytest
 
 from _oxmp_runtime import settings
 from tests import bundles, contain, newer_pythons, pythons
+from tests.reporting import report
 from tests.test_refusals import assert_refused
 from tests.test_run_modules import HOOKSCONFIG as RUN_MODULES, PROBE, app_result, probe_result
-from tests.reporting import report
 
 pytestmark = [pytest.mark.pythons, pytest.mark.bundle]
 

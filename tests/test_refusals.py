@@ -106,7 +106,9 @@ def test_worker_pipe_that_is_not_an_open_pipe(matrix, run, fd):
 INJECTIONS = {
     "tracker-then-code": "from multiprocessing.resource_tracker import main;main(0); open('PWNED', 'w')",
     "code-in-argument": "from multiprocessing.resource_tracker import main;main(open('PWNED', 'w').fileno())",
-    "forkserver-extra-statement": "from multiprocessing.forkserver import main; main(3, 4, [], **{}); open('PWNED', 'w')",
+    "forkserver-extra-statement": (
+        "from multiprocessing.forkserver import main; main(3, 4, [], **{}); open('PWNED', 'w')"
+    ),
     "forkserver-prefix-only": "import sys; from multiprocessing.forkserver import main; open('PWNED', 'w')",
     "other-function": "from multiprocessing.util import spawnv_passfds; spawnv_passfds('/bin/sh', ['sh'], [])",
     "dunder-in-dict": "from multiprocessing.forkserver import main; main(3, 4, [], **{'x': __import__('os')})",

@@ -122,7 +122,7 @@ def test_the_runtime_reads_the_setting_only_for_a_module_command(monkeypatch):
     assert len(reads) == 2
 
 
-# --- The setting --------------------------------------------------------------------------------------------------------
+# --- The setting ------------------------------------------------------------------------------------------------------
 
 
 def test_valid_run_modules():
@@ -164,7 +164,7 @@ def test_the_record_carries_the_list():
     assert settings.Baked.decode(settings.Baked().encode()).settings["run_modules"] == ()
 
 
-# --- Real bundles -------------------------------------------------------------------------------------------------------
+# --- Real bundles -----------------------------------------------------------------------------------------------------
 
 HOOKSCONFIG = {"multiprocessing": {"run_modules": [PROBE]}}
 APPS = os.path.join(bundles.REPO, "tests", "apps")

@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from tests import contain
-from tests import bundles
+from tests import bundles, contain
 
 pytestmark = pytest.mark.bundle
 

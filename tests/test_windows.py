@@ -15,8 +15,8 @@ import time
 import pytest
 
 from tests import bundles, wine
-from tests.test_refusals import assert_refused
 from tests.reporting import report
+from tests.test_refusals import assert_refused
 
 pytestmark = [pytest.mark.windows, pytest.mark.bundle]
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests import contain
-from tests import wine
+from tests import contain, wine
 
 PYTHON_SAYS = (
     'Traceback (most recent call last):\n  File "multiprocessing\\\\popen_spawn_win32.py", line 76, in '

@@ -48,9 +48,7 @@ import threading
 import time
 import zipfile
 
-from tests import cache_lock
-from tests import contain
-from tests import bundles
+from tests import bundles, cache_lock, contain
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = os.path.join(REPO, "tests", "apps")
@@ -432,7 +430,7 @@ class Lane:
             )
         except subprocess.TimeoutExpired:
             self.stop()
-            raise RuntimeError("%s took more than %d s" % (" ".join(argv), timeout))
+            raise RuntimeError("%s took more than %d s" % (" ".join(argv), timeout)) from None
         if check and process.returncode != 0:
             raise RuntimeError("%s exited with %d" % (" ".join(argv), process.returncode))
 

@@ -105,7 +105,7 @@ class Archive:
             try:
                 data = unpacker.decompress(data, 0 if limit is None else limit + 1)
             except zlib.error as error:
-                raise ArchiveError("%s cannot be unpacked (%s)" % (name, error))
+                raise ArchiveError("%s cannot be unpacked (%s)" % (name, error)) from error
             if limit is not None and len(data) > limit:
                 raise ArchiveError("%s unpacks to more than %d bytes" % (name, limit))
             if not unpacker.eof:

@@ -21,7 +21,7 @@ def seconds(text):
     try:
         return contain.time_limit(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error))
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def count(text):
@@ -29,4 +29,4 @@ def count(text):
     try:
         return contain.process_cap(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error))
+        raise argparse.ArgumentTypeError(str(error)) from error

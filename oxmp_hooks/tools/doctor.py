@@ -227,7 +227,7 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         raise Unreadable(
             "%s: its diagnostic report is not what report format %d holds (%s: %s)"
             % (executable, runtime.REPORT_FORMAT, type(error).__name__, " ".join(str(error).split())[:200])
-        )
+        ) from error
 
 
 def _with_answer(report, answer, run):

@@ -287,8 +287,8 @@ def _is_a_standard_stream(handle):
     shares with the process that started it. A genuine parent makes a new pipe for each worker (CPython 3.8-3.15:
     ``_winapi.CreatePipe`` in ``popen_spawn_win32``; loky the same), so naming the parent's stdin would make the worker
     unpickle the app's standard input."""
-    import ctypes
     import _winapi
+    import ctypes
 
     compare = getattr(ctypes.WinDLL("kernelbase"), "CompareObjectHandles", None)  # Windows 10 and later
     if compare is None:

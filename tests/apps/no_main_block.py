@@ -6,8 +6,8 @@ Under plain python this script fails in its spawn and forkserver workers (they r
 processes); written for stock PyInstaller, it works there, and must with oxmp.
 """
 
-import sys
 import multiprocessing as mp
+import sys
 
 
 def in_subprocess():

@@ -1,4 +1,6 @@
-"""Reports what oxmp's runtime did before the app's code, as one `RESULT {json}` line. `probe [set METHOD | lazy-only]`."""
+"""Reports what oxmp's runtime did before the app's code, as one `RESULT {json}` line.
+
+`probe [set METHOD | lazy-only]`."""
 
 import json
 import sys

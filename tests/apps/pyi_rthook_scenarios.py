@@ -11,23 +11,24 @@ traceback through frozen code. Under plain python the same script gives the answ
 
 import html
 import json
+
+# json's and xml.dom's submodules: what PyInstaller's test collects with --collect-submodules (every submodule), so
+# that listing them is comparable.
+import json.decoder
+import json.encoder
+import json.scanner
+import json.tool
 import os
 import re
 import sys
-
-# What PyInstaller's test collects with --collect-submodules: every submodule, so that listing them is comparable.
-import json.decoder  # noqa: F401
-import json.encoder  # noqa: F401
-import json.scanner  # noqa: F401
-import json.tool  # noqa: F401
-import xml.dom  # noqa: F401
-import xml.dom.NodeFilter  # noqa: F401
-import xml.dom.domreg  # noqa: F401
-import xml.dom.expatbuilder  # noqa: F401
-import xml.dom.minicompat  # noqa: F401
-import xml.dom.minidom  # noqa: F401
-import xml.dom.pulldom  # noqa: F401
-import xml.dom.xmlbuilder  # noqa: F401
+import xml.dom
+import xml.dom.domreg
+import xml.dom.expatbuilder
+import xml.dom.minicompat
+import xml.dom.minidom
+import xml.dom.NodeFilter
+import xml.dom.pulldom
+import xml.dom.xmlbuilder
 
 report = {}
 
@@ -108,7 +109,7 @@ report["iter_modules_top_level_has_json"] = "json" in {module.name for module in
 # --- Robustness (#7642): the app rebinds the global name `inspect`; the hook must not use the app's globals. ----------
 
 
-def inspect(something):  # noqa: F811
+def inspect(something):
     return "inspected %s" % something
 
 
