@@ -11,8 +11,11 @@ PyInstaller finds both through the ``pyinstaller40`` entry point (``get_hook_dir
 path with ``--additional-hooks-dir`` / ``hookspath`` (both folders).
 """
 
+from __future__ import annotations
+
 import os
-from typing import List
+from types import ModuleType
+from typing import Any
 
 __all__ = ["__version__", "get_hook_dirs", "HOOKS_DIR", "RUNTIME_HOOKS_DIR", "check_hook_folders", "runtime_module"]
 
@@ -23,12 +26,12 @@ HOOKS_DIR = os.path.join(PACKAGE_DIR, "hooks")
 RUNTIME_HOOKS_DIR = os.path.join(os.path.dirname(PACKAGE_DIR), "runtime_hooks")
 
 
-def get_hook_dirs() -> List[str]:
+def get_hook_dirs() -> list[str]:
     """The ``pyinstaller40`` / ``hook-dirs`` entry point: the build hooks' folder and the runtime hooks' folder."""
     return [HOOKS_DIR, RUNTIME_HOOKS_DIR]
 
 
-def check_hook_folders(folders) -> None:
+def check_hook_folders(folders: list[Any] | None) -> None:
     """Stop the build unless both of oxmp's hook folders are among the build's ``folders`` (None: PyInstaller does not
     say, nothing to check). A build with only the build hooks would bake oxmp's settings and run PyInstaller's own
     runtime hooks; one with only the runtime hooks, oxmp's runtime hooks with nothing baked for them. The build hooks
@@ -51,7 +54,7 @@ def check_hook_folders(folders) -> None:
         raise SystemExit("ERROR: oxmp: this build has oxmp's runtime hooks but not its build hooks: " + advice % both)
 
 
-def runtime_module(name):
+def runtime_module(name: str) -> ModuleType:
     """``_oxmp_runtime.<name>``, the module the bundle runs, imported at build time for its names and functions.
 
     The runtime package is not on ``sys.path`` (it lives in a hook folder, not in an installed package): the first call
@@ -76,6 +79,7 @@ def runtime_module(name):
         spec = importlib.util.spec_from_file_location(
             "_oxmp_runtime", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
         )
+        assert spec is not None and spec.loader is not None
         package = importlib.util.module_from_spec(spec)
         sys.modules["_oxmp_runtime"] = package
         spec.loader.exec_module(package)

@@ -9,12 +9,19 @@ settings and writes the file; the others get the same file. What it holds depend
 PyInstaller that builds, never on which hook asked first.
 """
 
+from __future__ import annotations
+
 import os
 import posixpath
 import sys
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from oxmp_hooks import __version__, check_hook_folders, collect, config, runtime_module
+
+if TYPE_CHECKING:
+    from PyInstaller.building.build_main import Analysis
+    from PyInstaller.depend.imphookapi import PostGraphAPI
 
 settings = runtime_module("settings")
 
@@ -28,20 +35,22 @@ __all__ = ["ENTRY_CODE_DIR", "record_datas", "validated_settings", "outdir", "en
 ENTRY_CODE_DIR = runtime_module("entry").CODE_DIR
 
 # Per Analysis (one build of one spec's Analysis): its validated settings, and the `datas` entry of its record file.
-_written = weakref.WeakKeyDictionary()
+_written: weakref.WeakKeyDictionary[Analysis, tuple[dict[str, Any], list[tuple[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def record_datas(hook_api):
+def record_datas(hook_api: PostGraphAPI) -> list[tuple[str, str]]:
     """Validate the settings, log them and write the record, once per Analysis; returns the ``datas`` to collect."""
     return list(_write_once(hook_api)[1])
 
 
-def validated_settings(hook_api):
+def validated_settings(hook_api: PostGraphAPI) -> dict[str, Any]:
     """The validated settings of this build (all keys)."""
     return dict(_write_once(hook_api)[0])
 
 
-def _write_once(hook_api):
+def _write_once(hook_api: PostGraphAPI) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     analysis = hook_api.analysis
     if analysis not in _written:
         from PyInstaller.config import CONF
@@ -53,7 +62,7 @@ def _write_once(hook_api):
     return _written[analysis]
 
 
-def outdir(analysis, workpath):
+def outdir(analysis: Analysis, workpath: str) -> str:
     """A folder for the files oxmp writes for this Analysis: a spec may have several, with settings of their own."""
     name = os.path.splitext(os.path.basename(getattr(analysis, "tocfilename", "") or "Analysis"))[0]
     path = os.path.join(workpath, "oxmp", name)
@@ -61,7 +70,7 @@ def outdir(analysis, workpath):
     return path
 
 
-def write_record(analysis, folder):
+def write_record(analysis: Analysis, folder: str) -> tuple[dict[str, Any], str]:
     """Validate ``hooksconfig["multiprocessing"]``, log it and write the record file in ``folder``; returns
     (the validated settings, the file's path)."""
     from PyInstaller.utils.hooks import logger
@@ -82,7 +91,7 @@ def write_record(analysis, folder):
     return values, path
 
 
-def build_facts():
+def build_facts() -> dict[str, str]:
     import PyInstaller
 
     return {
@@ -93,6 +102,6 @@ def build_facts():
     }
 
 
-def entry_code_name(script):
+def entry_code_name(script: str) -> str:
     """The name of an entry script's code file in the bundle: ``<script name>.code``."""
     return os.path.splitext(os.path.basename(script))[0] + runtime_module("entry").CODE_SUFFIX

@@ -1,11 +1,13 @@
 """What oxmp's build hook does: validate the settings, log them, and write them (the baked record) and the entry
 scripts' code into the bundle."""
 
+from __future__ import annotations
+
 import importlib.util
 import marshal
 import os
 import sys
-from typing import TYPE_CHECKING, List, Tuple
+from typing import TYPE_CHECKING
 
 from oxmp_hooks import baked, collect
 
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["hook"]
 
 
-def hook(hook_api: "PostGraphAPI") -> None:
+def hook(hook_api: PostGraphAPI) -> None:
     """oxmp's build hook for multiprocessing (``hook-multiprocessing.py``)."""
     from PyInstaller.config import CONF
 
@@ -36,7 +38,7 @@ def hook(hook_api: "PostGraphAPI") -> None:
     hook_api.add_imports("_oxmp_runtime.boot")
 
 
-def write_datas(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]]:
+def write_datas(hook_api: PostGraphAPI, workpath: str) -> list[tuple[str, str]]:
     """Write the entry scripts' code under ``workpath``, in the folder of this Analysis (a spec's Analyses may have
     scripts of the same name); return the ``datas`` to collect, with the baked record.
 
@@ -51,7 +53,7 @@ def write_datas(hook_api: "PostGraphAPI", workpath: str) -> List[Tuple[str, str]
     return baked.record_datas(hook_api) + [(path, baked.ENTRY_CODE_DIR) for path in entry_files]
 
 
-def write_entry_code(script, outdir, optimize):
+def write_entry_code(script: str, outdir: str, optimize: int | None) -> str:
     """Compile an entry script to a .pyc image named ``<script name>.code``, which the runtime runs as python runs the
     script (_oxmp_runtime/entry.py): the app's source is not shipped."""
     name = baked.entry_code_name(script)

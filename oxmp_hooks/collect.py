@@ -1,9 +1,18 @@
 """What oxmp's build asks of PyInstaller's module graph, and adds to it: whether the app's graph collects a module
 (``collected()``), and the modules of the ``run_modules`` setting with what they import (``run_modules()``)."""
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from oxmp_hooks import config
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from PyInstaller.depend.analysis import PyiModuleGraph
+    from PyInstaller.depend.imphookapi import PostGraphAPI
 
 __all__ = ["collected", "run_modules", "entry_point_warnings"]
 
@@ -15,7 +24,7 @@ HIDDEN_IMPORTS_HINT = (
 )
 
 
-def run_modules(hook_api, names):
+def run_modules(hook_api: PostGraphAPI, names: Sequence[str]) -> None:
     """Put each module of ``run_modules`` in the bundle with what it imports (a package with its ``__main__``, which
     ``python -m`` runs), and multiprocessing, whose runtime hook runs them; stop the build if one cannot be."""
     if not names:
@@ -48,7 +57,7 @@ def run_modules(hook_api, names):
         logger.warning("oxmp: %s", warning)
 
 
-def entry_point_warnings(graph, names):
+def entry_point_warnings(graph: PyiModuleGraph, names: Sequence[str]) -> list[str]:
     """What the build says of modules of ``names`` (run_modules) whose commands would be missing from the bundle."""
     return [
         "run_modules: `-m %s` runs the commands of the entry points %r, and the bundle lacks their modules: %s "
@@ -67,7 +76,7 @@ def entry_point_warnings(graph, names):
 ENTRY_POINT_GROUPS = {"dask": ("dask_cli",)}
 
 
-def entry_point_modules_missing(graph, name):
+def entry_point_modules_missing(graph: PyiModuleGraph, name: str) -> dict[str, list[str]]:
     """{entry point group: [module, ...]}: the modules of the installed entry points that listed module ``name`` loads
     (``ENTRY_POINT_GROUPS``) which the bundle does not collect; an entry point without its module is a command that
     is not there, as dask's `No such command 'spec'`."""
@@ -80,7 +89,7 @@ def entry_point_modules_missing(graph, name):
     return missing
 
 
-def installed_entry_points(group):
+def installed_entry_points(group: str) -> Iterable[EntryPoint]:
     """The entry points of ``group`` in the Python that builds (where PyInstaller collects the libraries from)."""
     from importlib import metadata
 
@@ -88,7 +97,7 @@ def installed_entry_points(group):
     return found.select(group=group) if hasattr(found, "select") else found.get(group, [])  # 3.10+, 3.8-3.9
 
 
-def collected(graph, name):
+def collected(graph: PyiModuleGraph, name: str) -> bool:
     """True if the app's module graph has ``name`` as a module PyInstaller collects. An import of a library that is
     not installed (``try: import billiard``) or that the spec excludes is in the graph too, as a node without a
     file (modulegraph's MissingModule, ExcludedModule)."""
@@ -96,7 +105,7 @@ def collected(graph, name):
     return node is not None and getattr(node, "filename", None) is not None
 
 
-def hidden_imports_for(modules):
+def hidden_imports_for(modules: Sequence[str]) -> str:
     """What to write after ``hiddenimports=``: ``collect_submodules(PACKAGE)`` for the package the modules share, or
     the list of names."""
     package = os.path.commonprefix([module.split(".")[:-1] for module in modules])
@@ -105,7 +114,7 @@ def hidden_imports_for(modules):
     return repr(list(modules))
 
 
-def import_into_graph(hook_api, name):
+def import_into_graph(hook_api: PostGraphAPI, name: str) -> Any:
     """Add ``name`` and what it imports to the module graph, as a hidden import of the hooked module; returns its node,
     or None if PyInstaller cannot collect it (not found, excluded, or built into the interpreter: no code to run).
 

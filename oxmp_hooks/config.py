@@ -1,8 +1,11 @@
 """Validate the spec file's ``hooksconfig["multiprocessing"]`` against the settings' one description,
 ``settings.SETTINGS``. Pure; runs at build time."""
 
+from __future__ import annotations
+
 import difflib
 import sys
+from typing import Any, Sequence
 
 from oxmp_hooks import runtime_module
 
@@ -19,7 +22,7 @@ PYOXIDIZER_NAMES = {setting.pyoxidizer_name: setting.key for setting in settings
 _TYPE_NAMES = {bool: "bool (True or False)", str: "str", list: "list of module names"}
 
 
-def validate(section, platform):
+def validate(section: object, platform: str) -> tuple[dict[str, Any], list[str]]:
     """Check a ``hooksconfig["multiprocessing"]`` value. Returns ``(values, errors)``; values has every key.
 
     ``platform`` is the ``sys.platform`` of the build, which PyInstaller always builds for.
@@ -30,7 +33,7 @@ def validate(section, platform):
     if not isinstance(section, dict):
         return values, ['hooksconfig["%s"] must be a dict, not %s' % (SECTION, type(section).__name__)]
 
-    errors = []
+    errors: list[str] = []
     for key, value in section.items():
         setting = settings.BY_KEY.get(key)
         if setting is None:
@@ -65,10 +68,11 @@ def validate(section, platform):
     return values, errors
 
 
-def module_names(key, value):
+def module_names(key: str, value: Sequence[object]) -> tuple[tuple[object, ...], list[str]]:
     """Check a list of module names (``run_modules``): returns ``(tuple of names, errors)``. Each must be a dotted name
     of identifiers, named once, and not a worker module that oxmp already runs strictly (loky's)."""
-    errors, seen = [], set()
+    errors: list[str] = []
+    seen: set[str] = set()
     where = 'hooksconfig["%s"]["%s"]' % (SECTION, key)
     for name in value:
         if not isinstance(name, str):
@@ -89,7 +93,7 @@ def module_names(key, value):
     return tuple(value), errors
 
 
-def describe(values, platform, version_info=sys.version_info):
+def describe(values: dict[str, Any], platform: str, version_info: tuple[Any, ...] = sys.version_info) -> str:
     """The one INFO line the build log gets for validated settings ``values`` (for a bundle of this Python)."""
     # What it comes to in the bundle, before any OXMP_START_METHOD at run time.
     found = settings.effective_start_method(values["start_method"], None, platform, version_info)
@@ -108,7 +112,7 @@ def describe(values, platform, version_info=sys.version_info):
     )
 
 
-def _unknown_key(key):
+def _unknown_key(key: object) -> str:
     valid = [setting.key for setting in settings.SETTINGS]
     message = 'unknown key %r in hooksconfig["%s"]' % (key, SECTION)
     if key in PYOXIDIZER_NAMES:

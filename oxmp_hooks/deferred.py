@@ -16,10 +16,12 @@ replace: a test checks.) ``hook()``:
 - writes the baked record (``oxmp_hooks/baked.py``), so that a bundle without multiprocessing has its settings too.
 """
 
+from __future__ import annotations
+
 import hashlib
 import marshal
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oxmp_hooks import runtime_module
 
@@ -56,7 +58,7 @@ CHECKED = {
 }
 
 
-def pyinstaller_hook_files(module_name):
+def pyinstaller_hook_files(module_name: str) -> list[str]:
     """The runtime hook files the building PyInstaller defines for ``module_name`` (absolute paths, in its order)."""
     import ast
 
@@ -68,24 +70,24 @@ def pyinstaller_hook_files(module_name):
     return [os.path.join(hooks_dir, "rthooks", name) for name in names]
 
 
-def digest(path):
+def digest(path: str) -> str:
     with open(path, "rb") as hook_file:
         return hashlib.sha256(hook_file.read().replace(b"\r\n", b"\n")).hexdigest()
 
 
-def unchecked_files(module_name, paths):
+def unchecked_files(module_name: str, paths: list[str]) -> list[str]:
     """The hook files among ``paths`` that are not a version in ``CHECKED``."""
     return [path for path in paths if digest(path) not in CHECKED.get((module_name, os.path.basename(path)), {})]
 
 
-def when_to_run(settings, module_name, paths):
+def when_to_run(settings: dict[str, Any], module_name: str, paths: list[str]) -> str:
     """When a bundle with ``settings`` runs PyInstaller's hook files ``paths`` for ``module_name``."""
     if settings["defer_pyinstaller_hooks"] and not unchecked_files(module_name, paths):
         return runtime.AT_FIRST_IMPORT
     return runtime.AT_START
 
 
-def hook(hook_api: "PostGraphAPI") -> None:
+def hook(hook_api: PostGraphAPI) -> None:
     """oxmp's build hook for ``inspect`` or ``pkgutil`` (``hook_api.__name__``)."""
     from PyInstaller.config import CONF
     from PyInstaller.utils.hooks import logger
@@ -109,7 +111,7 @@ def hook(hook_api: "PostGraphAPI") -> None:
     hook_api.add_datas(baked.record_datas(hook_api) + [(code, runtime.CODE_DIR)])
 
 
-def write_code(module_name, when, paths, outdir):
+def write_code(module_name: str, when: str, paths: list[str], outdir: str) -> str:
     """Compile PyInstaller's hook files for a module into one file named for when to run them; returns its path."""
     codes = []
     for path in paths:

@@ -7,9 +7,12 @@ kept. Nothing is started. If oxmp's ``classify()`` would refuse one of them, a n
 does not know yet: the build fails now, instead of the bundle refusing its own helpers at run time.
 """
 
+from __future__ import annotations
+
 import functools
 import importlib
 import sys
+from typing import Any, Callable, Literal, Sequence
 
 from oxmp_hooks import runtime_module
 
@@ -29,7 +32,7 @@ class _Stopped(Exception):
     """Raised where a library would start the process."""
 
 
-def check(libraries=("multiprocessing",), loky=None):
+def check(libraries: Sequence[str] = ("multiprocessing",), loky: str | None = None) -> None:
     """Fail the build if the bundle would refuse a command line that ``libraries`` (names in ``TRACKERS``) or the loky
     resource tracker module ``loky`` start processes with."""
     found = problems(sys.platform, libraries, loky)
@@ -43,7 +46,9 @@ def check(libraries=("multiprocessing",), loky=None):
         )
 
 
-def problems(platform=sys.platform, libraries=("multiprocessing",), loky=None):
+def problems(
+    platform: str = sys.platform, libraries: Sequence[str] = ("multiprocessing",), loky: str | None = None
+) -> list[str]:
     """One message per emitted command line that ``classify()`` would not accept as what it is."""
     commands = runtime_module("commands")
     found = []
@@ -54,10 +59,12 @@ def problems(platform=sys.platform, libraries=("multiprocessing",), loky=None):
     return found
 
 
-def emitted_command_lines(platform=sys.platform, libraries=("multiprocessing",), loky=None):
+def emitted_command_lines(
+    platform: str = sys.platform, libraries: Sequence[str] = ("multiprocessing",), loky: str | None = None
+) -> list[tuple[str, str, list[str]]]:
     """``[(what, expected kind, argv)]`` for the processes ``libraries`` (and the loky resource tracker module ``loky``)
     start from a frozen app on ``platform`` (this one)."""
-    lines = []
+    lines: list[tuple[str, str, list[str]]] = []
     with _frozen():
         for library in libraries:
             spawn = importlib.import_module(library + ".spawn")
@@ -96,31 +103,31 @@ def emitted_command_lines(platform=sys.platform, libraries=("multiprocessing",),
 
 class _frozen:
     # What a bundle's sys says: the libraries build the frozen forms from it.
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.saved = getattr(sys, "frozen", None), "frozen" in sys.__dict__
-        sys.frozen = True
+        sys.frozen = True  # type: ignore[attr-defined]  # as PyInstaller's bootloader sets it
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         value, had = self.saved
         if had:
-            sys.frozen = value
+            sys.frozen = value  # type: ignore[attr-defined]
         elif "frozen" in sys.__dict__:
-            del sys.frozen
+            del sys.frozen  # type: ignore[attr-defined]
         return False
 
 
-def _ensure_running(tracker_class):
+def _ensure_running(tracker_class: type) -> None:
     # A new resource tracker of the library's own class.
     tracker_class().ensure_running()
 
 
-def _capture(start, launchers):
+def _capture(start: Callable[[], object], launchers: list[Any]) -> list[str]:
     """Run ``start()`` with the ``spawnv_passfds`` of each module in ``launchers`` (where a library looks its launcher
     up: multiprocessing in its util module, billiard and loky in their own modules, by name) replaced by one that
     records its argv and stops."""
-    captured = []
+    captured: list[list[str]] = []
 
-    def spawnv_passfds(path, args, passfds):
+    def spawnv_passfds(path: str, args: Sequence[str], passfds: Sequence[int]) -> Any:
         captured.append(list(args))
         raise _Stopped()
 
@@ -139,7 +146,7 @@ def _capture(start, launchers):
     return captured[0]
 
 
-def _start_forkserver(forkserver, tracker):
+def _start_forkserver(forkserver: Any, tracker: Any) -> None:
     # A new forkserver; the tracker it starts first is not wanted here (it has its own line).
     ensure_tracker = tracker.ensure_running
     tracker.ensure_running = lambda: None

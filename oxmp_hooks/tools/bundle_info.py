@@ -7,9 +7,12 @@ executable instead (``_internal/`` since PyInstaller 6). The format is the bootl
 own ``archive/readers.py`` reads it, so the doctor does not depend on PyInstaller's private modules.
 """
 
+from __future__ import annotations
+
 import ast
 import os
 import struct
+from typing import IO, Any, Callable, Tuple
 
 from oxmp_hooks import RUNTIME_HOOKS_DIR, runtime_module
 
@@ -43,8 +46,11 @@ ENTRY_CODE_SUFFIX = runtime_module("entry").CODE_SUFFIX
 # What oxmp's build always writes into the record (oxmp_hooks/baked.py build_facts()).
 BUILD_FACTS = ("oxmp", "pyinstaller", "python", "platform")
 
+# A table of contents entry: (offset, stored length, unpacked length, compressed, type code)
+TocEntry = Tuple[int, int, int, int, str]
 
-def oxmp_runtime_hook():
+
+def oxmp_runtime_hook() -> str:
     """The name of oxmp's runtime hook for multiprocessing, as its ``rthooks.dat`` gives it (without ``.py``)."""
     with open(os.path.join(RUNTIME_HOOKS_DIR, "rthooks.dat"), encoding="utf-8") as dat:
         return os.path.splitext(ast.literal_eval(dat.read())["multiprocessing"][0])[0]
@@ -57,7 +63,7 @@ class ArchiveError(Exception):
 class Archive:
     """The table of contents of the archive appended to a bundle's executable."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         with open(path, "rb") as exe:
             cookie_at = _find_last(exe, COOKIE_MAGIC)
@@ -74,17 +80,17 @@ class Archive:
         self.python_version = "%d.%d" % divmod(python, 100)
         self.python_library = library.rstrip(b"\0").decode("utf-8", "replace")
 
-    def scripts(self):
+    def scripts(self) -> list[str]:
         """Names of the scripts the bootloader runs, in order: bootstrap, runtime hooks, entry script(s)."""
         return [name for name, entry in self.entries.items() if entry[4].startswith(SCRIPT)]
 
-    def contents_directory(self):
+    def contents_directory(self) -> str | None:
         for option in self.options:
             if option.startswith(CONTENTS_OPTION):
                 return option[len(CONTENTS_OPTION) :]
         return None  # PyInstaller 5: the files are beside the executable
 
-    def read(self, name, limit=None):
+    def read(self, name: str, limit: int | None = None) -> bytes | None:
         """The data of one entry, or None if there is no such entry; ArchiveError if it cannot be read, or would be
         more than ``limit`` bytes."""
         entry = self.entries.get(name) or self.entries.get(name.replace("/", "\\"))
@@ -116,25 +122,27 @@ class Archive:
 class BundleInfo:
     """What the files say. ``has_oxmp`` is True, False, or None when they cannot tell (not a bundle it can read)."""
 
-    def __init__(self, executable):
+    def __init__(self, executable: str) -> None:
         self.executable = executable
-        self.layout = None  # "onedir", "onefile", or None if unknown
-        self.layout_evidence = None
-        self.contents_dir = None  # a onedir bundle's folder of files (sys._MEIPASS)
-        self.archive_error = None
-        self.python_version = None
-        self.python_library = None
-        self.runtime_hooks = []
-        self.entry_scripts = []
+        self.layout: str | None = None  # "onedir", "onefile", or None if unknown
+        self.layout_evidence: str | None = None
+        self.contents_dir: str | None = None  # a onedir bundle's folder of files (sys._MEIPASS)
+        self.archive_error: str | None = None
+        self.python_version: str | None = None
+        self.python_library: str | None = None
+        self.runtime_hooks: list[str] = []
+        self.entry_scripts: list[str] = []
         # "oxmp", "stock", "none", "named like oxmp's" (oxmp's hook by name, without the record oxmp's build writes),
         # or None if unknown
-        self.multiprocessing_hook = None
-        self.has_oxmp = None
-        self.record_text = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
-        self.settings_error = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
-        self.record_problem = None  # why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name
+        self.multiprocessing_hook: str | None = None
+        self.has_oxmp: bool | None = None
+        self.record_text: str | None = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
+        self.settings_error: str | None = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
+        self.record_problem: str | None = (
+            None  # why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name
+        )
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "layout": self.layout,
             "layout_evidence": self.layout_evidence,
@@ -150,11 +158,11 @@ class BundleInfo:
         }
 
 
-def inspect(executable):
+def inspect(executable: str) -> BundleInfo:
     """Look at a bundle's executable and the files beside it; never runs it."""
     info = BundleInfo(executable)
     try:
-        archive = Archive(executable)
+        archive: Archive | None = Archive(executable)
     except (OSError, ArchiveError, struct.error, ValueError, UnicodeDecodeError) as error:
         info.archive_error = str(error) or type(error).__name__
         archive = None
@@ -170,6 +178,8 @@ def inspect(executable):
         info.multiprocessing_hook = _multiprocessing_hook(info.runtime_hooks)
         info.has_oxmp = info.multiprocessing_hook == "oxmp"
 
+    read_settings: Callable[[], bytes | None] | None
+    has_file: Callable[[str], bool] | None
     if archive is not None and STDLIB_ARCHIVE in archive.entries:
         info.layout = "onefile"
         info.layout_evidence = (
@@ -178,16 +188,16 @@ def inspect(executable):
         read_settings = lambda: archive.read(BAKED_PATH, MAX_SETTINGS_BYTES)  # noqa: E731
         has_file = lambda path: path in archive.entries or path.replace("/", "\\") in archive.entries  # noqa: E731
     else:
-        info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
+        contents_dir = info.contents_dir = _find_contents(executable, archive.contents_directory() if archive else None)
         read_settings = has_file = None
-        if info.contents_dir is not None:
+        if contents_dir is not None:
             info.layout = "onedir"
             info.layout_evidence = "%s beside the executable holds %s" % (
-                _shown(os.path.relpath(info.contents_dir, os.path.dirname(os.path.abspath(executable)))),
+                _shown(os.path.relpath(contents_dir, os.path.dirname(os.path.abspath(executable)))),
                 STDLIB_ARCHIVE,
             )
-            read_settings = lambda: _read_file(os.path.join(info.contents_dir, *BAKED_PATH.split("/")))  # noqa: E731
-            has_file = lambda path: os.path.isfile(os.path.join(info.contents_dir, *path.split("/")))  # noqa: E731
+            read_settings = lambda: _read_file(os.path.join(contents_dir, *BAKED_PATH.split("/")))  # noqa: E731
+            has_file = lambda path: os.path.isfile(os.path.join(contents_dir, *path.split("/")))  # noqa: E731
         elif archive is not None:
             info.layout = "onedir"
             info.layout_evidence = (
@@ -204,7 +214,8 @@ def inspect(executable):
     # name is one of the app's. A runtime hook's name and code can be anyone's; the record below is what tells oxmp's
     # bundles from look-alikes: oxmp's build always writes it, in exactly the format Baked.encode() gives, naming the
     # entry scripts' code it put in the bundle.
-    if info.has_oxmp and read_settings is not None:
+    # (has_oxmp is only set from an archive; has_file is set with read_settings.)
+    if info.has_oxmp and archive is not None and read_settings is not None and has_file is not None:
         try:
             baked = read_settings()
             text = None if baked is None else baked.decode("utf-8")
@@ -224,7 +235,7 @@ def inspect(executable):
     return info
 
 
-def _multiprocessing_hook(runtime_hooks):
+def _multiprocessing_hook(runtime_hooks: list[str]) -> str:
     """Which runtime hook for multiprocessing the bundle runs, by name: "oxmp", "stock" or "none". A hook of oxmp's
     name is only oxmp's with the record oxmp's build writes (``inspect()``)."""
     if STOCK_RUNTIME_HOOK in runtime_hooks:
@@ -232,7 +243,9 @@ def _multiprocessing_hook(runtime_hooks):
     return "oxmp" if oxmp_runtime_hook() in runtime_hooks else "none"
 
 
-def record_problem(text, python_version, entry_scripts, has_file):
+def record_problem(
+    text: str, python_version: str, entry_scripts: list[str], has_file: Callable[[str], bool]
+) -> str | None:
     """Why ``text`` is not a settings record that oxmp's build wrote for this bundle, or None if it is one: exactly
     what ``Baked.encode()`` writes, with valid settings, every build fact, the Python the bundle's archive was made
     for, and one entry script's code per ``entry_code`` line, of an entry script the archive runs (``has_file(path)``:
@@ -293,7 +306,7 @@ def record_problem(text, python_version, entry_scripts, has_file):
     return None
 
 
-def _find_contents(executable, named):
+def _find_contents(executable: str, named: str | None) -> str | None:
     here = os.path.dirname(os.path.abspath(executable))
     for candidate in ((named,) if named else ()) + CONTENTS_CANDIDATES:
         folder = os.path.normpath(os.path.join(here, candidate))
@@ -302,7 +315,7 @@ def _find_contents(executable, named):
     return None
 
 
-def _read_file(path):
+def _read_file(path: str) -> bytes | None:
     # The file's bytes, or None if there is none; OSError if it cannot be read, ArchiveError if it is too large.
     try:
         baked = open(path, "rb")
@@ -315,11 +328,11 @@ def _read_file(path):
     return data
 
 
-def _shown(relative):
+def _shown(relative: str) -> str:
     return "the folder itself" if relative == "." else relative.replace(os.sep, "/") + "/"
 
 
-def _find_last(stream, pattern, chunk=1 << 16):
+def _find_last(stream: IO[bytes], pattern: bytes, chunk: int = 1 << 16) -> int:
     # The cookie is at or near the end; the bootloader's code before it may hold the same bytes, so search backwards.
     stream.seek(0, os.SEEK_END)
     end = stream.tell()
@@ -333,8 +346,10 @@ def _find_last(stream, pattern, chunk=1 << 16):
     return -1
 
 
-def _parse_toc(data):
-    entries, options, at = {}, [], 0
+def _parse_toc(data: bytes) -> tuple[dict[str, TocEntry], list[str]]:
+    entries: dict[str, TocEntry] = {}
+    options: list[str] = []
+    at = 0
     header = struct.calcsize(TOC_ENTRY_FORMAT)
     while at < len(data):
         length, offset, stored, unpacked, compressed, code = struct.unpack(TOC_ENTRY_FORMAT, data[at : at + header])

@@ -9,6 +9,8 @@ user in a delegated subtree): that takes intent, not a slip. At the end every pr
 runner's cgroup hands the pids controller to its children, ``pids.max`` caps the run even as root.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import time
@@ -18,7 +20,7 @@ __all__ = ["Cgroup"]
 PREFIX = "oxmp-run-"
 
 
-def _own_cgroup_folder():
+def _own_cgroup_folder() -> str | None:
     # The cgroup v2 line of /proc/self/cgroup is "0::PATH"; PATH is under the mount point of the cgroup2 file system,
     # which /proc/self/mountinfo gives (on hybrid systems it is not /sys/fs/cgroup but a folder under it).
     try:
@@ -39,12 +41,12 @@ class Cgroup:
     """A cgroup made for one run: ``make()`` it, ``add()`` the keeper before it starts anything, then ``kill()`` every
     process in it and ``remove()`` it."""
 
-    def __init__(self, path, join_fd):
+    def __init__(self, path: str, join_fd: int) -> None:
         self.path = path
-        self.join_fd = join_fd  # cgroup.procs, open for writing (the check of a write is as of opening)
+        self.join_fd: int | None = join_fd  # cgroup.procs, open for writing (the check of a write is as of opening)
 
     @classmethod
-    def make(cls, max_tasks):
+    def make(cls, max_tasks: int) -> Cgroup | None:
         """A new cgroup under the runner's own, or None where there is none to make (not Linux, cgroup v1 only, not
         allowed)."""
         parent = _own_cgroup_folder()
@@ -66,15 +68,15 @@ class Cgroup:
         group._write("pids.max", str(max_tasks))  # where the pids controller is handed down; else no such file
         return group
 
-    def add(self, pid):
+    def add(self, pid: int) -> bool:
         """Move process ``pid`` into the cgroup (its children to come are born in it); False if that is refused."""
         try:
-            os.write(self.join_fd, b"%d" % pid)
+            os.write(self.join_fd, b"%d" % pid)  # type: ignore[arg-type]  # None only after remove()
             return True
         except OSError:
             return False
 
-    def members(self):
+    def members(self) -> list[int]:
         """Process ids in the cgroup (those that have exited, zombies included, are not listed)."""
         try:
             with open(os.path.join(self.path, "cgroup.procs"), "rb") as procs:
@@ -82,7 +84,7 @@ class Cgroup:
         except OSError:
             return []
 
-    def kill(self, timeout=10.0):
+    def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL every process in the cgroup and wait up to ``timeout`` s until none is left."""
         deadline = time.monotonic() + timeout
         if not self._write("cgroup.kill", "1"):
@@ -100,7 +102,7 @@ class Cgroup:
         while self.members() and time.monotonic() < deadline:
             time.sleep(0.005)
 
-    def remove(self):
+    def remove(self) -> None:
         if self.join_fd is not None:
             os.close(self.join_fd)
             self.join_fd = None
@@ -111,7 +113,7 @@ class Cgroup:
         except OSError:
             pass  # still populated (a process in uninterruptible sleep): left for the next run's clean-up
 
-    def _write(self, name, text):
+    def _write(self, name: str, text: str) -> bool:
         try:
             with open(os.path.join(self.path, name), "w") as control:
                 control.write(text)
@@ -120,7 +122,7 @@ class Cgroup:
             return False
 
 
-def _remove_stale(parent):
+def _remove_stale(parent: str) -> None:
     # The cgroups of runs whose runner was killed before it could remove them: empty ones can go (rmdir refuses the
     # others).
     try:

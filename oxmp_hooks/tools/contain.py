@@ -14,6 +14,8 @@ the methods under "What the test suite's runner changes", which oxmp's commands 
 primitives (prctl, the cap on RLIMIT_NPROC, ``/proc``) are the keeper's, which this module imports.
 """
 
+from __future__ import annotations
+
 import math
 import os
 import signal
@@ -22,8 +24,13 @@ import sys
 import tempfile
 import threading
 import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from oxmp_hooks.tools import keeper
+
+if TYPE_CHECKING:
+    from oxmp_hooks.tools.cgroup import Cgroup
+    from oxmp_hooks.tools.keeper import Prctl
 
 __all__ = ["Result", "Runner", "run", "time_limit", "process_cap"]
 
@@ -46,8 +53,18 @@ class Result:
     """What a contained run did: its status, output, and what the containment saw."""
 
     def __init__(
-        self, argv, returncode, stdout, stderr, seconds, timed_out, bombed, lost_keeper=None, peak_procs=0, leftovers=()
-    ):
+        self,
+        argv: Sequence[str],
+        returncode: int,
+        stdout: str,
+        stderr: str,
+        seconds: float,
+        timed_out: bool,
+        bombed: bool,
+        lost_keeper: str | None = None,
+        peak_procs: int = 0,
+        leftovers: Sequence[int] = (),
+    ) -> None:
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -61,7 +78,7 @@ class Result:
         self.peak_procs = peak_procs  # the most processes the watchdog saw at once (0: no watchdog ran)
         self.leftovers = list(leftovers)  # the run's processes still running ``linger`` s after the app had exited
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             "Result(returncode=%r, timed_out=%r, bombed=%r, peak_procs=%r, leftovers=%r, lost_keeper=%r,\n"
             " stdout=%r,\n stderr=%r)"
@@ -78,7 +95,13 @@ class Result:
         )
 
 
-def run(argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
+def run(
+    argv: Sequence[str],
+    timeout: float = DEFAULT_TIMEOUT,
+    max_procs: int = DEFAULT_MAX_PROCS,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> Result:
     """Run ``argv`` contained, with standard input from /dev/null; returns a ``Result``.
 
     An executable that cannot be started raises OSError, as ``subprocess.Popen`` does. A ``timeout`` or ``max_procs``
@@ -93,12 +116,19 @@ class Runner:
 
     linger = LINGER
 
-    def run(self, argv, timeout=DEFAULT_TIMEOUT, max_procs=DEFAULT_MAX_PROCS, env=None, cwd=None):
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float = DEFAULT_TIMEOUT,
+        max_procs: int = DEFAULT_MAX_PROCS,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> Result:
         timeout, max_procs = time_limit(timeout), process_cap(max_procs)
         if os.name != "posix":
             return _run_windows(argv, timeout, env, cwd)
         prctl = keeper.linux_prctl()  # loaded here: the child, between fork and exec, should only call
-        tree = (
+        tree: _KeptTree | _GroupTree = (
             _KeptTree(argv, self.keeper_command())
             if prctl is not None and os.path.isdir("/proc/self")
             else _GroupTree(argv, self.app_setup())
@@ -155,25 +185,25 @@ class Runner:
 
     # --- What the test suite's runner changes (tests/contain.py) ------------------------------------------------------
 
-    def start_options(self):
+    def start_options(self) -> dict[str, Any]:
         """``subprocess.Popen`` options for the app's standard input and inherited descriptors (POSIX): ``stdin``,
         ``pass_fds`` (descriptors the app inherits under the same numbers)."""
         return {"stdin": subprocess.DEVNULL, "pass_fds": ()}
 
-    def app_uid(self):
+    def app_uid(self) -> int:
         """The user id the app runs as: its process cap counts that user's processes."""
         return os.getuid()
 
-    def keeper_command(self):
+    def keeper_command(self) -> list[str]:
         """Linux: the command that starts the keeper (``keeper.py``), to which the runner adds the keeper's arguments.
         It runs as the caller: the interpreter may be readable by no one else."""
         return [sys.executable, "-I", "-S", keeper.__file__]
 
-    def app_setup(self):
+    def app_setup(self) -> Callable[[], object] | None:
         """Elsewhere (macOS): None, or a function to call in the app's process before its process cap is set."""
         return None
 
-    def start_watchdog(self, count, stop, max_procs):
+    def start_watchdog(self, count: Callable[[], int], stop: Callable[[], object], max_procs: int) -> Watchdog:
         """Something that counts the run's processes from now on, stops them past ``max_procs``, and has ``stop()``,
         ``bombed`` and ``peak``: the Watchdog."""
         watchdog = Watchdog(count, stop, max_procs)
@@ -181,7 +211,7 @@ class Runner:
         return watchdog
 
 
-def time_limit(value):
+def time_limit(value: object) -> float:
     """``value`` (a number, or its text) as a time limit in seconds, a float: the one check of a time limit, which
     ``run()``, ``python -m oxmp_hooks run`` and the doctor all use. Anything but a number above 0 and at most
     MAX_TIMEOUT raises ValueError, whose message says what is allowed (NaN compares false with everything, and would
@@ -195,7 +225,7 @@ def time_limit(value):
     return seconds
 
 
-def process_cap(value):
+def process_cap(value: object) -> int:
     """``value`` (a whole number, or its text) as a process cap, an int: anything but a whole number from 1 to
     MAX_PROCS raises ValueError, whose message says what is allowed."""
     try:
@@ -207,7 +237,7 @@ def process_cap(value):
     return cap
 
 
-def _shown(value):
+def _shown(value: object) -> str:
     # How an error message quotes a value: its repr, cut at 40 characters (an int with more digits than Python turns
     # into text is only described).
     try:
@@ -223,20 +253,23 @@ class _KeptTree:
     made, all of them in a cgroup of the run's own (cgroup.py), which holds them even if the app kills or stops its
     keeper. The app has a process group of its own, so that ``kill(0, ...)`` does not reach the keeper."""
 
-    def __init__(self, argv, keeper_command):
+    keeper: subprocess.Popen[bytes]  # from start() on
+    pid: int
+
+    def __init__(self, argv: Sequence[str], keeper_command: list[str]) -> None:
         self.argv = list(argv)
         self.keeper_command = keeper_command
-        self.keeper = None
-        self.cgroup = None
-        self.lost = None  # how the keeper ended before its time, if it did ("killed by SIGKILL")
+        self.cgroup: Cgroup | None = None
+        self.lost: str | None = None  # how the keeper ended before its time, if it did ("killed by SIGKILL")
         self.held_all = False  # every process of the run is in a cgroup of its own, whatever it does to its keeper
         self.status_line = b""
-        self.status_pipe = None
+        self.status_pipe: int | None = None
         self.closed = False
 
-    def start(self, cap, max_procs, prctl, pass_fds, **options):
+    def start(self, cap: int, max_procs: int, prctl: Prctl | None, pass_fds: Sequence[int], **options: Any) -> None:
         from oxmp_hooks.tools.cgroup import Cgroup
 
+        assert prctl is not None  # run() makes a _KeptTree only where there is prctl
         self.cgroup = Cgroup.make(max_procs + 1)  # the keeper is in it too
         # The keeper starts the app once this pipe says so: after the runner has moved it into the cgroup, which
         # takes a while (Linux waits for an RCU grace period) that the keeper's own start-up hides.
@@ -266,8 +299,10 @@ class _KeptTree:
         os.write(go_write, b"g")
         os.close(go_write)
 
-    def _read_status(self, timeout):
+    def _read_status(self, timeout: float) -> bytes | None:
         import select
+
+        assert self.status_pipe is not None  # open from start() to close()
 
         deadline = time.monotonic() + timeout
         while not self.status_line.endswith(b"\n"):
@@ -287,7 +322,7 @@ class _KeptTree:
             self.status_line += data
         return self.status_line
 
-    def wait(self, timeout):
+    def wait(self, timeout: float) -> tuple[int, bool]:
         line = self._read_status(timeout)
         if line is None:
             return (TIMEOUT_STATUS, True) if self.lost is None else (KEEPER_LOST_STATUS, False)
@@ -299,17 +334,17 @@ class _KeptTree:
             raise OSError(code, os.strerror(code), self.argv[0])
         return _exit_status(int(value)), False
 
-    def members(self):
+    def members(self) -> list[int]:
         if self.cgroup is not None:
             return [pid for pid in self.cgroup.members() if pid != self.pid]
         return keeper.descendants(self.pid)
 
-    def wait_for_members(self, linger):
+    def wait_for_members(self, linger: float) -> list[int]:
         # The keeper exits when the app's last descendant has.
         state = self._wait_for_keeper(linger)
         return [] if state == "exited" else self.members()
 
-    def kill(self):
+    def kill(self) -> None:
         if self.closed:
             return  # the keeper is reaped: its pid is no longer its own
         if self.cgroup is not None:
@@ -321,7 +356,7 @@ class _KeptTree:
         if self.lost is not None:
             _kill_session(self.pid)  # the app's processes its lost keeper left behind, as far as they stayed in it
 
-    def stop(self):
+    def stop(self) -> None:
         # The watchdog's, from its thread: the keeper kills every descendant and reports the app's end as usual. A
         # lost keeper cannot, the cgroup can.
         if self.lost is not None and self.cgroup is not None:
@@ -329,7 +364,7 @@ class _KeptTree:
         else:
             self._signal_keeper()
 
-    def close(self):
+    def close(self) -> None:
         if self.keeper.returncode is None:
             self.keeper.wait()
         self.closed = True
@@ -338,7 +373,7 @@ class _KeptTree:
             self.status_pipe = None
         self._remove_cgroup()
 
-    def _signal_keeper(self):
+    def _signal_keeper(self) -> bool:
         # SIGTERM: it kills every descendant, then exits; SIGCONT, should the app have stopped it. Not through Popen,
         # which would reap it: until close(), its pid (and session id) must stay its own.
         if self.keeper.returncode is not None:
@@ -350,7 +385,7 @@ class _KeptTree:
                 pass
         return True
 
-    def _wait_for_keeper(self, timeout):
+    def _wait_for_keeper(self, timeout: float) -> str | None:
         # Up to ``timeout`` s for the keeper to exit or be lost; its state (``_keeper_state()``) then.
         deadline = time.monotonic() + timeout
         while True:
@@ -361,7 +396,7 @@ class _KeptTree:
             if self._wait_for_exit(min(left, KEEPER_CHECK_INTERVAL)):
                 return self._keeper_state()
 
-    def _wait_for_exit(self, timeout):
+    def _wait_for_exit(self, timeout: float) -> bool:
         # Whether the keeper exits within ``timeout`` s (it is not reaped). Its status pipe ends as it exits.
         import select
 
@@ -377,7 +412,7 @@ class _KeptTree:
             self.status_line += data  # the app's status, should it come now
         return True
 
-    def _keeper_state(self):
+    def _keeper_state(self) -> str | None:
         # None while the keeper runs, "exited" once it has exited as it should (status 0), else "lost" (killed,
         # stopped, another status), with ``lost`` saying how. It is not reaped here: its pid, and so its session id,
         # stay its own until close().
@@ -398,12 +433,12 @@ class _KeptTree:
             return "lost"
         return self._lose(-info.si_status)  # killed, or dumped core
 
-    def _lose(self, code):
+    def _lose(self, code: int) -> str:
         # ``code`` as subprocess gives it: an exit status, or minus a signal.
         self.lost = "killed by %s" % _signal_name(-code) if code < 0 else "ended with status %d" % code
         return "lost"
 
-    def _remove_cgroup(self):
+    def _remove_cgroup(self) -> None:
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
@@ -413,54 +448,55 @@ class _GroupTree:
     """Elsewhere (macOS): the app in a session of its own, its process group killed. A descendant that calls setsid()
     leaves the group and is not found."""
 
-    lost = None  # there is no keeper
+    lost: str | None = None  # there is no keeper
     held_all = False
+    process: subprocess.Popen[bytes]  # from start() on
+    pid: int
 
-    def __init__(self, argv, setup):
+    def __init__(self, argv: Sequence[str], setup: Callable[[], object] | None) -> None:
         self.argv = argv
         self.setup = setup
-        self.process = None
 
-    def start(self, cap, max_procs, prctl, **options):
+    def start(self, cap: int, max_procs: int, prctl: Prctl | None, **options: Any) -> None:
         self.process = subprocess.Popen(
             self.argv, start_new_session=True, preexec_fn=lambda: _limit(cap, self.setup, prctl), **options
         )
         self.pid = self.process.pid
 
-    def wait(self, timeout):
+    def wait(self, timeout: float) -> tuple[int, bool]:
         return wait_at_most(self.process, timeout)
 
-    def members(self):
+    def members(self) -> list[int]:
         return group_members(self.pid)
 
-    def wait_for_members(self, linger):
+    def wait_for_members(self, linger: float) -> list[int]:
         return _wait_for_group(self.pid, linger)
 
-    def kill(self):
+    def kill(self) -> None:
         _kill_group(self.pid)
 
     stop = kill
 
-    def close(self):
+    def close(self) -> None:
         if self.process.returncode is None:
             self.process.wait()
 
 
-def _signal_name(number):
+def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
         return "signal %d" % number
 
 
-def _exit_status(status):
+def _exit_status(status: int) -> int:
     # A wait status as subprocess gives it: the exit code, or minus the signal that killed the process.
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
 
 
-def wait_at_most(process, timeout):
+def wait_at_most(process: subprocess.Popen[Any], timeout: float) -> tuple[int, bool]:
     """(exit status, False) of a process that ends within ``timeout`` seconds, else (TIMEOUT_STATUS, True)."""
     try:
         return process.wait(timeout=timeout), False
@@ -468,7 +504,7 @@ def wait_at_most(process, timeout):
         return TIMEOUT_STATUS, True
 
 
-def _limit(max_procs, setup, prctl):
+def _limit(max_procs: int, setup: Callable[[], object] | None, prctl: Prctl | None) -> None:
     # Runs in the child between fork and exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may
     # switch to another user.
     if setup is not None:
@@ -481,13 +517,13 @@ def _limit(max_procs, setup, prctl):
         prctl(keeper.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def group_members(pgid):
+def group_members(pgid: int) -> list[int]:
     """Live process ids in process group ``pgid`` (Linux: from /proc; elsewhere: empty)."""
     # /proc/PID/stat after the command name: state, ppid, pgrp, ...; a zombie has exited already.
     return [pid for pid, stat in keeper.proc_stats() if int(stat[2]) == pgid and stat[0] != b"Z"]
 
 
-def count_tasks_of(uid):
+def count_tasks_of(uid: int) -> int:
     """What RLIMIT_NPROC counts for ``uid``: its threads on Linux (from /proc), its processes elsewhere (from ps)."""
     if os.path.isdir("/proc/self/task"):
         tasks = 0
@@ -504,7 +540,7 @@ def count_tasks_of(uid):
     return len(listing.stdout.split())
 
 
-def _wait_for_group(pgid, linger):
+def _wait_for_group(pgid: int, linger: float) -> list[int]:
     deadline = time.monotonic() + linger
     while True:
         members = group_members(pgid)
@@ -513,7 +549,7 @@ def _wait_for_group(pgid, linger):
         time.sleep(0.02)
 
 
-def _kill_session(sid):
+def _kill_session(sid: int) -> None:
     # Every process of session ``sid`` (/proc/PID/stat after the command name: state, ppid, pgrp, session, ...).
     for pid, stat in keeper.proc_stats():
         if int(stat[3]) == sid:
@@ -523,7 +559,7 @@ def _kill_session(sid):
                 pass
 
 
-def _kill_group(pgid):
+def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -534,7 +570,9 @@ class Watchdog(threading.Thread):
     """Counts processes with ``count()`` and calls ``stop()`` whenever there are more than ``max_procs`` (belt and
     braces beside RLIMIT_NPROC; the only cap where that does not bind, as under Wine)."""
 
-    def __init__(self, count, stop, max_procs, interval=0.05):
+    def __init__(
+        self, count: Callable[[], int], stop: Callable[[], object], max_procs: int, interval: float = 0.05
+    ) -> None:
         super().__init__(daemon=True)
         self.count = count
         self.stop_processes = stop
@@ -544,7 +582,7 @@ class Watchdog(threading.Thread):
         self.bombed = False
         self._stopped = threading.Event()
 
-    def run(self):
+    def run(self) -> None:
         while not self._stopped.wait(self.interval):
             count = self.count()
             self.peak = max(self.peak, count)
@@ -552,12 +590,12 @@ class Watchdog(threading.Thread):
                 self.bombed = True
                 self.stop_processes()
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped.set()
         self.join()
 
 
-def _run_windows(argv, timeout, env, cwd):
+def _run_windows(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None, cwd: str | None) -> Result:
     # No sessions or RLIMIT_NPROC on Windows: a new process group, the time limit, and a kill of the whole tree.
     start = time.monotonic()
     process = subprocess.Popen(
@@ -567,7 +605,7 @@ def _run_windows(argv, timeout, env, cwd):
         stderr=subprocess.PIPE,
         env=env,
         cwd=cwd,
-        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP,
+        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP,  # type: ignore[attr-defined]  # Windows only
     )
     timed_out = False
     try:

@@ -17,12 +17,14 @@ arguments or a bundle whose oxmp files cannot be read. ``--json`` prints the rep
 and docs/doctor-report.settings.json), ``--junit-xml PATH`` writes it as a JUnit test report (``junit.py``).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import shutil
 import sys
 import tempfile
-from typing import Optional, Sequence
+from typing import Any, Sequence
 
 from oxmp_hooks import runtime_module
 from oxmp_hooks.tools import bundle_info, cli, contain, junit
@@ -60,7 +62,7 @@ BUILD_WITH_OXMP = (
 )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Console script `oxmp-doctor` (argv None: sys.argv) and `python -m oxmp_hooks doctor ARGS` (argv a list)."""
     parser = cli.Parser(
         prog="python -m oxmp_hooks doctor" if argv is not None else None,
@@ -100,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return EXIT_PASSED if report["passed"] else EXIT_FAILED
 
 
-def _write_junit(parser, path, *args, **kwargs):
+def _write_junit(parser: cli.Parser, path: str, *args: Any, **kwargs: Any) -> bool:
     try:
         junit.write(path, *args, **kwargs)
     except OSError as error:
@@ -109,7 +111,7 @@ def _write_junit(parser, path, *args, **kwargs):
     return True
 
 
-def start_methods(report):
+def start_methods(report: dict[str, Any]) -> list[str]:
     """The start methods the bundle's platform offers, each of which gets a smoke test."""
     return list(settings.platform_start_methods(report["build"].get("platform") or sys.platform))
 
@@ -121,7 +123,7 @@ class Unreadable(Exception):
     """A bundle with oxmp's runtime hook whose settings file cannot be read: the doctor stops, in one line."""
 
 
-def diagnose(executable, timeout=DEFAULT_TIMEOUT):
+def diagnose(executable: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """Everything the doctor reports about one bundle, as a dict (the JSON output). Raises Unreadable."""
     executable = os.path.abspath(executable)
     info = bundle_info.inspect(executable)
@@ -130,7 +132,7 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
             "%s: cannot read the settings oxmp baked into it (%s): %s"
             % (executable, bundle_info.BAKED_PATH, " ".join(info.settings_error.split()))
         )
-    report = {
+    report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "executable": executable,
         "bundle": info.as_dict(),
@@ -230,7 +232,7 @@ def diagnose(executable, timeout=DEFAULT_TIMEOUT):
         ) from error
 
 
-def _with_answer(report, answer, run):
+def _with_answer(report: dict[str, Any], answer: dict[str, Any], run: contain.Result) -> dict[str, Any]:
     checks = report["checks"]
     report["oxmp"] = True
     report["settings"] = {
@@ -257,7 +259,7 @@ def _with_answer(report, answer, run):
     return report
 
 
-def run_diagnostic(executable, timeout):
+def run_diagnostic(executable: str, timeout: float) -> tuple[dict[str, Any] | None, contain.Result]:
     """Run the bundle contained, asking for diagnostic mode. Returns (the report it wrote or None, contain.Result)."""
     import secrets
 
@@ -287,7 +289,7 @@ def run_diagnostic(executable, timeout):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def relaunches(run):
+def relaunches(run: contain.Result) -> bool:
     """Whether a contained run was stopped for starting process after process: the watchdog stopped it at the cap,
     or the system refused it a process (RLIMIT_NPROC binds where no watchdog counts, as on macOS)."""
     import errno
@@ -295,11 +297,11 @@ def relaunches(run):
     return bool(run.bombed) or os.strerror(errno.EAGAIN) in run.stderr
 
 
-def check(name, passed, detail=None, hint=None):
+def check(name: str, passed: object, detail: str | None = None, hint: str | None = None) -> dict[str, Any]:
     return {"name": name, "passed": bool(passed), "detail": detail, "hint": None if passed else hint}
 
 
-def runtime_checks(answer, run):
+def runtime_checks(answer: dict[str, Any], run: contain.Result) -> list[dict[str, Any]]:
     """Checks of what the diagnostic run saw, apart from the smoke tests."""
     checks = [check("oxmp's runtime answered", True, "in %.2f s" % run.seconds)]
 
@@ -348,7 +350,7 @@ def runtime_checks(answer, run):
 # --- Hints ----------------------------------------------------------------------------------------------------------
 
 
-def smoke_hint(test, answer):
+def smoke_hint(test: dict[str, Any], answer: dict[str, Any]) -> str:
     """What to change when the smoke test of one start method failed: the likely cause, then a way around it."""
     method = test["start_method"]
     if method != "fork" and not answer["auto_dispatch"]:
@@ -383,7 +385,7 @@ def smoke_hint(test, answer):
     return cause
 
 
-def _why_no_oxmp(info):
+def _why_no_oxmp(info: bundle_info.BundleInfo) -> str:
     if info.multiprocessing_hook == "stock":
         return "it has PyInstaller's own multiprocessing runtime hook (pyi_rth_multiprocessing), not oxmp's"
     if info.multiprocessing_hook == "none":
@@ -396,7 +398,7 @@ def _why_no_oxmp(info):
     return "unknown"
 
 
-def _hint_no_oxmp(info):
+def _hint_no_oxmp(info: bundle_info.BundleInfo) -> str:
     if info.multiprocessing_hook == "none":
         return (
             "oxmp's hook runs only for apps that import multiprocessing (or concurrent.futures' process pool, or "
@@ -413,7 +415,7 @@ HINT_RELAUNCH = (
 )
 
 
-def _hint_no_answer(run, timeout):
+def _hint_no_answer(run: contain.Result, timeout: float) -> str:
     if run.timed_out:
         return "the diagnostic run took more than %g s: run the doctor again with a longer --timeout" % timeout
     return (
@@ -422,11 +424,11 @@ def _hint_no_answer(run, timeout):
     )
 
 
-def _tail(output):
+def _tail(output: str) -> list[str]:
     return output.splitlines()[-OUTPUT_LINES:]
 
 
-def _how_it_ended(run):
+def _how_it_ended(run: contain.Result) -> str:
     if run.bombed:
         return "stopped at the process cap"
     if run.timed_out:
@@ -437,7 +439,7 @@ def _how_it_ended(run):
 # --- Text output ----------------------------------------------------------------------------------------------------
 
 
-def render(report):
+def render(report: dict[str, Any]) -> str:
     """The report as text, as `doctor` prints it without --json."""
     lines = ["oxmp doctor: %s" % report["executable"], ""]
     bundle, build = report["bundle"], report["build"]
@@ -515,24 +517,24 @@ def render(report):
 _SETTING_WIDTH = max(len(setting.key) for setting in settings.SETTINGS) + 2
 
 
-def _entry_scripts(entry_code, bundle):
+def _entry_scripts(entry_code: list[str] | None, bundle: dict[str, Any]) -> str | None:
     # oxmp's build knows the entry scripts; the archive's script list also holds custom runtime hooks.
     if entry_code:
         return ", ".join(os.path.splitext(os.path.basename(path))[0] for path in entry_code)
     return ", ".join(bundle["entry_scripts"]) or None
 
 
-def _names(value):
+def _names(value: object) -> object:
     return ", ".join(value) or "none" if isinstance(value, list) else value
 
 
-def _rows(pairs):
+def _rows(pairs: list[tuple[str, Any]]) -> list[str]:
     pairs = [(key, ", ".join(value) if isinstance(value, list) else value) for key, value in pairs if value is not None]
     width = max(len(key) for key, _ in pairs) + 2 if pairs else 0
     return ["  %s%s" % (key.ljust(width), value) for key, value in pairs]
 
 
-def _built_with(build, bundle):
+def _built_with(build: dict[str, Any], bundle: dict[str, Any]) -> str | None:
     if build:
         return "PyInstaller %s, Python %s, for %s" % (
             build.get("pyinstaller", "?"),
@@ -544,7 +546,7 @@ def _built_with(build, bundle):
     return None
 
 
-def _smoke_detail(test):
+def _smoke_detail(test: dict[str, Any]) -> str:
     if test["passed"]:
         return "round trip in %.3f s" % test["seconds"]
     detail = test["error"] or "failed"

@@ -8,12 +8,15 @@ bundle whose oxmp files cannot be read is one ``<error>``. The whole report, as 
 (the JUnit 4 / Ant schema); written with the standard library only.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import socket
 import time
 import xml.etree.ElementTree as ElementTree
+from typing import Any, Sequence
 
 __all__ = ["write", "suite_name", "CLASSNAME"]
 
@@ -23,7 +26,13 @@ CLASSNAME = "oxmp.doctor"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def write(path, report=None, start_methods=(), error=None, executable=None):
+def write(
+    path: str,
+    report: dict[str, Any] | None = None,
+    start_methods: Sequence[str] = (),
+    error: str | None = None,
+    executable: str | None = None,
+) -> None:
     """Write the JUnit XML of one doctor's run to ``path``: of ``report`` (``doctor.diagnose()``'s), whose
     ``start_methods`` (the platform's) each get a test case, or of ``error``, the one line the doctor stopped with
     for ``executable``."""
@@ -74,10 +83,10 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
     root = ElementTree.Element(
         "testsuites",
         name="oxmp doctor",
-        tests=suite.get("tests"),
-        failures=suite.get("failures"),
-        errors=suite.get("errors"),
-        time=suite.get("time"),
+        tests=suite.attrib["tests"],
+        failures=suite.attrib["failures"],
+        errors=suite.attrib["errors"],
+        time=suite.attrib["time"],
     )
     root.append(suite)
     _indent(root)
@@ -85,7 +94,7 @@ def write(path, report=None, start_methods=(), error=None, executable=None):
         ElementTree.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
 
 
-def suite_name(report, executable):
+def suite_name(report: dict[str, Any] | None, executable: str | None) -> str:
     """``oxmp doctor: NAME (PLATFORM, Python X.Y.Z)``: distinct for each job of a build matrix."""
     name = os.path.splitext(os.path.basename(executable or "?"))[0]
     build = (report or {}).get("build") or {}
@@ -94,20 +103,20 @@ def suite_name(report, executable):
     return _xml("oxmp doctor: %s%s" % (name, " (%s)" % where if where else ""))
 
 
-def _case(name, seconds):
+def _case(name: str, seconds: float) -> ElementTree.Element:
     return ElementTree.Element("testcase", classname=CLASSNAME, name=_xml(name), time="%.3f" % seconds)
 
 
-def _failure(case, message, hint):
+def _failure(case: ElementTree.Element, message: str, hint: str | None) -> None:
     failure = ElementTree.SubElement(case, "failure", message=_xml(message), type="check")
     failure.text = _xml(message + ("\nhint: %s" % hint if hint else ""))
 
 
-def _xml(text):
+def _xml(text: object) -> str:
     return _NOT_XML.sub("\ufffd", str(text))
 
 
-def _indent(element, level=0):
+def _indent(element: ElementTree.Element, level: int = 0) -> None:
     # ElementTree.indent() is Python 3.9+.
     pad = "\n" + "  " * level
     if len(element):

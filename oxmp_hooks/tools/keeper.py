@@ -30,6 +30,14 @@ if os.name == "posix":
     # read the interpreter's modules.
     import resource
 
+# Names for annotations only: typing is not imported when the keeper runs (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Callable, Iterator, NoReturn
+
+    Prctl = Callable[..., int]
+
 # prctl(2) options (linux/prctl.h). PR_SET_CHILD_SUBREAPER needs Linux 3.4; where it fails, orphans go to init as
 # before, and only descendants whose ancestors are all alive are found.
 PR_SET_PDEATHSIG = 1
@@ -40,7 +48,7 @@ class Stop(Exception):
     pass
 
 
-def main(argv: list, setup=None) -> int:
+def main(argv: "list[str]", setup: "Callable[[], object] | None" = None) -> int:
     """The keeper's run: ``argv`` is its ``sys.argv`` (see above); ``setup``, None or a function to call in the app's
     process before its cap is set. Returns the keeper's exit status."""
     status_fd, go_fd = int(argv[1]), int(argv[2])
@@ -50,7 +58,8 @@ def main(argv: list, setup=None) -> int:
     # Only SIGTERM ends the keeper: a SIGINT (a Ctrl-C) is for the app, and must not end the keeper before it has
     # reaped the app's processes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    prctl = linux_prctl()  # the runner found it before starting the keeper
+    prctl = linux_prctl()
+    assert prctl is not None  # the runner found it before starting the keeper
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the runner died: kill everything, as if it had asked
     app = App(status_fd)
@@ -69,21 +78,21 @@ def main(argv: list, setup=None) -> int:
 class App:
     """The app's pid, and the status line to write once, when it is reaped."""
 
-    def __init__(self, status_fd):
+    def __init__(self, status_fd: int) -> None:
         self.status_fd = status_fd
-        self.pid = None
+        self.pid: "int | None" = None
 
-    def reaped(self, pid, status):
+    def reaped(self, pid: int, status: int) -> None:
         if pid == self.pid:
             self.pid = None
             os.write(self.status_fd, b"exit %d\n" % status)
 
 
 class Limits:
-    def __init__(self, max_tasks, setup):
+    def __init__(self, max_tasks: int, setup: "Callable[[], object] | None") -> None:
         self.max_tasks, self.setup = max_tasks, setup
 
-    def apply(self):
+    def apply(self) -> None:
         # In the app's process before exec. The setup first: as root, RLIMIT_NPROC is ignored, and a setup may switch
         # to another user.
         if self.setup is not None:
@@ -91,7 +100,7 @@ class Limits:
         cap_tasks(self.max_tasks)
 
 
-def start(app, limits, prctl, status_fd):
+def start(app: "list[str]", limits: Limits, prctl: "Prctl", status_fd: int) -> "int | None":
     """Fork and exec the app; its pid, or None (and an ``error`` line) if it could not be started."""
     read_end, write_end = os.pipe()  # closed on exec: nothing arrives unless exec failed
     pid = os.fork()
@@ -126,7 +135,7 @@ def start(app, limits, prctl, status_fd):
     return pid
 
 
-def reap_until_alone(app):
+def reap_until_alone(app: App) -> None:
     while True:
         try:
             app.reaped(*os.waitpid(-1, 0))
@@ -134,7 +143,7 @@ def reap_until_alone(app):
             return  # no child left: and no orphan can come, as every descendant is a child's descendant
 
 
-def kill_descendants(app):
+def kill_descendants(app: App) -> None:
     """SIGKILL every descendant, again and again, until none is left (one that forked meanwhile is found next time)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     me = os.getpid()
@@ -162,9 +171,9 @@ def kill_descendants(app):
             time.sleep(0.005)  # a process that dies slowly (in uninterruptible sleep) is not spun on
 
 
-def descendants(root):
+def descendants(root: int) -> "list[int]":
     """Live descendants of ``root`` from /proc, in one pass (zombies have exited already)."""
-    children = {}
+    children: "dict[int, list[int]]" = {}
     for pid, fields in proc_stats():
         if fields[0] != b"Z":
             children.setdefault(int(fields[1]), []).append(pid)
@@ -176,14 +185,14 @@ def descendants(root):
     return found
 
 
-def _stop(signum, frame):
+def _stop(signum: int, frame: "FrameType | None") -> "NoReturn":
     raise Stop()
 
 
 # --- The primitives, which the runner (contain.py) uses too ----------------------------------------------------------
 
 
-def linux_prctl():
+def linux_prctl() -> "Prctl | None":
     """Linux's prctl() from the C library the interpreter is linked with; None elsewhere, or where it is not found."""
     if not sys.platform.startswith("linux"):
         return None
@@ -195,7 +204,7 @@ def linux_prctl():
         return None
 
 
-def cap_tasks(max_tasks):
+def cap_tasks(max_tasks: int) -> None:
     """Set RLIMIT_NPROC, soft and hard, to ``max_tasks``, or to the hard limit where that is lower (a process may not
     raise it): in a contained app's process, before exec."""
     hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
@@ -203,7 +212,7 @@ def cap_tasks(max_tasks):
     resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
-def proc_stats():
+def proc_stats() -> "Iterator[tuple[int, list[bytes]]]":
     """(pid, fields) of every process in /proc (none where there is no /proc), the fields of /proc/PID/stat after the
     command name: state, ppid, pgrp, session, ..."""
     try:
