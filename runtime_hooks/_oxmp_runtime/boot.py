@@ -24,8 +24,19 @@ from _oxmp_runtime import commands, libraries
 from _oxmp_runtime.after_import import when_imported
 from _oxmp_runtime.messages import REFUSED_EXIT, say
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType, TracebackType
+    from typing import Any, Callable, NoReturn, Sequence
 
-def run():
+    from _oxmp_runtime.commands import Command
+    from _oxmp_runtime.entry import EntryScript
+    from _oxmp_runtime.libraries import Library
+    from _oxmp_runtime.settings import Baked, StartMethod
+
+
+def run() -> "None":
     """The runtime hook's full path: for every process that its quick look does not find surely the app's.
 
     The runtime hook file (runtime_hooks/rthooks/pyi_rth_oxmp_multiprocessing.py) has already done what every process
@@ -55,7 +66,7 @@ def run():
     # The app's own start-up reads no settings (PyInstaller has set sys.frozen already): they are read when they are
     # first needed, which is when the app imports multiprocessing.
     if not getattr(sys, "frozen", False) and baked().settings["sys_frozen"]:
-        sys.frozen = True
+        sys.frozen = True  # type: ignore[attr-defined]  # as PyInstaller's bootloader sets it
     # Registered before any library's own exit handler (multiprocessing.util's joins the app's child processes), so
     # that it runs after them: atexit runs handlers last-in first-out.
     atexit.register(stop_helpers)
@@ -71,22 +82,22 @@ def run():
         doctor.run(doctor.folder(), baked(), start_method(), freeze_support)  # does not return
 
 
-def watch_libraries(command=commands.APP):
+def watch_libraries(command: "Command" = commands.APP) -> "None":
     """Configure each multiprocessing library right after its first import (at once if it is imported already)."""
     for library in libraries.LIBRARIES:
-        when_imported(library.name, lambda module, library=library: configure_library(library, command))
+        when_imported(library.name, lambda module, library=library: configure_library(library, command))  # type: ignore[misc]
 
 
-def classify(argv):
+def classify(argv: "Sequence[str]") -> "Command":
     """``commands.classify()`` with the bundle's ``run_modules``, read only when argv names a module to run."""
     listed = baked().settings["run_modules"] if commands.module_named(argv) is not None else ()
     return commands.classify(argv, run_modules=listed)
 
 
-_baked = []  # [the Baked record]: read once per process
+_baked = []  # type: list[Baked]  # [the Baked record]: read once per process
 
 
-def baked():
+def baked() -> "Baked":
     """The record the build hook wrote into the bundle (settings.Baked: settings, entry scripts' code, build facts)."""
     if not _baked:
         from _oxmp_runtime import settings
@@ -95,7 +106,7 @@ def baked():
     return _baked[0]
 
 
-def entry_scripts():
+def entry_scripts() -> "list[EntryScript]":
     """The bundle's entry scripts (entry.EntryScript: name, the bootloader's ``__main__.__file__``, code file)."""
     from _oxmp_runtime import entry
 
@@ -103,7 +114,7 @@ def entry_scripts():
     return entry.entry_scripts(meipass, baked().entry_code) if meipass else []
 
 
-def entry_script_paths():
+def entry_script_paths() -> "list[str]":
     """Where the bootloader's ``__main__.__file__`` points for each entry script (no file lies there)."""
     return [script.main_path for script in entry_scripts()]
 
@@ -114,7 +125,7 @@ def entry_script_paths():
 _dispatched = False
 
 
-def dispatch(command):
+def dispatch(command: "Command") -> "NoReturn":
     """Run a worker or helper command as multiprocessing (or loky) would, then exit with its status.
 
     Everything up to the library's own entry point is checked first, and any problem on the way is a refusal (one
@@ -138,7 +149,7 @@ def dispatch(command):
     sys.exit(0)
 
 
-def exit_as_python_would(error):
+def exit_as_python_would(error: "BaseException") -> "NoReturn":
     """End this process as python ends one whose ``-c`` worker or ``-m`` module raised ``error``: the traceback from
     the library's or module's first frame, then exit status 1, or death by SIGINT for a KeyboardInterrupt.
 
@@ -170,7 +181,7 @@ def exit_as_python_would(error):
     sys.exit(128 + signal.SIGINT)  # SIGINT blocked: python's fallback
 
 
-def _without_oxmp_frames(traceback):
+def _without_oxmp_frames(traceback: "TracebackType | None") -> "TracebackType | None":
     """``traceback`` from its first frame that is not oxmp's (the worker's library, runpy), or whole if all are."""
     first = traceback
     while first is not None and first.tb_frame.f_globals.get("__name__", "").startswith("_oxmp_runtime"):
@@ -178,7 +189,7 @@ def _without_oxmp_frames(traceback):
     return first or traceback
 
 
-def prepare(command):
+def prepare(command: "Command") -> "Callable[[], object]":
     """Check a worker or helper command and import what runs it; returns the call that starts it, or refuses."""
     from _oxmp_runtime import descriptors
 
@@ -188,7 +199,7 @@ def prepare(command):
     return PREPARE[command.kind](command)
 
 
-def prepare_worker(command):
+def prepare_worker(command: "Command") -> "Callable[[], object]":
     """A spawn worker: its library's ``spawn_main(**kwargs)``."""
     if sys.platform == "win32":
         refuse_foreign_pipe(command.kwargs)
@@ -198,7 +209,7 @@ def prepare_worker(command):
     return lambda: start_worker(spawn, command.kwargs)
 
 
-def prepare_loky_windows_worker(command):
+def prepare_loky_windows_worker(command: "Command") -> "Callable[[], object]":
     """loky's frozen Windows worker: ``main(pipe_handle)`` of loky's ``popen_loky_win32`` (joblib's copy, or loky's).
 
     Its command line (``exe --multiprocessing-fork HANDLE``) names no parent process, and without one main() cannot
@@ -212,14 +223,14 @@ def prepare_loky_windows_worker(command):
     return lambda: start_loky_worker(main, kwargs)
 
 
-def prepare_helper(command):
+def prepare_helper(command: "Command") -> "Callable[[], object]":
     """A helper (a resource tracker, a forkserver): ``function(*args, **kwargs)`` of its module."""
     prepare_spawn(libraries.of_module(command.module))
     function = checked_function((command.module,), command.function, command.kwargs)
     return lambda: function(*command.args, **command.kwargs)
 
 
-def prepare_module(command):
+def prepare_module(command: "Command") -> "Callable[[], object]":
     """A module run as ``python -m`` runs it: loky's POSIX worker, or a module of ``run_modules``."""
     import importlib.util
 
@@ -230,7 +241,7 @@ def prepare_module(command):
     if found is None:
         refuse("%s is not in this bundle" % command.module)
 
-    def run_module():
+    def run_module() -> "None":
         import runpy
 
         sys.argv[:] = sys.argv[:1] + list(command.args)  # as `python -m module args` leaves it
@@ -248,7 +259,7 @@ PREPARE = {
 }
 
 
-def prepare_spawn(library):
+def prepare_spawn(library: "Library") -> "ModuleType":
     """What spawn workers and the forkserver (and loky's Windows workers) need of ``library``'s spawn module, which
     runs the entry script in them; returns that module.
 
@@ -264,7 +275,7 @@ def prepare_spawn(library):
     return spawn
 
 
-def refuse_foreign_pipe(kwargs):
+def refuse_foreign_pipe(kwargs: "dict[str, Any]") -> "None":
     """Windows: refuse a worker whose ``pipe_handle`` is not a pipe of its ``parent_pid`` (descriptors.py)."""
     from _oxmp_runtime import descriptors
 
@@ -273,7 +284,7 @@ def refuse_foreign_pipe(kwargs):
         refuse(problem)
 
 
-def checked_function(modules, name, kwargs):
+def checked_function(modules: "Sequence[str]", name: "str", kwargs: "dict[str, Any]") -> "Callable[..., Any]":
     """Function ``name`` of the first of ``modules`` that the bundle has, once checked that it can be called with
     ``kwargs`` as the command line gives them; refuses otherwise."""
     module = import_first(modules)
@@ -286,7 +297,7 @@ def checked_function(modules, name, kwargs):
     return function
 
 
-def start_loky_worker(main, kwargs):
+def start_loky_worker(main: "Callable[..., object]", kwargs: "dict[str, Any]") -> "None":
     try:
         main(**kwargs)  # exits with the worker's status
     except OSError as error:
@@ -294,7 +305,7 @@ def start_loky_worker(main, kwargs):
         refuse("loky worker could not start: %s" % error)
 
 
-def start_worker(spawn, kwargs):
+def start_worker(spawn: "ModuleType", kwargs: "dict[str, Any]") -> "None":
     if sys.platform != "win32":
         spawn.spawn_main(**kwargs)  # exits with the worker's status; an error past the checks is the worker's own
         return
@@ -306,7 +317,7 @@ def start_worker(spawn, kwargs):
         refuse("multiprocessing worker could not start: %s" % error)
 
 
-def unexpected_keywords(function, kwargs):
+def unexpected_keywords(function: "Callable[..., Any]", kwargs: "dict[str, Any]") -> "str | None":
     """Why ``function`` (of this Python) cannot take ``kwargs``, or None: the table accepts every version's keywords."""
     code = getattr(function, "__code__", None)
     if code is None or code.co_flags & 0x08:  # CO_VARKEYWORDS: takes **kwargs
@@ -319,7 +330,7 @@ def unexpected_keywords(function, kwargs):
     return None
 
 
-def import_first(names):
+def import_first(names: "Sequence[str]") -> "ModuleType":
     """Import the first of several alternative modules (names) that the bundle contains."""
     import importlib
 
@@ -331,7 +342,7 @@ def import_first(names):
     refuse("none of %s is in this bundle" % ", ".join(names))
 
 
-def report_undispatched():
+def report_undispatched() -> "None":
     if not _dispatched:
         say(
             "this process was started as a multiprocessing worker or helper, but auto_dispatch is off and the app "
@@ -340,7 +351,7 @@ def report_undispatched():
         )
 
 
-def refuse(reason):
+def refuse(reason: "str") -> "NoReturn":
     """Stop this process before anything of the command line runs: one line on stderr, exit status 2."""
     say("refusing to start: %s" % reason)
     os._exit(REFUSED_EXIT)
@@ -349,7 +360,7 @@ def refuse(reason):
 # --- The app: configure multiprocessing when it is imported ---------------------------------------------------------
 
 
-def configure_library(library, command):
+def configure_library(library: "Library", command: "Command") -> "None":
     """Apply oxmp's settings to a freshly imported multiprocessing library, in the app's process."""
     from _oxmp_runtime import cpython
 
@@ -360,10 +371,10 @@ def configure_library(library, command):
     when_imported(library.module("spawn"), lambda spawn: configure_spawn(spawn, library, guard=command.kind != "app"))
 
 
-_start_method = []  # [settings.StartMethod]: read once per process, with one warning at most
+_start_method = []  # type: list[StartMethod]  # [settings.StartMethod]: read once per process, with one warning at most
 
 
-def start_method():
+def start_method() -> "StartMethod":
     """What the baked ``start_method`` and ``OXMP_START_METHOD`` come to in this process (settings.StartMethod)."""
     if not _start_method:
         from _oxmp_runtime import settings
@@ -377,7 +388,7 @@ def start_method():
     return _start_method[0]
 
 
-def configure_spawn(spawn, library, guard=False):
+def configure_spawn(spawn: "ModuleType", library: "Library", guard: "bool" = False) -> "None":
     """What a process that starts processes needs, once the library's spawn module is imported (every way of starting
     a process imports it first): the app's process, and a worker that starts processes of its own."""
     import importlib
@@ -387,21 +398,21 @@ def configure_spawn(spawn, library, guard=False):
     install_freeze_support(library, spawn)
     cpython.send_main_path_on_windows(spawn)
     if library.marks_workers:
-        spawn.get_command_line = mark_workers(spawn.get_command_line, library.name)
+        spawn.get_command_line = mark_workers(spawn.get_command_line, library.name)  # type: ignore[attr-defined]
     launcher_module, launcher = importlib.import_module(library.launcher[0]), library.launcher[1]
     pyinstaller.share_onefile_folder(library, launcher_module)
     if guard:
         # auto_dispatch is off and the app runs in a process started as a worker or helper: until it calls
         # freeze_support(), starting a process from here would start the app again, without end.
-        spawn.get_command_line = refuse_relaunch_unless_dispatched(spawn.get_command_line)
+        spawn.get_command_line = refuse_relaunch_unless_dispatched(spawn.get_command_line)  # type: ignore[attr-defined]
         setattr(launcher_module, launcher, refuse_relaunch_unless_dispatched(getattr(launcher_module, launcher)))
 
 
-def mark_workers(get_command_line, name):
+def mark_workers(get_command_line: "Callable[..., list[str]]", name: "str") -> "Callable[..., list[str]]":
     """A library whose frozen workers' command line is multiprocessing's (multiprocess) names itself on it, so that
     the worker's classify() sends it to that library's spawn_main()."""
 
-    def get_command_line_marked(**kwds):
+    def get_command_line_marked(**kwds: "Any") -> "list[str]":
         line = get_command_line(**kwds)
         if len(line) >= 2 and line[1] == commands.WORKER_FLAG:  # the frozen form; the other names its module
             line = list(line) + ["%s=%s" % (commands.LIBRARY_KEY, name)]
@@ -410,23 +421,23 @@ def mark_workers(get_command_line, name):
     return get_command_line_marked
 
 
-def stop_helpers():
+def stop_helpers() -> "None":
     if any(library.name in sys.modules for library in libraries.LIBRARIES):
         from _oxmp_runtime import cpython
 
         cpython.stop_helpers()
 
 
-def install_freeze_support(library, spawn=None):
+def install_freeze_support(library: "Library", spawn: "ModuleType | None" = None) -> "None":
     """Make oxmp's ``freeze_support()`` the one that ``library`` offers, in each form a script may call it: the
     library's own (``multiprocessing.freeze_support``), and its spawn module's once that is imported (``spawn``), which
     is also what multiprocessing's contexts call on Windows (``get_context().freeze_support()``)."""
-    sys.modules[library.name].freeze_support = freeze_support
+    sys.modules[library.name].freeze_support = freeze_support  # type: ignore[attr-defined]
     if spawn is not None:
-        spawn.freeze_support = freeze_support
+        spawn.freeze_support = freeze_support  # type: ignore[attr-defined]
 
 
-def freeze_support():
+def freeze_support() -> "None":
     """multiprocessing.freeze_support() in an oxmp bundle: dispatch a worker or helper, strictly; else do nothing.
 
     With auto_dispatch on, workers and helpers never get this far, so this is a no-op; with it off, this is what
@@ -443,8 +454,8 @@ def freeze_support():
         dispatch(command)
 
 
-def refuse_relaunch_unless_dispatched(start):
-    def start_unless_relaunch(*args, **kwargs):
+def refuse_relaunch_unless_dispatched(start: "Callable[..., Any]") -> "Callable[..., Any]":
+    def start_unless_relaunch(*args: "Any", **kwargs: "Any") -> "Any":
         if not _dispatched:
             raise RuntimeError(
                 "oxmp: this process was started as a multiprocessing worker, but auto_dispatch is off and the app did "

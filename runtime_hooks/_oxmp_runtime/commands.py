@@ -27,6 +27,17 @@ as ``python -m`` would (``classify(argv, run_modules=...)``); any other ``-m`` i
 The runtime acts on its answer.
 """
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ast
+    from typing import Any, Iterable, Sequence
+
+    # (name on the command line, descriptor, kind: one of DESCRIPTOR_KINDS)
+    Descriptor = tuple[str, int, str]
+    # A helper's arguments: the types of its positional ones, and of its keywords
+    Signature = tuple[Sequence[str], dict[str, str]]
+
 WORKER_FLAG = "--multiprocessing-fork"
 
 # The flags that mark a worker, and the library whose spawn_main() runs it. multiprocess's workers use
@@ -172,16 +183,26 @@ class Command:
 
     __slots__ = ("kind", "module", "function", "args", "kwargs", "reason", "descriptors")
 
-    def __init__(self, kind, module=None, function=None, args=(), kwargs=None, reason=None, descriptors=()):
+    def __init__(
+        self,
+        kind: "str",
+        module: "str | None" = None,
+        function: "str | None" = None,
+        args: "Iterable[Any]" = (),
+        kwargs: "dict[str, Any] | None" = None,
+        reason: "str | None" = None,
+        descriptors: "Iterable[Descriptor]" = (),
+    ) -> "None":
         self.kind = kind
-        self.module = module
-        self.function = function
+        # What each names depends on the kind (above): None where it names nothing.
+        self.module = module  # type: Any
+        self.function = function  # type: Any
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
-        self.reason = reason
+        self.reason = reason  # type: Any
         self.descriptors = tuple(descriptors)
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         if self.kind == "refused":
             return "Command('refused', %r)" % self.reason
         named = [name for name in (self.module, self.function) if name is not None]
@@ -196,11 +217,11 @@ class Command:
 APP = Command("app")
 
 
-def refused(reason):
+def refused(reason: "str") -> "Command":
     return Command("refused", reason=reason)
 
 
-def classify(argv, platform=None, run_modules=()):
+def classify(argv: "Sequence[str]", platform: "str | None" = None, run_modules: "Sequence[str]" = ()) -> "Command":
     """Classify a process's ``sys.argv``. Cheap for the app's own command lines: no imports unless ``-c`` is there.
 
     ``run_modules``: the module names the bundle runs as ``python -m`` would (the ``run_modules`` setting). ``exe
@@ -234,14 +255,14 @@ def classify(argv, platform=None, run_modules=()):
     return parse_helper_code(code, rest, posix)
 
 
-def module_named(argv):
+def module_named(argv: "Sequence[str]") -> "str | None":
     """The NAME of ``exe <interpreter flags> -m NAME ...`` (as ``python`` reads it: options end at ``-m``), or None.
     Cheap and total: the runtime reads the ``run_modules`` setting only when this is not None."""
     index = _module_flag_index(argv)
     return None if index is None else argv[index + 1]
 
 
-def _module_flag_index(argv):
+def _module_flag_index(argv: "Sequence[str]") -> "int | None":
     # Where `-m` is, if only interpreter flags come before it and a name after it. `-X` and `-W` take the next token
     # as their option, whatever it is (`python -X -m foo` runs the script foo), as python reads them.
     index = 1
@@ -258,9 +279,9 @@ def _module_flag_index(argv):
     return None
 
 
-def parse_worker_args(args, posix=True, library="multiprocessing"):
+def parse_worker_args(args: "Iterable[str]", posix: "bool" = True, library: "str" = "multiprocessing") -> "Command":
     """Parse the ``key=value`` arguments that follow a worker flag of ``library``."""
-    kwargs = {}
+    kwargs: "dict[str, int | None]" = {}
     for arg in args:
         key, sep, value = arg.partition("=")
         if key == LIBRARY_KEY and library == "multiprocessing" and value in MARKED_LIBRARIES:
@@ -283,7 +304,7 @@ def parse_worker_args(args, posix=True, library="multiprocessing"):
         # CPython always names the parent on Windows; without one, spawn_main() would take pipe_handle as a handle of
         # this process, such as its own standard input.
         return refused("worker command has no parent_pid=")
-    descriptors = []
+    descriptors: "list[tuple[str, Any, str]]" = []
     if posix:
         descriptors = [
             (key, kwargs[key], kind) for key, kind in WORKER_DESCRIPTORS.items() if kwargs.get(key) is not None
@@ -291,9 +312,9 @@ def parse_worker_args(args, posix=True, library="multiprocessing"):
     return _with_descriptors(Command("worker", library + ".spawn", "spawn_main", kwargs=kwargs), descriptors)
 
 
-def parse_module_worker(module, args, posix=True):
+def parse_module_worker(module: "str", args: "Sequence[str]", posix: "bool" = True) -> "Command":
     """Parse ``exe -m MODULE --option value ...`` against ``MODULE_WORKERS``."""
-    options, values = MODULE_WORKERS[module], {}
+    options, values = MODULE_WORKERS[module], {}  # type: dict[str, str], dict[str, str]
     if len(args) % 2:
         return refused("%s: options and values do not pair up: %s" % (module, show(list(args))))
     descriptors = []
@@ -314,7 +335,7 @@ def parse_module_worker(module, args, posix=True):
     return _with_descriptors(Command("module", module, args=args), descriptors if posix else ())
 
 
-def parse_helper_code(code, rest=(), posix=True):
+def parse_helper_code(code: "str", rest: "Sequence[str]" = (), posix: "bool" = True) -> "Command":
     """Match a ``-c`` text against ``HELPERS`` (and spawn_main's non-frozen worker form), as data.
 
     Prints nothing: Python's parser warns of some literals (an invalid escape sequence such as ``"\\d"``: a
@@ -327,7 +348,7 @@ def parse_helper_code(code, rest=(), posix=True):
         return _parse_helper_code(code, rest, posix)
 
 
-def _parse_helper_code(code, rest, posix):
+def _parse_helper_code(code: "str", rest: "Sequence[str]", posix: "bool") -> "Command":
     if len(code) > MAX_HELPER_CODE:
         return refused("helper command is longer than %d characters" % MAX_HELPER_CODE)
     problem = _shape_problem(code)
@@ -349,7 +370,8 @@ def _parse_helper_code(code, rest, posix):
     imported, call = body[0], body[1].value
     if imported.level != 0 or len(imported.names) != 1 or imported.names[0].asname is not None:
         return refused("helper command imports in an unexpected way: %s" % show(code))
-    module, function = imported.module, imported.names[0].name
+    module: "str"  # level 0 (above): the module is named
+    module, function = imported.module, imported.names[0].name  # type: ignore[assignment]
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == function):
         return refused("helper command does not call what it imports: %s" % show(code))
 
@@ -405,7 +427,7 @@ def _parse_helper_code(code, rest, posix):
     return _with_descriptors(Command("helper", module, function, args, kwargs), descriptors if posix else ())
 
 
-def main_path_problem(main_path, entry_paths):
+def main_path_problem(main_path: "str | None", entry_paths: "Iterable[str]") -> "str | None":
     """Why a forkserver's ``main_path`` is refused, or None: it must be absent or one of the bundle's own entry-script
     code files (``entry_paths``), which is all a genuine parent from the same bundle ever sends."""
     import os.path
@@ -415,7 +437,7 @@ def main_path_problem(main_path, entry_paths):
     return "forkserver main_path %s is not this bundle's entry script" % show(main_path)
 
 
-def is_interpreter_flag(token):
+def is_interpreter_flag(token: "str") -> "bool":
     """True for the tokens ``subprocess._args_from_interpreter_flags()`` can produce (after ``_flag_tokens``)."""
     if token in ("-I", "-E", "-s", "-S", "-B", "-P", "-q", "-R"):
         return True
@@ -424,7 +446,8 @@ def is_interpreter_flag(token):
     return len(token) >= 2 and token[0] == "-" and len(set(token[1:])) == 1 and token[1] in "dvbO"
 
 
-def _with_descriptors(command, descriptors):
+def _with_descriptors(command: "Command", descriptors: "Sequence[tuple[str, Any, Any]]") -> "Command":
+    # The descriptors as parsed (each checked here before it becomes one of the command's).
     # A genuine parent never hands over a standard stream: with one, data from whoever runs the app (a pickle on
     # stdin, a tracker's REGISTER lines) would be taken for the parent's.
     for name, fd, kind in descriptors:
@@ -434,7 +457,7 @@ def _with_descriptors(command, descriptors):
     return command
 
 
-def _shape_problem(code):
+def _shape_problem(code: "str") -> "str | None":
     """What, outside its string literals, puts ``code`` beyond the shape of every helper command (see HELPER_OPERATORS),
     or None. Read token by token with tokenize, which handles every kind of string literal and has no depth limit of
     its own; it stops at the first problem."""
@@ -471,7 +494,7 @@ def _shape_problem(code):
     return None
 
 
-def _flag_tokens(tokens):
+def _flag_tokens(tokens: "Sequence[str]") -> "list[str]":
     # `-X opt` and `-W opt` may come as two tokens; join them so each flag is one token. One pass over the list, so
     # that a long argv costs time in proportion to its length (list.pop(0) would move the rest at every step).
     joined, index = [], 0
@@ -485,7 +508,7 @@ def _flag_tokens(tokens):
     return joined
 
 
-def _is_import_sys(node):
+def _is_import_sys(node: "ast.stmt") -> "bool":
     import ast
 
     return (
@@ -496,7 +519,7 @@ def _is_import_sys(node):
     )
 
 
-def _is_sys_argv_tail(node):
+def _is_sys_argv_tail(node: "ast.expr") -> "bool":
     import ast
 
     return (
@@ -505,11 +528,11 @@ def _is_sys_argv_tail(node):
         and isinstance(node.value.value, ast.Name)
         and node.value.value.id == "sys"
         and node.value.attr == "argv"
-        and ast.dump(node.slice) == ast.dump(ast.parse("x[1:]", mode="eval").body.slice)
+        and ast.dump(node.slice) == ast.dump(ast.parse("x[1:]", mode="eval").body.slice)  # type: ignore[attr-defined]
     )
 
 
-def _check_arguments(signature, args, kwargs):
+def _check_arguments(signature: "Signature", args: "list[Any]", kwargs: "dict[str, Any]") -> "str | None":
     positional, keywords = signature
     if len(args) != len(positional):
         return "expected %d positional arguments, got %d" % (len(positional), len(args))
@@ -524,12 +547,12 @@ def _check_arguments(signature, args, kwargs):
     return None
 
 
-def _descriptor_kind(wanted):
+def _descriptor_kind(wanted: "str") -> "str | None":
     base = wanted[: -len(" or None")] if wanted.endswith(" or None") else wanted
     return base if base in DESCRIPTOR_KINDS else None
 
 
-def _has_type(value, wanted):
+def _has_type(value: "object", wanted: "str") -> "bool":
     if wanted.endswith(" or None") and value is None:
         return True
     base = wanted[: -len(" or None")] if wanted.endswith(" or None") else wanted
@@ -546,24 +569,24 @@ def _has_type(value, wanted):
     raise AssertionError("unknown argument type %r" % wanted)
 
 
-def is_module_name(text):
+def is_module_name(text: "str") -> "bool":
     """A dotted name of identifiers, as ``import`` and ``python -m`` take."""
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def _fits(number):
+def _fits(number: "int") -> "bool":
     # What _parse_int() would take: at most MAX_INT_DIGITS digits.
     return -(10**MAX_INT_DIGITS) < number < 10**MAX_INT_DIGITS
 
 
-def _parse_int(text):
+def _parse_int(text: "str") -> "int | None":
     digits = text[1:] if text.startswith("-") else text
     if not digits.isdigit() or not digits.isascii() or len(digits) > MAX_INT_DIGITS:
         return None
     return int(text)
 
 
-def show(value, limit=200):
+def show(value: "object", limit: "int" = 200) -> "str":
     """A refusal is one line of reasonable length, whatever argv held: ``repr(value)``, cut at ``limit``. A value that
     holds an integer too long for ``repr()`` (Python 3.11+ converts at most 4,300 digits) is named by its type."""
     try:
@@ -574,11 +597,11 @@ def show(value, limit=200):
     return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
 
 
-def _platform():
+def _platform() -> "str":
     import sys
 
     return sys.platform
 
 
-def _key_list():
+def _key_list() -> "str":
     return ", ".join(key + "=" for key in WORKER_KEYS)

@@ -5,8 +5,13 @@ Each function names the CPython versions whose source was checked. Nothing else 
 
 import sys
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def set_default_start_method(method, library="multiprocessing"):
+
+def set_default_start_method(method: "str", library: "str" = "multiprocessing") -> "None":
     """Make ``method`` the start method ``library`` uses unless the app chooses one: a soft default.
 
     ``multiprocessing.set_start_method()`` is a hard choice: a later ``set_start_method()`` without ``force=True``
@@ -23,7 +28,7 @@ def set_default_start_method(method, library="multiprocessing"):
     context._default_context._default_context = context._concrete_contexts[method]
 
 
-def send_main_path_on_windows(spawn):
+def send_main_path_on_windows(spawn: "ModuleType") -> "None":
     """On Windows, send the entry script's path to spawned workers, as CPython does on every other platform.
 
     ``spawn.get_preparation_data()`` skips ``init_main_from_path`` when ``spawn.WINEXE`` is true (a frozen Windows
@@ -39,7 +44,7 @@ def send_main_path_on_windows(spawn):
 HELPER_EXIT_TIMEOUT = 2.0
 
 
-def stop_helpers():
+def stop_helpers() -> "None":
     """Close this process's end of the resource trackers' and forkservers' pipes, and wait for them to exit.
 
     Each exits once the last write end of its pipe closes, which otherwise happens only when this process is gone;
@@ -76,7 +81,7 @@ def stop_helpers():
                 pass  # already reaped, or not our child
 
 
-def finalize_before_exit():
+def finalize_before_exit() -> "None":
     """Do what the interpreter's finalization does before it exits, for a process that must then end otherwise
     (killed by its own SIGINT, as python ends after a KeyboardInterrupt): join the threads that are not daemons, then
     run the exit handlers.

@@ -19,6 +19,12 @@ never ``boot`` (whose functions import multiprocessing, which would then be bund
 import os
 import sys
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Sequence
+
 # Where the build hook puts PyInstaller's hooks for a module, relative to sys._MEIPASS: one file, marshal.dumps() of a
 # tuple of code objects (PyInstaller may list several hook files for a module; they run in its order). When they run
 # is in the file's name, <module>.<WHEN>.marshal, so that oxmp's runtime hook for the module tells it with one stat and
@@ -28,15 +34,15 @@ AT_FIRST_IMPORT = "first-import"
 AT_START = "start-up"
 
 
-def code_name(module_name, when):
+def code_name(module_name: "str", when: "str") -> "str":
     return "%s.%s.marshal" % (module_name, when)
 
 
-def code_path(module_name, when):
-    return os.path.join(sys._MEIPASS, *(CODE_DIR.split("/") + [code_name(module_name, when)]))
+def code_path(module_name: "str", when: "str") -> "str":
+    return os.path.join(sys._MEIPASS, *(CODE_DIR.split("/") + [code_name(module_name, when)]))  # type: ignore[attr-defined]  # set by PyInstaller's bootloader
 
 
-def run(module_name):
+def run(module_name: "str") -> "None":
     """Run PyInstaller's hooks for ``module_name`` now, or once it is imported, as the build decided.
 
     oxmp's runtime hook for the module calls this at start-up where the hooks run then, and at the module's first
@@ -62,7 +68,7 @@ def run(module_name):
         run_codes(codes)
 
 
-def say_missing(module_names):
+def say_missing(module_names: "Sequence[str]") -> "None":
     """One line on stderr: PyInstaller's fix for these modules is missing from the bundle.
 
     oxmp's build hook for a module did not run: another hook of higher priority for the same module (in the spec's
@@ -77,8 +83,8 @@ def say_missing(module_names):
     )
 
 
-def run_codes(codes):
+def run_codes(codes: "tuple[CodeType, ...]") -> "None":
     for code in codes:
         # As the bootloader runs a runtime hook, except in a namespace of its own: __main__'s belongs to the app by
         # now (and to oxmp's runtime hook, at start-up). The hook keeps all it needs in its own function's closure.
-        exec(code, {"__name__": "__main__", "__file__": os.path.join(sys._MEIPASS, code.co_filename)})
+        exec(code, {"__name__": "__main__", "__file__": os.path.join(sys._MEIPASS, code.co_filename)})  # type: ignore[attr-defined]  # set by PyInstaller's bootloader

@@ -25,15 +25,23 @@ import sys
 
 from _oxmp_runtime.commands import LISTENER, PIPE_WRITE
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
+    # (name on the command line, descriptor, kind: a commands.DESCRIPTOR_KINDS)
+    Descriptor = tuple[str, int, str]
+
 # Where a pipe's two ends are each one-way, as os.pipe() opens them (Linux: pipe(7); macOS: pipe(2)). On FreeBSD and
 # others a pipe may be two-way, and both ends then read O_RDWR.
 ONE_WAY_PIPES = ("linux", "darwin")
 
 
-def first_problem(descriptors):
+def first_problem(descriptors: "Sequence[Descriptor]") -> "str | None":
     """Why the descriptors of a command, ``(name, fd, kind)`` each, are not what a genuine parent hands over, or
     None."""
-    seen = {}
+    seen = {}  # type: dict[tuple[int, int], str]
     for name, fd, kind in descriptors:
         found = problem(name, fd, kind)
         if found:
@@ -52,7 +60,7 @@ def first_problem(descriptors):
     return None
 
 
-def problem(name, fd, kind):
+def problem(name: "str", fd: "int", kind: "str") -> "str | None":
     """Why descriptor ``fd`` (argument ``name``) is not a ``kind`` (a ``commands.DESCRIPTOR_KINDS``), or None."""
     try:
         info = os.fstat(fd)
@@ -82,13 +90,13 @@ def problem(name, fd, kind):
     return None
 
 
-def _identity(info):
+def _identity(info: "os.stat_result") -> "tuple[int, int]":
     # Two descriptors are the same open pipe or socket when fstat() gives the same device and inode (Linux: one inode
     # per pipe; macOS and the BSDs: one per pipe end, so the same end under two numbers).
     return info.st_dev, info.st_ino
 
 
-def _standard_stream(info):
+def _standard_stream(info: "os.stat_result") -> "str | None":
     """Which standard stream (``input``, ``output``, ``error``) is the same open file as ``info`` describes, or None.
 
     Only pipes, FIFOs and sockets: a terminal, or the /dev/null that the runtime hook file opens on a closed one
@@ -105,7 +113,7 @@ def _standard_stream(info):
     return None
 
 
-def _is_named_fifo(fd):
+def _is_named_fifo(fd: "int") -> "bool":
     """True for a FIFO opened by its name; False for a pipe from ``os.pipe()`` or where the system cannot tell.
 
     Linux: ``/proc/self/fd/N`` names a pipe ``pipe:[INODE]`` and a FIFO by its path. macOS: ``F_GETPATH`` gives a
@@ -138,7 +146,7 @@ UNKNOWN = "unknown"  # of this user but not readable (a process that made itself
 MAX_LAUNCHERS = 2
 
 
-def starter_problem(proc="/proc", parent=None):
+def starter_problem(proc: "str" = "/proc", parent: "int | None" = None) -> "str | None":
     """Linux: why the process that started this one is not a Python process of this app, or None.
 
     Only a process of the app makes the pipes its workers and helpers read: its parent runs this same executable
@@ -161,18 +169,18 @@ def starter_problem(proc="/proc", parent=None):
             return None
         if found == OTHER:
             return "the process that started this one (pid %d) is not this app's" % pid
-        pid = _parent_of(proc, pid)
+        pid = _parent_of(proc, pid)  # type: ignore[assignment]  # None: answered just below
         if pid is None:
             return None
     return "more than %d launchers of this executable started this process" % MAX_LAUNCHERS
 
 
-def _executable(proc, pid):
+def _executable(proc: "str", pid: "int | str") -> "tuple[tuple[int, int], str]":
     # (device, inode) of what the process runs, and its path: stat() follows /proc's link even to a deleted file.
     return _identity(os.stat("%s/%s/exe" % (proc, pid))), os.readlink("%s/%s/exe" % (proc, pid))
 
 
-def _what_runs(proc, pid, executable):
+def _what_runs(proc: "str", pid: "int", executable: "tuple[tuple[int, int], str]") -> "str":
     """What process ``pid`` is to this one: THIS_APP, LAUNCHER, OTHER or UNKNOWN (above)."""
     try:
         theirs = _executable(proc, pid)
@@ -192,14 +200,14 @@ def _what_runs(proc, pid, executable):
         return UNKNOWN
 
 
-def _has_python_loaded(proc, pid):
+def _has_python_loaded(proc: "str", pid: "int") -> "bool":
     # PyInstaller's bootloader loads the shared libpython it bundles into the process that runs Python; a onefile
     # bundle's first process never does (checked: PyInstaller 6.0-6.22, Linux).
     with open("%s/%d/maps" % (proc, pid)) as maps:
         return any(os.path.basename(line.rstrip("\n").rpartition(" ")[2]).startswith("libpython") for line in maps)
 
 
-def _real_uid(proc, pid):
+def _real_uid(proc: "str", pid: "int") -> "int | None":
     try:
         with open("%s/%d/status" % (proc, pid)) as status:
             for line in status:
@@ -210,7 +218,7 @@ def _real_uid(proc, pid):
     return None
 
 
-def _parent_of(proc, pid):
+def _parent_of(proc: "str", pid: "int") -> "int | None":
     try:
         with open("%s/%d/stat" % (proc, pid)) as stat_file:
             # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
@@ -226,7 +234,7 @@ def _parent_of(proc, pid):
 LISTENER_PREFIXES = ("listener-", "sock-")
 
 
-def _is_listening_unix_socket(fd):
+def _is_listening_unix_socket(fd: "int") -> "bool":
     import socket
 
     sock = socket.socket(fileno=fd)  # reads the family and type from the descriptor
@@ -247,7 +255,7 @@ def _is_listening_unix_socket(fd):
         sock.detach()  # the descriptor stays open, for the helper
 
 
-def windows_pipe_problem(parent_pid, handle):
+def windows_pipe_problem(parent_pid: "int", handle: "int") -> "str | None":
     """Why ``handle``, in process ``parent_pid``, is not a pipe this worker can read its orders from, or None.
 
     spawn_main() duplicates the handle from the parent (CPython 3.8-3.15: ``_winapi.OpenProcess`` with
@@ -260,29 +268,34 @@ def windows_pipe_problem(parent_pid, handle):
     if parent_pid == os.getpid():
         return "parent_pid=%d is this process" % parent_pid
     try:
-        process = _winapi.OpenProcess(_winapi.PROCESS_DUP_HANDLE, False, parent_pid)
+        process = _winapi.OpenProcess(_winapi.PROCESS_DUP_HANDLE, False, parent_pid)  # type: ignore[attr-defined]
     except (OSError, OverflowError, ValueError):
         return "parent_pid=%d is not a process this one may take a pipe from" % parent_pid
     try:
         try:
-            duplicate = _winapi.DuplicateHandle(
-                process, handle, _winapi.GetCurrentProcess(), 0, False, _winapi.DUPLICATE_SAME_ACCESS
+            duplicate = _winapi.DuplicateHandle(  # type: ignore[attr-defined]
+                process,
+                handle,
+                _winapi.GetCurrentProcess(),  # type: ignore[attr-defined]
+                0,
+                False,
+                _winapi.DUPLICATE_SAME_ACCESS,  # type: ignore[attr-defined]
             )
         except (OSError, OverflowError, ValueError):
             return "pipe_handle=%d is not a handle of process %d" % (handle, parent_pid)
         try:
-            if _winapi.GetFileType(duplicate) != getattr(_winapi, "FILE_TYPE_PIPE", 3):
+            if _winapi.GetFileType(duplicate) != getattr(_winapi, "FILE_TYPE_PIPE", 3):  # type: ignore[attr-defined]
                 return "pipe_handle=%d is not a pipe" % handle
             if _is_a_standard_stream(duplicate):
                 return "pipe_handle=%d is a standard stream" % handle
         finally:
-            _winapi.CloseHandle(duplicate)
+            _winapi.CloseHandle(duplicate)  # type: ignore[attr-defined]
     finally:
-        _winapi.CloseHandle(process)
+        _winapi.CloseHandle(process)  # type: ignore[attr-defined]
     return None
 
 
-def _is_a_standard_stream(handle):
+def _is_a_standard_stream(handle: "int") -> "bool":
     """True if ``handle`` is the pipe of this process's standard input, output or error, which a console program
     shares with the process that started it. A genuine parent makes a new pipe for each worker (CPython 3.8-3.15:
     ``_winapi.CreatePipe`` in ``popen_spawn_win32``; loky the same), so naming the parent's stdin would make the worker
@@ -290,11 +303,12 @@ def _is_a_standard_stream(handle):
     import _winapi
     import ctypes
 
-    compare = getattr(ctypes.WinDLL("kernelbase"), "CompareObjectHandles", None)  # Windows 10 and later
+    # CompareObjectHandles: Windows 10 and later
+    compare = getattr(ctypes.WinDLL("kernelbase"), "CompareObjectHandles", None)  # type: ignore[attr-defined]
     if compare is None:
         return False
-    for which in (_winapi.STD_INPUT_HANDLE, _winapi.STD_OUTPUT_HANDLE, _winapi.STD_ERROR_HANDLE):
-        standard = _winapi.GetStdHandle(which)
+    for which in (_winapi.STD_INPUT_HANDLE, _winapi.STD_OUTPUT_HANDLE, _winapi.STD_ERROR_HANDLE):  # type: ignore[attr-defined]
+        standard = _winapi.GetStdHandle(which)  # type: ignore[attr-defined]
         if standard and compare(ctypes.c_void_p(handle), ctypes.c_void_p(standard)):
             return True
     return False

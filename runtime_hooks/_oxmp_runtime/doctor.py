@@ -15,6 +15,15 @@ does not dispatch as a worker or helper: it imports nothing else until ``run()``
 import os
 import sys
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+    from typing import Any, Callable, NoReturn, Sequence
+
+    from _oxmp_runtime.settings import Baked, StartMethod
+
 # The doctor's door: the variable, the gate file in the folder it names, and the token's length (hexadecimal digits).
 DOCTOR_ENV = "_OXMP_DOCTOR"
 DOCTOR_GATE = "gate"
@@ -34,7 +43,7 @@ SMOKE_TIMEOUT = 10.0
 SMOKE_VALUE = {"text": "oxmp", "numbers": [1, 2.5, -3], "nested": ("tuple", None, True)}
 
 
-def requested():
+def requested() -> "bool":
     """True if `python -m oxmp_hooks doctor` runs this process: its variable names a token and a folder, and the
     folder holds a gate file of this user's with that token in it.
 
@@ -51,7 +60,7 @@ def requested():
     return gate_opens(os.path.join(folder, DOCTOR_GATE), token)
 
 
-def gate_opens(path, token):
+def gate_opens(path: "str", token: "str") -> "bool":
     """True if ``path`` is a regular file of this process's user (real and effective), writable by no one else, that
     holds ``token``. Never blocks, never follows a link at ``path``.
 
@@ -84,12 +93,14 @@ def gate_opens(path, token):
         os.close(gate)
 
 
-def folder():
+def folder() -> "str":
     """The doctor's folder for this run (call only when ``requested()``)."""
     return os.environ[DOCTOR_ENV].partition(":")[2]
 
 
-def run(folder, baked, start_method, oxmp_freeze_support):
+def run(
+    folder: "str", baked: "Baked", start_method: "StartMethod", oxmp_freeze_support: "Callable[[], None]"
+) -> "NoReturn":
     """Examine multiprocessing in this bundle, write the report into ``folder``, exit. Does not return.
 
     ``baked`` is the bundle's record (settings.Baked), ``start_method`` what it comes to here (settings.StartMethod),
@@ -136,7 +147,7 @@ def run(folder, baked, start_method, oxmp_freeze_support):
     sys.exit(0)  # atexit handlers run: oxmp's stops the resource tracker and forkserver, as for the app
 
 
-def hide_main_script():
+def hide_main_script() -> "str | None":
     """Keep workers from running any script of the bundle as ``__mp_main__``; returns the path they would have got.
 
     spawn and forkserver workers run the file at ``__main__.__file__`` as ``__mp_main__``, or import
@@ -152,19 +163,25 @@ def hide_main_script():
     return path
 
 
-def smoke_test(method):
+def smoke_test(method: "str") -> "dict[str, Any]":
     """Start one worker with ``method``, send it ``SMOKE_VALUE``, get it back, let it exit. Never raises."""
     import multiprocessing
     import time
 
-    result = {"start_method": method, "passed": False, "seconds": None, "error": None, "exitcode": None}
+    result: "dict[str, Any]" = {
+        "start_method": method,
+        "passed": False,
+        "seconds": None,
+        "error": None,
+        "exitcode": None,
+    }
     context = multiprocessing.get_context(method)
-    process = None
+    process: "BaseProcess | None" = None
     step = "creating a pipe"
     start = time.monotonic()
     try:
         here, there = context.Pipe()
-        process = context.Process(target=echo, args=(there,), name="oxmp-doctor-" + method, daemon=True)
+        process = context.Process(target=echo, args=(there,), name="oxmp-doctor-" + method, daemon=True)  # type: ignore[attr-defined]
         step = "starting the worker"
         process.start()
         there.close()  # so that a worker that dies is seen as end of file, not waited for
@@ -191,13 +208,13 @@ def smoke_test(method):
     return result
 
 
-def echo(connection):
+def echo(connection: "Connection") -> "None":
     """The smoke test's worker: send back what arrives. Lives here so that workers import nothing of the app's."""
     connection.send(connection.recv())
     connection.close()
 
 
-def _finish(process, start):
+def _finish(process: "BaseProcess | None", start: "float") -> "int | None":
     import time
 
     # Wait for the worker's exit within what is left of SMOKE_TIMEOUT, then kill it. Returns its exit status.
@@ -210,17 +227,17 @@ def _finish(process, start):
     return process.exitcode
 
 
-def _in_fixed_order(methods):
+def _in_fixed_order(methods: "Sequence[str]") -> "list[str]":
     # The interpreter lists its default first; a fixed order makes reports comparable across versions.
     order = ("fork", "forkserver", "spawn")
     return [m for m in order if m in methods] + [m for m in methods if m not in order]
 
 
-def _text(path):
+def _text(path: "str | bytes | None") -> "str | None":
     # get_executable() is bytes on POSIX in newer CPython versions.
     return os.fsdecode(path) if path is not None else None
 
 
-def _plain(value):
+def _plain(value: "object") -> "object":
     # sys.frozen is normally True, but freezers set other values ("macosx_app", "windows_exe", ...).
     return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)

@@ -16,6 +16,13 @@ This module runs inside bundles: it imports only the standard library, lazily.
 
 import os
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import CodeType, ModuleType
+    from typing import Any
+
 # Where the build hook puts an entry script's code (oxmp_hooks/baked.py ENTRY_CODE_DIR, relative to sys._MEIPASS),
 # and the suffix after the script's name.
 CODE_DIR = "_oxmp/entry"
@@ -30,14 +37,14 @@ class EntryScript:
 
     __slots__ = ("name", "main_path", "code_path")
 
-    def __init__(self, name, main_path, code_path):
+    def __init__(self, name: "str", main_path: "str", code_path: "str") -> "None":
         self.name, self.main_path, self.code_path = name, main_path, code_path
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "EntryScript(%r, %r, %r)" % (self.name, self.main_path, self.code_path)
 
 
-def entry_scripts(meipass, code_files):
+def entry_scripts(meipass: "str", code_files: "list[str]") -> "list[EntryScript]":
     """The ``EntryScript`` of each code file the build recorded (paths relative to ``meipass``, '/'-separated).
 
     The bootloader names each script's ``__file__`` ``<meipass>/<name>.py`` (checked: PyInstaller 6.0-6.22, its
@@ -51,14 +58,14 @@ def entry_scripts(meipass, code_files):
     return found
 
 
-def read_code(code_path):
+def read_code(code_path: "str") -> "CodeType":
     import marshal
 
     with open(code_path, "rb") as code_file:
         return marshal.loads(code_file.read()[CODE_HEADER:])
 
 
-def run_path(main_path, code, run_name):
+def run_path(main_path: "str", code: "CodeType", run_name: "str") -> "dict[str, Any]":
     """``runpy.run_path(main_path, run_name=run_name)`` for a script whose code (``read_code()``) is ``code``: the same
     module (``__file__`` is ``main_path``, no spec or loader, ``sys.argv[0]`` and ``sys.modules[run_name]`` set while
     it runs), returning its globals.
@@ -67,10 +74,12 @@ def run_path(main_path, code, run_name):
     """
     import runpy
 
-    return runpy._run_module_code(code, None, run_name, pkg_name=run_name.rpartition(".")[0], script_name=main_path)
+    return runpy._run_module_code(  # type: ignore[attr-defined]  # private: see above
+        code, None, run_name, pkg_name=run_name.rpartition(".")[0], script_name=main_path
+    )
 
 
-def find_spec(meipass, fullname):
+def find_spec(meipass: "str", fullname: "str") -> "ModuleSpec | None":
     """The spec that imports entry script ``fullname`` by name, or None if the bundle has no entry script of that name.
 
     Called by the runtime hook's finder, last on ``sys.meta_path``, only after every other finder found no module of
@@ -82,22 +91,24 @@ def find_spec(meipass, fullname):
 
     # __file__ is the path the bootloader gives the script, as under python it is the script's.
     return importlib.util.spec_from_file_location(
-        fullname, os.path.join(meipass, fullname + ".py"), loader=EntryScriptLoader(code_path)
+        fullname,
+        os.path.join(meipass, fullname + ".py"),
+        loader=EntryScriptLoader(code_path),  # type: ignore[arg-type]  # a loader without the old load_module()
     )
 
 
 class EntryScriptLoader:
-    def __init__(self, code_path):
+    def __init__(self, code_path: "str") -> "None":
         self.code_path = code_path
 
-    def create_module(self, spec):
+    def create_module(self, spec: "ModuleSpec") -> "None":
         return None  # the default module
 
-    def exec_module(self, module):
+    def exec_module(self, module: "ModuleType") -> "None":
         exec(self.get_code(module.__name__), module.__dict__)
 
-    def get_code(self, fullname):
+    def get_code(self, fullname: "str") -> "CodeType":
         return read_code(self.code_path)
 
-    def is_package(self, fullname):
+    def is_package(self, fullname: "str") -> "bool":
         return False

@@ -9,13 +9,21 @@ way under their own names. One record each; the runtime (boot.py) treats them al
 Checked against the sources of each version named; the attributes are the same as CPython's unless noted.
 """
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    # Where a helper is kept: (module, owner object's name, pipe descriptor's name, process id's name or None)
+    Helper = tuple[str, str, str, str | None]
+
 
 class Library:
     """One library: where it launches processes and keeps its helpers."""
 
     __slots__ = ("name", "launcher", "helpers", "marks_workers")
 
-    def __init__(self, name, launcher, helpers, marks_workers=False):
+    def __init__(
+        self, name: "str", launcher: "tuple[str, str]", helpers: "tuple[Helper, ...]", marks_workers: "bool" = False
+    ) -> "None":
         self.name = name
         # (module, attribute) of the function that starts sys.executable on POSIX, with (path, args, passfds).
         self.launcher = launcher
@@ -24,11 +32,11 @@ class Library:
         # Its workers' command line is multiprocessing's: the parent adds commands.LIBRARY_KEY=<name> to it.
         self.marks_workers = marks_workers
 
-    def module(self, name):
+    def module(self, name: "str") -> "str":
         return "%s.%s" % (self.name, name)
 
 
-def _cpython_helpers(package):
+def _cpython_helpers(package: "str") -> "tuple[Helper, ...]":
     return (
         (package + ".forkserver", "_forkserver", "_forkserver_alive_fd", "_forkserver_pid"),
         (package + ".resource_tracker", "_resource_tracker", "_fd", "_pid"),
@@ -55,6 +63,6 @@ LIBRARIES = (
 BY_NAME = {library.name: library for library in LIBRARIES}
 
 
-def of_module(module_name):
+def of_module(module_name: "str") -> "Library":
     """The library a worker's or helper's module belongs to (multiprocessing for loky's, which uses it)."""
     return BY_NAME.get(module_name.partition(".")[0], BY_NAME["multiprocessing"])

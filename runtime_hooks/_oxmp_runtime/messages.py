@@ -7,7 +7,7 @@ import sys
 REFUSED_EXIT = 2
 
 
-def say(message):
+def say(message: "str") -> "None":
     """Write ``oxmp: <message>`` to stderr. A windowed app (Windows, console=False) has no stderr, and a process
     started with descriptor 2 closed neither: then nothing is said, and nothing fails for it."""
     stream = sys.stderr

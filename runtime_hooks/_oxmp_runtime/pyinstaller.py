@@ -6,15 +6,25 @@ is handled in the runtime hook file itself (runtime_hooks/rthooks/pyi_rth_oxmp_m
 import os
 import sys
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading  # noqa: F401  (named in a type comment, which ruff does not read)
+    from types import CodeType, ModuleType
+    from typing import Any, NoReturn
+
+    from _oxmp_runtime.entry import EntryScript
+    from _oxmp_runtime.libraries import Library
+
 # PyInstaller 6.0-6.9: a onefile executable started with _MEIPASS2 set runs from that folder instead of unpacking.
 OLD_SHARED_FOLDER_ENV = "_MEIPASS2"
 # PyInstaller 6.10+: set in every process of a onefile app; its children reuse the folder without help.
 SHARED_FOLDER_ENV = "_PYI_APPLICATION_HOME_DIR"
 
-_environment_lock = None  # made by share_onefile_folder(), where it is needed: threading costs every app's start-up
+_environment_lock = None  # type: threading.Lock | None  # made by share_onefile_folder(), where it is needed: threading costs every app's start-up
 
 
-def share_onefile_folder(library, launcher_module):
+def share_onefile_folder(library: "Library", launcher_module: "ModuleType") -> "None":
     """Make the processes a multiprocessing library starts from a onefile app reuse its unpacked files, on PyInstaller
     6.0-6.9.
 
@@ -37,7 +47,7 @@ def share_onefile_folder(library, launcher_module):
         popen_spawn_win32 = importlib.import_module(library.module("popen_spawn_win32"))
 
         class Popen(popen_spawn_win32.Popen):
-            def __init__(self, *args, **kwargs):
+            def __init__(self, *args: "Any", **kwargs: "Any") -> "None":
                 with _shared_folder_in_environment():
                     super().__init__(*args, **kwargs)
 
@@ -46,7 +56,7 @@ def share_onefile_folder(library, launcher_module):
         attribute = library.launcher[1]
         spawnv_passfds = getattr(launcher_module, attribute)
 
-        def spawnv_passfds_sharing(path, args, passfds):
+        def spawnv_passfds_sharing(path: "str", args: "list[str]", passfds: "list[int]") -> "int":
             with _shared_folder_in_environment():
                 return spawnv_passfds(path, args, passfds)
 
@@ -56,38 +66,38 @@ def share_onefile_folder(library, launcher_module):
 class _shared_folder_in_environment:
     # os.putenv, not os.environ: the children of util.spawnv_passfds and CreateProcess inherit the C environment,
     # and nothing else in this process should see the variable.
-    def __enter__(self):
-        _environment_lock.acquire()
-        os.putenv(OLD_SHARED_FOLDER_ENV, sys._MEIPASS)
+    def __enter__(self) -> "None":
+        _environment_lock.acquire()  # type: ignore[union-attr]  # made before any launch
+        os.putenv(OLD_SHARED_FOLDER_ENV, sys._MEIPASS)  # type: ignore[attr-defined]  # set by PyInstaller's bootloader
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: "object") -> "None":
         try:
             if hasattr(os, "unsetenv"):  # Windows has it from Python 3.9
                 os.unsetenv(OLD_SHARED_FOLDER_ENV)
             else:
                 os.putenv(OLD_SHARED_FOLDER_ENV, "")
         finally:
-            _environment_lock.release()
+            _environment_lock.release()  # type: ignore[union-attr]
 
 
 class FreezeSupportReached(BaseException):
     """freeze_support() called while a worker runs the entry script to find its targets (see
     run_entry_script_like_stock_workers)."""
 
-    def __init__(self, namespace):
+    def __init__(self, namespace: "dict[str, Any]") -> "None":
         super().__init__()
         self.namespace = namespace
 
 
 # [path] while this process runs the entry script for a worker (run_entry_script_like_stock_workers).
-_running_entry_script = []
+_running_entry_script = []  # type: list[str]
 
 
-def running_entry_script():
+def running_entry_script() -> "bool":
     return bool(_running_entry_script)
 
 
-def run_entry_script_like_stock_workers(spawn, scripts):
+def run_entry_script_like_stock_workers(spawn: "ModuleType", scripts: "list[EntryScript]") -> "None":
     """Make spawn workers and the forkserver run the entry script (as ``__mp_main__``) as PyInstaller's workers do.
 
     CPython runs the parent's main script in these processes, with ``runpy.run_path()`` in
@@ -117,7 +127,7 @@ def run_entry_script_like_stock_workers(spawn, scripts):
     loader = getattr(main, "__loader__", None)
     by_path = {os.path.normpath(script.main_path): script for script in scripts}
 
-    def fixup_main_from_path(main_path):
+    def fixup_main_from_path(main_path: "str") -> "None":
         script = by_path.get(os.path.normpath(main_path))
         if script is None:
             return fixup(main_path)
@@ -141,14 +151,14 @@ def run_entry_script_like_stock_workers(spawn, scripts):
         module = sys.modules["__main__"]
         if loader is None or module is main or module.__dict__.get("__loader__"):
             return
-        module._pyi_main_co = code
+        module._pyi_main_co = code  # type: ignore[attr-defined]
         module.__loader__ = loader
 
-    fixup_main_from_path.oxmp_wrapped = True
-    spawn._fixup_main_from_path = fixup_main_from_path
+    fixup_main_from_path.oxmp_wrapped = True  # type: ignore[attr-defined]
+    spawn._fixup_main_from_path = fixup_main_from_path  # type: ignore[attr-defined]
 
 
-def fixup_main_from_code(spawn, main_path, code):
+def fixup_main_from_code(spawn: "ModuleType", main_path: "str", code: "CodeType") -> "None":
     """CPython's ``spawn._fixup_main_from_path(main_path)`` (the same in 3.8-3.15, ``old_main_modules`` included) for
     an entry script whose code is ``code``, past its first check (the caller's: ``__main__`` is not the script
     already); its check for IPython's launcher concerns no bundle."""
@@ -162,7 +172,7 @@ def fixup_main_from_code(spawn, main_path, code):
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
 
 
-def stop_entry_script():
+def stop_entry_script() -> "NoReturn":
     """Called by freeze_support() while the entry script runs for a worker: stop it there, keeping what it has
     defined. ``runpy.run_path()`` runs it in a temporary module registered as ``__mp_main__`` (3.8-3.15)."""
     raise FreezeSupportReached(dict(sys.modules["__mp_main__"].__dict__))

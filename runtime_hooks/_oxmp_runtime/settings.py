@@ -7,6 +7,11 @@ people ``show_start_method()``: the runtime, the doctor and the build log all us
 bundles: it imports nothing.
 """
 
+# Names for annotations only: nothing is imported for them at run time (mypy takes any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Sequence
+
 START_METHODS = ("auto", "none", "fork", "forkserver", "spawn")
 
 # The start methods each platform can run: multiprocessing offers only `spawn` on Windows.
@@ -26,7 +31,15 @@ class Setting:
 
     __slots__ = ("key", "type", "default", "choices", "pyoxidizer_name", "doc")
 
-    def __init__(self, key, type, default, choices, pyoxidizer_name, doc):
+    def __init__(
+        self,
+        key: "str",
+        type: "type",
+        default: "Any",
+        choices: "tuple[str, ...] | None",
+        pyoxidizer_name: "str | None",
+        doc: "str",
+    ) -> "None":
         self.key, self.type, self.default, self.choices = key, type, default, choices
         self.pyoxidizer_name, self.doc = pyoxidizer_name, doc
 
@@ -101,22 +114,27 @@ class Baked:
 
     __slots__ = ("settings", "entry_code", "facts")
 
-    def __init__(self, settings=None, entry_code=(), facts=None):
+    def __init__(
+        self,
+        settings: "Mapping[str, Any] | None" = None,
+        entry_code: "Iterable[str]" = (),
+        facts: "Mapping[str, str] | None" = None,
+    ) -> "None":
         self.settings = dict(DEFAULTS if settings is None else settings)
         self.entry_code = list(entry_code)
         self.facts = dict(facts or {})
 
-    def __eq__(self, other):
+    def __eq__(self, other: "object") -> "bool":
         return isinstance(other, Baked) and (self.settings, self.entry_code, self.facts) == (
             other.settings,
             other.entry_code,
             other.facts,
         )
 
-    def __repr__(self):
+    def __repr__(self) -> "str":
         return "Baked(%r, %r, %r)" % (self.settings, self.entry_code, self.facts)
 
-    def encode(self):
+    def encode(self) -> "str":
         """The file's text: a ``key=value`` line per setting, an ``entry_code=`` line per entry script, then one
         ``build.*`` line per fact."""
         lines = ["%s=%s" % (setting.key, _format(self.settings[setting.key])) for setting in SETTINGS]
@@ -125,7 +143,7 @@ class Baked:
         return "\n".join(lines) + "\n"
 
     @classmethod
-    def decode(cls, text):
+    def decode(cls, text: "str") -> "Baked":
         """Inverse of ``encode()``. Keys it does not know are ignored, and missing settings default."""
         baked = cls()
         for line in text.splitlines():
@@ -141,7 +159,7 @@ class Baked:
         return baked
 
 
-def read_baked(meipass):
+def read_baked(meipass: "str | None") -> "Baked":
     """The ``Baked`` record of the bundle unpacked at ``meipass`` (sys._MEIPASS; defaults where it has none)."""
     if not meipass:
         return Baked()
@@ -162,11 +180,13 @@ class StartMethod:
 
     __slots__ = ("value", "method", "to_set", "warning")
 
-    def __init__(self, value, method, to_set, warning):
+    def __init__(self, value: "str", method: "str | None", to_set: "str | None", warning: "str | None") -> "None":
         self.value, self.method, self.to_set, self.warning = value, method, to_set, warning
 
 
-def effective_start_method(configured, env_value, platform, version_info):
+def effective_start_method(
+    configured: "str", env_value: "str | None", platform: "str", version_info: "Sequence[Any]"
+) -> "StartMethod":
     """The ``StartMethod`` of a bundle whose ``start_method`` setting is ``configured`` (the record's at run time, the
     validated spec's in the build log), run with ``OXMP_START_METHOD=env_value`` (None: unset) on ``platform`` with
     Python ``version_info``."""
@@ -175,7 +195,7 @@ def effective_start_method(configured, env_value, platform, version_info):
     return StartMethod(value, resolve_start_method(value, platform, version_info), start_method_to_set(value), warning)
 
 
-def show_start_method(value, method, where=None):
+def show_start_method(value: "str", method: "str | None", where: "str | None" = None) -> "str":
     """A ``start_method`` value for people: `auto` and `none` with the start method they stand for (``method``, from
     ``resolve_start_method()``), `auto` also with ``where`` that is, if given ("Linux with Python 3.11")."""
     if value == "none":
@@ -185,7 +205,7 @@ def show_start_method(value, method, where=None):
     return "auto (%s on %s, as python uses)" % (method, where) if where else "auto (%s)" % method
 
 
-def platform_name(platform):
+def platform_name(platform: "str") -> "str":
     """A ``sys.platform`` value as people name the system."""
     if platform == "win32":
         return "Windows"
@@ -196,17 +216,17 @@ def platform_name(platform):
     return platform
 
 
-def platform_start_methods(platform):
+def platform_start_methods(platform: "str") -> "tuple[str, ...]":
     """The start methods multiprocessing offers on ``platform`` (a ``sys.platform`` value)."""
     return WINDOWS_START_METHODS if platform == "win32" else POSIX_START_METHODS
 
 
-def allowed_start_methods(platform):
+def allowed_start_methods(platform: "str") -> "tuple[str, ...]":
     """The ``start_method`` values a bundle for ``platform`` accepts: `auto`, `none` and what it can run."""
     return ("auto", "none") + platform_start_methods(platform)
 
 
-def python_start_method(platform, version_info):
+def python_start_method(platform: "str", version_info: "Sequence[Any]") -> "str":
     """The start method ``python app.py`` uses with multiprocessing on ``platform`` and Python ``version_info``: what
     `auto` means. CPython: spawn on Windows and macOS (3.8+), fork elsewhere up to 3.13, forkserver from 3.14.
 
@@ -218,7 +238,7 @@ def python_start_method(platform, version_info):
     return "forkserver" if tuple(version_info[:2]) >= (3, 14) else "fork"
 
 
-def resolve_start_method(value, platform, version_info):
+def resolve_start_method(value: "str", platform: "str", version_info: "Sequence[Any]") -> "str | None":
     """The concrete start method a ``start_method`` value stands for, or None for `none` (the interpreter's)."""
     if value == "none":
         return None
@@ -227,7 +247,7 @@ def resolve_start_method(value, platform, version_info):
     return value
 
 
-def start_method_to_set(value):
+def start_method_to_set(value: "str") -> "str | None":
     """The start method oxmp sets as the default of each multiprocessing library, or None to leave their own.
 
     `auto` sets nothing: the interpreter's own default in a bundle is the one ``python app.py`` uses, and so is each
@@ -237,7 +257,7 @@ def start_method_to_set(value):
     return None if value in ("auto", "none") else value
 
 
-def start_method_override(env_value, platform):
+def start_method_override(env_value: "str | None", platform: "str") -> "tuple[str | None, str | None]":
     """Read ``OXMP_START_METHOD``: returns ``(value or None, warning or None)``; a bad value is ignored, with a
     warning."""
     if env_value is None or env_value == "":
@@ -248,14 +268,14 @@ def start_method_override(env_value, platform):
     return None, "ignoring %s=%s: allowed values are %s" % (START_METHOD_ENV, shown(env_value), ", ".join(allowed))
 
 
-def shown(value, limit=200):
+def shown(value: "object", limit: "int" = 200) -> "str":
     """``repr(value)`` cut to about ``limit`` characters, as refusals are cut: a warning stays one line of reasonable
     length, whatever the environment held."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
 
 
-def _format(value):
+def _format(value: "object") -> "str":
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
@@ -263,7 +283,7 @@ def _format(value):
     return str(value)
 
 
-def _parse(setting, text):
+def _parse(setting: "Setting", text: "str") -> "object":
     if setting.type is bool:
         return text == "true"
     if setting.type is list:
