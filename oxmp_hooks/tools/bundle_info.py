@@ -138,9 +138,8 @@ class BundleInfo:
         self.has_oxmp: bool | None = None
         self.record_text: str | None = None  # text of _oxmp/settings.txt, when it is a record of oxmp's build
         self.settings_error: str | None = None  # why that file, in a bundle with oxmp's runtime hook, cannot be read
-        self.record_problem: str | None = (
-            None  # why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name
-        )
+        # Why the bundle holds no record that oxmp's build wrote, beside oxmp's hook name.
+        self.record_problem: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
