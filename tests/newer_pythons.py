@@ -306,21 +306,7 @@ class Cache(pythons.Cache):
     def python_with_oxmp(self, executable, version, scratch):
         """The virtualenv's Python (path inside), the checkout's wheel installed (``scratch``: a shared folder)."""
         python, _ = self.set_up(executable, version)
-        _check(
-            [
-                self.chroot.launcher(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-index",
-                "--no-deps",
-                "--force-reinstall",
-                self.oxmp_wheel(scratch),
-            ],
-            cwd="/",
-        )
+        _check(pythons.install_wheel_command(self.chroot.launcher(python), self.oxmp_wheel(scratch)), cwd="/")
         return python
 
 

@@ -163,21 +163,24 @@ class Cache:
             _check([executable, "-m", "venv", venv])
             _check([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + state["requirements"])
             wine._write_json(stamp, state)
-        _check(
-            [
-                python,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-index",
-                "--no-deps",
-                "--force-reinstall",
-                self.oxmp_wheel(scratch),
-            ]
-        )
+        _check(install_wheel_command(python, self.oxmp_wheel(scratch)))
         return python
+
+
+def install_wheel_command(python: str, wheel: str) -> list:
+    """The command that installs ``wheel`` alone into ``python``'s environment, over whatever version it holds."""
+    return [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--no-deps",
+        "--force-reinstall",
+        wheel,
+    ]
 
 
 def _check(argv):
